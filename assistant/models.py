@@ -52,6 +52,7 @@ class Clause(Frozen):
     start: int
     end: int
     collapsed: int = 0  # how many near-identical machine-repeated siblings were folded into this one
+    duplicate_of: str | None = None  # set on a machine-repeated copy: kept for citation, never indexed
 
     @property
     def ref(self) -> str:
