@@ -1,0 +1,435 @@
+"""Understanding a turn: language, operator, intent and slots (amounts, dates, durations, counts...).
+
+Shared by the offline and the LLM mode, so that both modes clarify, refuse and remember the same way.
+Everything here is pattern matching over accent-folded text plus dateparser for dates: cheap (a few
+milliseconds), deterministic and testable without a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.agent.text import clean_input, fold, words
+
+Language = Literal["fr", "en"]
+
+# The intents of the product (the issue's list). `topic` refines "fees"/"other" for calculator choice.
+INTENTS = (
+    "termination", "notice", "early_termination_cost", "portability", "fees", "payment", "moving",
+    "other", "out_of_scope", "smalltalk",
+)
+
+# --------------------------------------------------------------------------- language
+
+
+def _wordset(blob: str) -> frozenset[str]:
+    return frozenset(blob.split())
+
+
+_FR_WORDS = _wordset("""
+le la les de des du je j mon ma mes est et un une pour quel quelle quels quelles combien comment que qui
+avec sur dans pas vous ai au aux ce ca il elle si puis-je peux dois mois depuis resiliation resilier
+numeros numero contrat facture frais prix delai preavis demenagement abonnement ligne quand ou bonjour
+merci engagement cout coute client entreprise particulier apres avant jusqu suis veux voudrais faire
+""")
+_EN_WORDS = _wordset("""
+the my is are i how what when much can do does to of and an for with on in if will it you have
+contract cancel want months month fee fees invoice bill moving move number numbers notice terminate
+termination cost costs pay late hello hi thanks thank please which who where why should would
+could did be been this that from since after before until business customer am
+""")
+
+
+def detect_language(text: str, default: Language = "fr") -> Language:
+    """Count French vs English marker words. Ties go to `default` (the corpus language or the session's)."""
+    tokens = words(text)
+    fr = sum(t in _FR_WORDS for t in tokens)
+    en = sum(t in _EN_WORDS for t in tokens)
+    if fr == en:
+        return default
+    return "fr" if fr > en else "en"
+
+
+# --------------------------------------------------------------------------- operators
+
+
+class OperatorMatcher:
+    """Finds operator mentions (names, aliases, product names) inside free text.
+
+    Short aliases ("CT", "CET", "LOL", "CMI") are matched case-sensitively as printed, because their
+    lowercase forms are ordinary words ("cet abonnement"); longer names match accent- and case-insensitively.
+    """
+
+    def __init__(self, names: dict[str, Iterable[str]]):
+        self._patterns: list[tuple[re.Pattern[str], bool, str]] = []
+        for operator, aliases in names.items():
+            for alias in {operator, *aliases}:
+                alias = alias.strip()
+                if not alias:
+                    continue
+                exact = len(alias) <= 4
+                needle = alias if exact else fold(alias)
+                pattern = re.compile(rf"(?<![\w+]){re.escape(needle)}(?![\w+])")
+                self._patterns.append((pattern, exact, operator))
+        # Longest aliases first so that "Proximus VoIP" wins over "Proximus" at the same position.
+        self._patterns.sort(key=lambda p: -len(p[0].pattern))
+
+    def find(self, text: str) -> list[str]:
+        """Operators mentioned in `text`, in order of first mention."""
+        folded = fold(text)
+        hits: dict[str, int] = {}
+        for pattern, exact, operator in self._patterns:
+            m = pattern.search(text if exact else folded)
+            if m and (operator not in hits or m.start() < hits[operator]):
+                hits[operator] = m.start()
+        return sorted(hits, key=hits.__getitem__)
+
+
+# --------------------------------------------------------------------------- intents
+
+# (intent, weight, folded regex). Weights add up; the best-scoring intent wins, ties go to the earlier entry.
+_TERMINATE = re.compile(
+    r"resili|mettre fin|arreter mon (contrat|abonnement)|quitter|cancel|terminat|end my (contract|subscription)"
+    r"|close my account|leave (the|my)|changer d.operateur|switch (operator|provider)"
+)
+_COST = re.compile(
+    r"combien|cout|coute|couter|frais|indemnit|penalit|payer|dois-je|how much|cost|fee|penalt|owe|pay\b|charge"
+    r"|montant|amount|solde|facture"
+)
+_EARLY = re.compile(
+    r"anticipe|early|avant (la )?(fin|terme|echeance)|before the end|engagement|commitment|cdd|duree determinee"
+    r"|fixed.term|\d+\s*(mois|months?)|restant|remaining"
+)
+# (intent, weight, folded regex). Weights add up; the best-scoring intent wins, ties go to the earlier entry.
+_INTENT_RULES: list[tuple[str, float, str]] = [
+    ("notice", 2.5, r"preavis|notice|prend(ra)? effet|effective|date de fin|end date|quand .*(fin|termine|resili)"
+                    r"|when .*(end|terminat|cancel)|a quelle date|which date|what date|delai de resiliation"
+                    r"|combien de temps|how long|last day|dernier jour"),
+    ("termination", 2.0, _TERMINATE.pattern),
+    ("portability", 3.0, r"portabilit|portage|porter mon|garder mon numero|conserver mon numero|keep my (phone )?number"
+                         r"|port my|number porting|transfer my number"),
+    ("moving", 3.0, r"demenag|nouvelle adresse|changement d.adresse|moving|move house|i.?m moving|new address|relocat"),
+    ("payment", 2.5, r"retard de paiement|paiement|payer ma facture|impaye|late payment|pay late|paid late|unpaid"
+                     r"|interets? de retard|rappel|domiciliation|recouvrement|mise en demeure|interest|overdue|payment"
+                     r"|en retard|late\b"),
+    ("payment", 1.0, r"facture|invoice|bill"),
+    ("fees", 2.0, r"frais|tarif|prix|cout|coute|combien|fee|charge|price|cost|how much|caution|depot de garantie|deposit"),
+    ("other", 0.5, r"contrat|conditions?|article|clause|service|garantie|responsab|donnees|litige|suspension|materiel"
+                   r"|equipement|modem|routeur|panne|interruption|contract|warrant|liabilit|data|dispute|equipment"
+                   r"|outage|force majeure"),
+]
+_INTENT_RES = [(i, w, re.compile(p)) for i, w, p in _INTENT_RULES]
+
+# Topics pick the calculator within "fees"/"other"; weights as above, first listed wins ties.
+_TOPIC_RULES: list[tuple[str, str]] = [
+    ("equipment", r"materiel|equipement|modem|routeur|box|decodeur|restitu|rendre|equipment|router|return the|device"),
+    ("outage", r"panne|interruption|coupure|indisponib|outage|downtime|not working|ne fonctionne|dedommag|compensation|refund"),
+    ("deposit", r"caution|depot de garantie|garantie bancaire|deposit|avance sur consommation"),
+    ("call_charge", r"appel|minute|communication|call|roaming|sms"),
+    ("porting", r"portabilit|portage|porting|keep my number"),
+    ("moving", r"demenag|moving|new address"),
+    ("late_payment", r"retard|late|overdue|interet|interest|rappel|reminder"),
+]
+_TOPIC_RES = [(t, re.compile(p)) for t, p in _TOPIC_RULES]
+
+# Attempts to override the assistant or to extract its instructions: refused, whatever else is asked.
+_INJECTION = re.compile(
+    r"ignore[rz]? (all |toutes? |les |tes |vos |your |the |previous |prior |above |any )*(instructions|consignes|regles|rules|prompt)"
+    r"|oublie[rz]? (tes|vos|toutes?|les) (instructions|consignes|regles)"
+    r"|(system|systeme) prompt|prompt (systeme|system)|reveal (your|the) (prompt|instructions)"
+    r"|(revele|affiche|montre|donne)[rz]?(-moi)? (ton|tes|votre|vos) (prompt|instructions|consignes)"
+    r"|(show|print|repeat|tell) (me )?(your|the) (system )?(prompt|instructions)"
+    r"|you are now|tu es maintenant|vous etes maintenant|jailbreak|developer mode|mode developpeur|\bdan\b mode"
+    r"|pretend (you are|to be)|fais comme si tu etais|act as (an?|if)|disregard (all|your|previous)"
+)
+# Plainly unrelated requests. Anything without telecom/contract vocabulary is also out of scope (below).
+_OFF_TOPIC = re.compile(
+    r"meteo|weather|recette|recipe|blague|joke|poeme|poem|football|match de|capitale|capital of|bitcoin|bourse"
+    r"|stock price|horoscope|ecris(-moi)? (un|une) (code|programme|script)|write (me )?(a |some )?(code|python|poem|story|essay)"
+    r"|president|election|film|movie|traduis|translate this|devoirs|homework|medical|medecin|doctor|restaurant"
+)
+_DOMAIN = re.compile(
+    r"contrat|abonnement|operat|ligne|numero|internet|fibre|adsl|dsl|telephon|mobile|sim|facture|factur|service|resili"
+    r"|preavis|engagement|frais|tarif|prix|paiement|payer|portabilit|portage|demenag|modem|routeur|box|materiel"
+    r"|equipement|panne|interruption|conditions|clause|article|cgv|garantie|caution|depot|donnees|voip|appel|sms"
+    r"|roaming|client|indemnit|penalit|remboursement|litige|reclamation|plainte|suspension|coupure|cdd|cdi"
+    r"|force majeure|responsabilit|resiliation"
+    r"|contract|subscription|operator|line|number|phone|invoice|bill|cancel|terminat|notice|commitment|fee|price"
+    r"|payment|pay|porting|port my|moving|move|router|equipment|outage|terms|deposit|refund|complain|warrant"
+    r"|liabilit|data|charge|cost|owe"
+)
+_SMALLTALK = re.compile(
+    r"^(bonjour|bonsoir|salut|coucou|hello|hi|hey|merci( beaucoup)?|thanks?( you)?( very much)?|ok(ay)?|d.accord"
+    r"|au revoir|bye|goodbye|bonne journee|have a nice day|ca va|how are you|comment (ca )?va|qui es.tu"
+    r"|who are you|what can you do|que (sais|peux).tu faire|aide|help)\b"
+)
+
+
+def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | None, bool]:
+    """Return (intent, topic, injection). `text` is the cleaned user text."""
+    folded = fold(text)
+    if _INJECTION.search(folded):
+        return "out_of_scope", None, True
+    scores: dict[str, float] = {}
+    for intent, weight, pattern in _INTENT_RES:
+        if pattern.search(folded):
+            scores[intent] = scores.get(intent, 0.0) + weight
+    # Ending the contract + money or commitment words = "what will ending early cost me".
+    if _TERMINATE.search(folded) and (_COST.search(folded) or _EARLY.search(folded)):
+        scores["early_termination_cost"] = 2.0 + (1.5 if _COST.search(folded) else 0.0) + (
+            1.0 if _EARLY.search(folded) else 0.0)
+    topic = next((t for t, p in _TOPIC_RES if p.search(folded)), None)
+    domain = bool(_DOMAIN.search(folded)) or has_operator
+    if not scores or max(scores.values()) < 1.0:
+        if _SMALLTALK.search(folded) and len(words(text)) <= 8:
+            return "smalltalk", None, False
+        if not domain:
+            return "out_of_scope", None, False
+        return "other", topic, False
+    if _OFF_TOPIC.search(folded) and not domain:
+        return "out_of_scope", None, False
+    order = {name: i for i, name in enumerate(INTENTS)}
+    intent = max(scores, key=lambda k: (scores[k], -order[k]))
+    return intent, topic, False
+
+
+# --------------------------------------------------------------------------- slots
+
+
+class Slots(BaseModel):
+    """Facts the user gave. Everything optional; the session merges them across turns."""
+
+    customer_type: Literal["business", "consumer"] | None = None
+    commitment_start: date | None = None
+    commitment_months: int | None = None
+    termination_date: date | None = None  # when the customer wants the contract to end / sends notice
+    due_date: date | None = None
+    payment_date: date | None = None
+    move_date: date | None = None
+    other_dates: list[date] = Field(default_factory=list)
+    monthly_fee: Decimal | None = None
+    amount: Decimal | None = None
+    tax_basis: Literal["HT", "TTC"] | None = None
+    number_count: int | None = None
+    service: str | None = None
+
+    def filled(self) -> dict[str, object]:
+        return {k: v for k, v in self.model_dump().items() if v not in (None, [], "")}
+
+
+# Cue words before a date tell its role; the nearest cue wins.
+_DATE_CUES: list[tuple[str, re.Pattern[str]]] = [
+    ("commitment_start", re.compile(r"depuis|debut|commence|signe|souscrit|conclu|mise en service|active|activation|since|start|began|signed|subscribed|from")),
+    ("due_date", re.compile(r"echeance|echue|exigible|due|date limite|a payer avant|deadline")),
+    ("payment_date", re.compile(r"paye|payee|regle|reglee|verse|paid|settled")),
+    ("move_date", re.compile(r"demenag|move|moving|nouvelle adresse")),
+    ("termination_date", re.compile(r"resili|fin\b|quitter|arret|cancel|terminat|end\b|stop|preavis|notice|envoy|sent")),
+]
+_DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?)\b")
+_ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March 1st": dateparser wants plain "1"
+# "1 200,50", "1.200", "49,90", "120": thousands groups must have exactly three digits, so "2024, 120" is two numbers.
+_NUMBER = r"\d{1,3}(?:[ .\u202f]\d{3})+(?:,\d{1,2})?(?!\d)|\d+(?:[.,]\d{1,2})?(?!\d)"
+_MONEY = re.compile(
+    rf"(?P<cur1>€|eur\b|euros?\b)\s*(?P<n1>{_NUMBER})|(?P<n2>{_NUMBER})\s*(?P<cur2>€|eur\b|euros?\b)"
+)
+_PER_MONTH = re.compile(r"^\s*(ht|ttc|htva|tvac)?\s*(/|par|per|a|an|each|chaque)\s*(mois|month|mo)\b|^\s*(ht|ttc)?\s*mensuel|^\s*(ht|ttc)?\s*monthly")
+_MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per month|par mois|loyer)[^\d]{0,20}$")
+_TAX = re.compile(r"^\s*(ht|htva|ttc|tvac)\b")
+_DURATION = re.compile(r"(\d{1,3})\s*(mois|months?|ans?|annees?|years?)\b")
+_COUNT = re.compile(r"(\d{1,4})\s*(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
+_BUSINESS = re.compile(r"\b(pro|pros|professionnel(le)?s?|entreprise|societe|business|company|sarl|sa|asbl|independant|b2b|corporate)\b")
+_CONSUMER = re.compile(r"\b(particulier|consommateur|prive|residentiel|consumer|private|individual|personal|b2c)\b")
+_SERVICES = [
+    ("mobile", re.compile(r"mobile|gsm|sim|portable|cell")),
+    ("internet", re.compile(r"internet|fibre|fiber|adsl|dsl|vdsl|box|broadband")),
+    ("voip", re.compile(r"voip|telephonie ip|ip phone")),
+    ("fixed", re.compile(r"fixe|landline|ligne fixe|fixed")),
+]
+
+
+def _decimal(raw: str) -> Decimal | None:
+    raw = raw.replace(" ", "").replace("\u202f", "")
+    if "," in raw and "." in raw:  # "1.234,56" or "1,234.56": the last separator is the decimal one
+        dec = "," if raw.rfind(",") > raw.rfind(".") else "."
+        raw = raw.replace("." if dec == "," else ",", "").replace(dec, ".")
+    elif "," in raw:
+        head, _, tail = raw.rpartition(",")
+        raw = f"{head.replace(',', '')}.{tail}" if len(tail) <= 2 else raw.replace(",", "")
+    elif raw.count(".") == 1 and len(raw.rpartition(".")[2]) == 3:
+        raw = raw.replace(".", "")  # "1.200 €" is a thousands separator in French usage
+    try:
+        return Decimal(raw).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _search_dates():  # noqa: ANN202 - import is slow (~0.3 s); done once, on first use
+    from dateparser.search import search_dates
+
+    return search_dates
+
+
+def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date, int]]:
+    """(matched text, date, position) for every calendar date in `text`, via dateparser.
+
+    Durations ("24 mois") and relative words are dropped: they are not calendar dates.
+    """
+    prepared = _ORDINAL.sub(r"\1", text)
+    base = datetime.combine(today or date.today(), datetime.min.time())
+    try:
+        found = _search_dates()(
+            prepared,
+            languages=["fr", "en"],
+            settings={"DATE_ORDER": "DMY", "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month"],
+                      "RELATIVE_BASE": base, "PREFER_DATES_FROM": "current_period"},
+        ) or []
+    except Exception:  # dateparser raises on odd inputs (overflowing numbers...); dates are optional
+        found = []
+    out: list[tuple[str, date, int]] = []
+    cursor = 0
+    for matched, value in found:
+        if not re.search(r"\d", matched) or _DURATION_UNITS.search(fold(matched)):
+            continue
+        pos = prepared.find(matched, cursor)
+        cursor = max(cursor, pos + len(matched)) if pos >= 0 else cursor
+        out.append((matched, value.date(), max(pos, 0)))
+    return out
+
+
+def _date_role(before: str) -> str | None:
+    best: tuple[int, str] | None = None
+    for role, pattern in _DATE_CUES:
+        for m in pattern.finditer(before):
+            if best is None or m.end() > best[0]:
+                best = (m.end(), role)
+    return best[1] if best else None
+
+
+def extract_slots(text: str, today: date | None = None) -> Slots:
+    folded = fold(text)
+    slots = Slots()
+    # --- dates, with their role from the words just before them
+    for matched, value, pos in extract_dates(text, today):
+        before = fold(text[max(0, pos - 40):pos])
+        # Only the text since the previous date or comma-separated fact counts as context.
+        before = re.split(r"[,;]|\d{1,2}/\d{1,2}", before)[-1] if before else before
+        role = _date_role(before + " " + fold(matched))
+        if role and getattr(slots, role) is None:
+            setattr(slots, role, value)
+        else:
+            slots.other_dates.append(value)
+    # --- money: a monthly fee when followed by "/mois", "per month"..., else a plain amount
+    for m in _MONEY.finditer(folded):
+        value = _decimal(m.group("n1") or m.group("n2"))
+        if value is None:
+            continue
+        after, before = folded[m.end():m.end() + 20], folded[max(0, m.start() - 30):m.start()]
+        tax = _TAX.match(after)
+        if tax:
+            slots.tax_basis = "HT" if tax.group(1) in ("ht", "htva") else "TTC"
+        if _PER_MONTH.match(after) or _MONTHLY_BEFORE.search(before):
+            slots.monthly_fee = slots.monthly_fee or value
+        else:
+            slots.amount = slots.amount or value
+    # --- durations and counts
+    for m in _DURATION.finditer(folded):
+        n = int(m.group(1))
+        months = n if m.group(2).startswith(("mois", "month")) else n * 12
+        after = folded[m.end():m.end() + 12]
+        if 0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis")):
+            slots.commitment_months = slots.commitment_months or months
+    count = _COUNT.search(folded)
+    if count:
+        slots.number_count = int(count.group(1))
+    if _BUSINESS.search(folded):
+        slots.customer_type = "business"
+    elif _CONSUMER.search(folded):
+        slots.customer_type = "consumer"
+    slots.service = next((name for name, p in _SERVICES if p.search(folded)), None)
+    return slots
+
+
+# Which roles bare dates (no cue word) fill, per intent, in chronological order.
+_DATE_ROLES_BY_INTENT: dict[str, tuple[str, ...]] = {
+    "early_termination_cost": ("commitment_start", "termination_date"),
+    "termination": ("termination_date",),
+    "notice": ("termination_date",),
+    "payment": ("due_date", "payment_date"),
+    "moving": ("move_date",),
+}
+
+
+def assign_unlabelled_dates(slots: Slots, intent: str, preferred: str | None = None) -> None:
+    """Give dates without a cue word the roles the intent needs, earliest date to the earliest role.
+
+    `preferred` is the slot the assistant just asked for: a bare date in the answer fills it first.
+    """
+    roles = list(_DATE_ROLES_BY_INTENT.get(intent, ()))
+    if preferred:
+        roles = [preferred] + [r for r in roles if r != preferred]
+    missing = [r for r in roles if getattr(slots, r, "absent") is None]
+    if not missing or not slots.other_dates:
+        return
+    dates = sorted(slots.other_dates)
+    if preferred in missing and len(dates) == 1:
+        setattr(slots, preferred, dates.pop())
+    elif len(dates) >= len(missing) or len(missing) == 1:
+        # With fewer dates than roles and some roles already known, keep chronology with the known ones.
+        for role in [r for r in roles if r in missing][: len(dates)]:
+            setattr(slots, role, dates.pop(0))
+    slots.other_dates = dates
+
+
+# --------------------------------------------------------------------------- the whole turn
+
+
+class Understanding(BaseModel):
+    text: str  # cleaned input
+    language: Language = "fr"
+    operators: list[str] = Field(default_factory=list)  # mentioned in this turn, in order
+    intent: str = "other"
+    topic: str | None = None
+    injection: bool = False
+    junk: bool = False  # nothing usable (empty, binary junk, only emoji/punctuation)
+    slots: Slots = Field(default_factory=Slots)
+
+    @property
+    def operator(self) -> str | None:
+        return self.operators[0] if self.operators else None
+
+
+def _is_junk(text: str) -> bool:
+    """True when there is no real word to work with (empty, punctuation, emoji, binary noise)."""
+    tokens = [t for t in words(text) if len(t) > 1 or t.isdigit()]
+    if not tokens:
+        return True
+    letters = sum(c.isalpha() for c in text)
+    return letters < 0.3 * len(text) and len(tokens) < 3
+
+
+MAX_CHARS = 2000  # longer messages are cut: a support question is never that long, and it bounds latency
+
+
+def understand(raw: str, matcher: OperatorMatcher, default_language: Language = "fr",
+               today: date | None = None) -> Understanding:
+    text = clean_input(raw or "")[:MAX_CHARS]
+    if _is_junk(text):
+        return Understanding(text=text, language=default_language, junk=True, intent="other")
+    language = detect_language(text, default_language)
+    operators = matcher.find(text)
+    intent, topic, injection = classify_intent(text, has_operator=bool(operators))
+    slots = extract_slots(text, today) if intent not in ("out_of_scope", "smalltalk") else Slots()
+    # Call-centre shorthand: a termination question that carries a monthly fee or a commitment asks for the cost.
+    if intent in ("termination", "notice") and (slots.monthly_fee or (slots.commitment_months and slots.commitment_start)):
+        intent = "early_termination_cost"
+    assign_unlabelled_dates(slots, intent)
+    return Understanding(text=text, language=language, operators=operators, intent=intent,
+                         topic=topic, injection=injection, slots=slots)
