@@ -1,0 +1,136 @@
+"""What the three front ends (customer chat, agent sidebar, HTTP API) share.
+
+The UI never talks to the retriever: it sees the assistant through `ask()`, clause texts through
+`find_clause()` and the calculators through their typed inputs. `Backend` holds those three seams plus the
+feedback store, and it is the only place that knows how to build the real pieces from `Settings`, so
+tests can hand it stand-ins with the same signatures.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import yaml
+
+from assistant.config import Settings
+from assistant.models import Clause, Reply
+from assistant.ui.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+# Share of characters that may be control / unassigned / replacement characters before a message is
+# treated as pasted binary. A stray control character in real text is tolerated (and stripped).
+BINARY_RATIO = 0.02
+_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+
+
+class AssistantLike(Protocol):
+    def ask(self, question: str, session_id: str | None = None, operator: str | None = None) -> Reply: ...
+
+
+class CalculatorLike(Protocol):
+    name: str
+    title_fr: str
+    title_en: str
+    description: str
+    input_model: Any  # a pydantic model class
+
+    def run(self, payload: dict[str, Any]) -> Any: ...
+
+
+FindClause = Callable[[str, str, str | None], Clause | None]
+
+Rejection = Literal["empty", "too_long", "binary"]
+
+
+@dataclass(frozen=True)
+class CheckedMessage:
+    """A message after the bad-input gate: either clean `text` or a `rejection` reason."""
+
+    text: str
+    rejection: Rejection | None = None
+    length: int = 0
+
+
+def _is_garbage(char: str) -> bool:
+    if char in _ALLOWED_CONTROLS:
+        return False
+    return char == "\ufffd" or unicodedata.category(char) in {"Cc", "Cs", "Co", "Cn"}
+
+
+def check_message(raw: str | None) -> CheckedMessage:
+    """Gate every user message: empty, overlong and binary input never reach the assistant."""
+    text = (raw or "").strip()
+    if not text:
+        return CheckedMessage("", "empty", 0)
+    if len(text) > MAX_MESSAGE_CHARS:
+        return CheckedMessage("", "too_long", len(text))
+    garbage = sum(1 for char in text if _is_garbage(char))
+    if "\x00" in text or garbage / len(text) > BINARY_RATIO:
+        return CheckedMessage("", "binary", len(text))
+    cleaned = "".join(char for char in text if not _is_garbage(char)).strip()
+    return CheckedMessage(cleaned, None, len(cleaned))
+
+
+def load_operators(settings: Settings) -> list[str]:
+    """Operator names for pickers, in manifest order (a new manifest entry shows up with no code change)."""
+    manifest = yaml.safe_load(settings.manifest_path.read_text(encoding="utf-8")) or {}
+    names: list[str] = []
+    for entry in manifest.get("documents", []):
+        name = entry.get("operator")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def load_doc_titles(settings: Settings) -> dict[str, str]:
+    manifest = yaml.safe_load(settings.manifest_path.read_text(encoding="utf-8")) or {}
+    return {entry["doc_id"]: entry.get("title", "") for entry in manifest.get("documents", []) if "doc_id" in entry}
+
+
+@dataclass
+class Backend:
+    settings: Settings
+    assistant: AssistantLike
+    find_clause: FindClause
+    calculators: Mapping[str, CalculatorLike]
+    feedback: FeedbackStore
+    operators: list[str]
+    doc_titles: dict[str, str] = field(default_factory=dict)
+    # The assistant keeps per-session state in plain dicts and the embedding model is not known to be
+    # re-entrant; on a 2-core box serialising questions costs little and rules out interleaved sessions.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def ask(self, question: str, session_id: str | None, operator: str | None) -> Reply:
+        with self._lock:
+            return self.assistant.ask(question, session_id=session_id, operator=operator)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, progress: bool = True) -> Backend:
+        """Build the real pieces: index (built on first start, with a progress bar), corpus, agent, tools."""
+        from assistant.agent import Assistant
+        from assistant.corpus import load_corpus
+        from assistant.index import ensure_index
+        from assistant.tools.registry import CALCULATORS
+
+        ensure_index(settings, progress=progress)
+        corpus = load_corpus(settings)
+
+        def find_clause(doc_id: str, clause_id: str, part: str | None = None) -> Clause | None:
+            return corpus.find_clause(doc_id, clause_id, part=part)
+
+        return cls(
+            settings=settings,
+            assistant=Assistant(settings),
+            find_clause=find_clause,
+            calculators=CALCULATORS,
+            feedback=FeedbackStore(settings.data_dir / "feedback.sqlite3"),
+            operators=load_operators(settings),
+            doc_titles=load_doc_titles(settings),
+        )

@@ -1,0 +1,98 @@
+"""One FastAPI process serves everything: the API routes, the agent sidebar at /agent, the chat at /.
+
+Routes are registered before the Gradio mounts because the chat is mounted at the root and would
+otherwise shadow them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+from typing import Any
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from assistant.config import Settings
+from assistant.ui.api import build_api
+from assistant.ui.backend import Backend
+from assistant.ui.chat import build_chat
+from assistant.ui.sidebar import build_sidebar
+from assistant.ui.style import CSS
+
+log = logging.getLogger(__name__)
+
+SIDEBAR_PATH = "/agent"
+SIDEBAR_CSS = ".gradio-container { max-width: 460px !important; }"
+
+
+class BasicAuthMiddleware:
+    """HTTP Basic auth on one path prefix (the agent sidebar), so customers never reach agent tools.
+
+    Basic auth rather than Gradio's login page: browsers resend the credentials with every request the
+    sidebar makes (page, assets, queue), and a CRM can embed the panel with credentials in its config.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str, user: str, password: str, realm: str = "agent sidebar"):
+        self.app, self.prefix, self.realm = app, prefix, realm
+        self.expected = (user.encode(), password.encode())
+
+    def _authorised(self, scope: Scope) -> bool:
+        header = dict(scope.get("headers", [])).get(b"authorization", b"")
+        scheme, _, encoded = header.partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).partition(b":")
+        except (binascii.Error, ValueError):
+            return False
+        # Both comparisons always run so timing does not reveal which part was wrong.
+        user_ok = secrets.compare_digest(user, self.expected[0])
+        password_ok = secrets.compare_digest(password, self.expected[1])
+        return user_ok and password_ok
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        protected = path == self.prefix or path.startswith(self.prefix + "/")
+        if scope["type"] not in ("http", "websocket") or not protected or self._authorised(scope):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"www-authenticate", f'Basic realm="{self.realm}", charset="UTF-8"'.encode()),
+            (b"content-type", b"text/plain; charset=utf-8")]})
+        await send({"type": "http.response.body", "body": b"Authentication required for the agent sidebar.\n"})
+
+
+def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
+    """The whole product as one ASGI app (builds the real backend, and the index if missing, by default)."""
+    backend = backend or Backend.from_settings(settings, progress=True)
+    app = FastAPI(title="Telecom T&C assistant", docs_url="/docs", redoc_url=None)
+    app.include_router(build_api(backend))
+    mount: dict[str, Any] = {"server_name": settings.host, "server_port": settings.port,
+                             "footer_links": ["api"], "run_history": False, "ssr_mode": False}
+    app = gr.mount_gradio_app(app, build_sidebar(backend), path=SIDEBAR_PATH, css=CSS + SIDEBAR_CSS, **mount)
+    app = gr.mount_gradio_app(app, build_chat(backend), path="/", css=CSS, **mount)
+    app.state.backend = backend
+    if settings.sidebar_user and settings.sidebar_password:
+        app.add_middleware(BasicAuthMiddleware, prefix=SIDEBAR_PATH, user=settings.sidebar_user,
+                           password=settings.sidebar_password)
+    elif settings.sidebar_user or settings.sidebar_password:
+        log.warning("sidebar auth needs both ASSISTANT_SIDEBAR_USER and ASSISTANT_SIDEBAR_PASSWORD; it is OFF")
+    return app
+
+
+def serve(settings: Settings, backend: Backend | None = None) -> None:
+    """Build everything (index first, with a progress bar), then serve on settings.host:settings.port."""
+    app = create_app(settings, backend)
+    auth = "basic auth" if settings.sidebar_user and settings.sidebar_password else "no auth"
+    print(f"Customer chat:  http://{settings.host}:{settings.port}/\n"
+          f"Agent sidebar:  http://{settings.host}:{settings.port}{SIDEBAR_PATH}/  ({auth})\n"
+          f"OpenAI API:     http://{settings.host}:{settings.port}/v1  (model telecom-assistant)", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

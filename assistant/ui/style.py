@@ -1,0 +1,27 @@
+"""CSS shared by the customer chat and the agent sidebar (passed to Gradio when the apps are mounted)."""
+
+CSS = """
+.sources details.source-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 6px 10px; margin: 6px 0; background: var(--background-fill-secondary); }
+.sources summary { cursor: pointer; font-weight: 600; }
+.sources .source-num { color: var(--color-accent); margin-right: 4px; }
+.sources .source-doc { display: block; font-weight: 400; font-size: 0.85em; opacity: 0.75; }
+.sources .clause-text { white-space: pre-wrap; max-height: 320px; overflow-y: auto; margin-top: 6px;
+  font-size: 0.92em; line-height: 1.45; }
+.sources mark, .calc-result mark { background: #ffe58f; color: #1f1f1f; padding: 0 1px; border-radius: 2px; }
+.calc-result { font-size: 0.92em; }
+.calc-result .calc-headline { font-size: 1.15em; margin: 4px 0; }
+.calc-result table.calc-steps { width: 100%; border-collapse: collapse; margin: 4px 0; }
+.calc-result table.calc-steps td { border-top: 1px solid var(--border-color-primary); padding: 3px 4px;
+  vertical-align: top; }
+.calc-result .calc-section { font-weight: 600; margin-top: 6px; }
+.calc-error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
+.status-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 0.8em;
+  font-weight: 600; background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
+.status-badge[data-status="answered"] { background: #dcfce7; color: #14532d; }
+.status-badge[data-status="clarify"] { background: #e0f2fe; color: #0c4a6e; }
+.status-badge[data-status="refused"], .status-badge[data-status="not_found"] { background: #fee2e2; color: #7f1d1d; }
+.tool-json { white-space: pre-wrap; font-size: 0.8em; max-height: 240px; overflow-y: auto; }
+#agent-sidebar { max-width: 440px !important; margin: 0 auto; }
+#agent-sidebar .gr-form, #agent-sidebar .block { font-size: 0.95em; }
+"""
