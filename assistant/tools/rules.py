@@ -85,13 +85,17 @@ class Fact(Rule):
     pointer: str | None = None  # where the text sends the reader when it gives no figure
     note: str = ""
 
+    def _alternatives(self) -> int:
+        """How many different answers the fact's citations give."""
+        return len({v.figure_key for v in self.values})
+
     @model_validator(mode="after")
     def _status_matches_values(self) -> Fact:
         figures = {v.figure_key for v in self.values}
         if self.status == FactStatus.STATED and (len(figures) > 1 or not (self.values or self.sources)):
             raise ValueError(f"a stated fact has at most one figure and at least one citation, got {len(figures)}")
-        if self.status == FactStatus.CONFLICTING and len(figures) < 2:
-            raise ValueError("a conflicting fact needs at least two different figures")
+        if self.status == FactStatus.CONFLICTING and self._alternatives() < 2:
+            raise ValueError("a conflicting fact needs at least two different answers")
         if self.status == FactStatus.NOT_STATED and (self.values or not (self.pointer or self.sources)):
             raise ValueError("a not_stated fact has no value and says where the text points (pointer/sources)")
         return self
@@ -134,6 +138,10 @@ class Notice(Fact):
 class Renewal(Fact):
     mode: Literal["same_as_initial", "fixed", "indefinite", "none"]
 
+    def _alternatives(self) -> int:
+        # "same as the initial term" is an answer without a figure: it conflicts with a fixed length.
+        return super()._alternatives() + (1 if self.mode == "same_as_initial" and self.sources else 0)
+
 
 class Service(Rule):
     key: str
@@ -143,6 +151,7 @@ class Service(Rule):
     renewal: Renewal
     notice: Notice  # during the initial term
     notice_renewed: Notice | None = None  # during renewed / indefinite periods (default: same as notice)
+    notice_no_commitment: Notice | None = None  # contract signed without a minimum term (default: notice)
     started_month_due: Source | None = None  # where the text says "tout mois entamé est dû"
 
 
@@ -190,7 +199,7 @@ class OutageRule(Fact):
     key: str
     services: list[str] = Field(default_factory=list)
     method: Literal["pro_rata_days", "fixed_months", "tiers_by_hours", "none"]
-    min_consecutive_days: int = 0  # the outage must last MORE than this many days
+    min_days: int = 0  # the outage must last AT LEAST this many consecutive calendar days
     tiers: list[tuple[Decimal, Decimal]] = Field(default_factory=list)  # (up to hours, % of monthly fee)
     yearly_cap_months: Decimal | None = None
 
@@ -246,7 +255,8 @@ class OperatorRules(Rule):
         out: list[Fact] = [*self.fees, *self.interest, *self.deposit, *self.outage, *self.call_rating]
         out += [self.moving_recommitment] if self.moving_recommitment else []
         for s in self.services:
-            out += [s.minimum_term, s.renewal, s.notice] + ([s.notice_renewed] if s.notice_renewed else [])
+            out += [s.minimum_term, s.renewal, s.notice]
+            out += [n for n in (s.notice_renewed, s.notice_no_commitment) if n is not None]
         for c in self.early_termination:
             out += [f for f in (c.cap_months, c.flat_fee) if f is not None]
         return out
