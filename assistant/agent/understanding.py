@@ -81,6 +81,19 @@ class OperatorMatcher:
         # Longest aliases first so that "Proximus VoIP" wins over "Proximus" at the same position.
         self._patterns.sort(key=lambda p: -len(p[0].pattern))
 
+    def strip(self, text: str) -> str:
+        """`text` without operator mentions (they help nobody once retrieval is filtered by operator)."""
+        folded = fold(text)
+        spans: list[tuple[int, int]] = []
+        for pattern, exact, _ in self._patterns:
+            spans += [m.span() for m in pattern.finditer(text if exact else folded)]
+        # fold() keeps the length of ordinary Latin text; if it did not, leave the text as it is.
+        if len(folded) != len(text):
+            return text
+        for start, end in sorted(spans, reverse=True):
+            text = text[:start] + " " + text[end:]
+        return re.sub(r"\s+", " ", text).strip()
+
     def find(self, text: str) -> list[str]:
         """Operators mentioned in `text`, in order of first mention."""
         folded = fold(text)
@@ -433,3 +446,45 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
     assign_unlabelled_dates(slots, intent)
     return Understanding(text=text, language=language, operators=operators, intent=intent,
                          topic=topic, injection=injection, slots=slots)
+
+
+# --------------------------------------------------------------------------- fee kinds
+
+# Customer words for each fee kind of the rules files (assistant.tools.rules.FeeKind). First match wins, so
+# the specific kinds come before the general ones ("frais de résiliation anticipée" before "résiliation").
+_FEE_KIND_RULES: list[tuple[str, str]] = [
+    ("equipment_not_returned", r"non restitu|pas (rendu|restitue)|not returned|never returned|ne (rends|rend) pas|keep the (modem|router|box)"),
+    ("equipment_late_return", r"retard.{0,30}restitu|restitu.{0,30}retard|late return|return(ed)? .{0,20}late"),
+    ("equipment_damaged", r"endommag|abime|casse|damaged|broken"),
+    ("cancellation_before_activation", r"annul.{0,40}avant (l.)?(activation|mise en service)|cancel.{0,40}before (activation|installation)"),
+    ("porting_cancelled", r"annul.{0,30}(portage|portabilite)|(portage|portabilite).{0,20}annul|cancel.{0,30}port"),
+    ("porting_partial", r"portage partiel|portabilite partielle|partial port"),
+    ("number_takeover", r"reprise (de|du) numero|number takeover|take over .{0,10}number"),
+    ("number_change", r"changement de numero|changer (de|mon) numero|change (my |of )?number"),
+    ("early_termination_admin", r"frais administratifs|administrative (fee|charge)|frais de dossier"),
+    ("termination_fee", r"frais de resiliation|termination (fee|charge)|cancellation (fee|charge)"),
+    ("paper_invoice", r"facture papier|paper (invoice|bill)"),
+    ("itemised_bill", r"facture detaillee|releve detaille|detail des appels|itemi[sz]ed"),
+    ("duplicate_invoice", r"duplicata|copie (de|d.une) facture|duplicate"),
+    ("payment_method_surcharge", r"mode de paiement|paiement par|virement|payment method|pay(ing)? by|surcharge"),
+    ("reminder_fee", r"rappel|relance|reminder"),
+    ("recovery_indemnity", r"recouvrement|indemnite forfaitaire|recovery|debt collection"),
+    ("reconnection", r"reactivation|remise en service|reconnexion|retablissement|reconnect|restor(e|ing) (the )?service"),
+    ("moving", r"demenag|moving|move house|relocat"),
+    ("missed_appointment", r"rendez-vous (manque|rate)|absent|missed appointment|no.show"),
+    ("sim_replacement", r"(remplacement|nouvelle|perte|vol).{0,20}sim|sim.{0,20}(remplac|perdu|vole)|replace.{0,20}sim|sim replacement|lost sim"),
+    ("speed_change", r"changement de (debit|vitesse|formule)|speed change|upgrade|downgrade"),
+    ("configuration_restore", r"configuration|reconfigur|reinitialis|reset"),
+    ("cabling", r"cablage|raccordement|cabling|wiring"),
+    ("temporary_service", r"temporaire|temporary"),
+    ("abuse_penalty", r"abus|abuse|usage anormal|misuse"),
+    ("travel", r"deplacement|travel|call.out"),
+    ("technician", r"technicien|technician|engineer"),
+    ("intervention_rate", r"intervention|tarif horaire|taux horaire|hourly rate"),
+]
+_FEE_KIND_RES = [(k, re.compile(p)) for k, p in _FEE_KIND_RULES]
+
+
+def detect_fee_kind(text: str) -> str | None:
+    folded = fold(text)
+    return next((kind for kind, p in _FEE_KIND_RES if p.search(folded)), None)
