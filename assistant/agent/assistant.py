@@ -198,16 +198,19 @@ class Assistant:
     def _continue_pending(self, u: Understanding, state: SessionState) -> Understanding:
         """If the last turn asked a question and this message answers it, resume the original question."""
         pending = state.pending
-        if pending is None or u.injection or u.intent in ("out_of_scope", "smalltalk"):
+        if pending is None or u.injection or u.intent == "smalltalk":
             return u
         answers_it = (
             (pending.missing == "operator" and bool(u.operators))
             or (pending.missing != "operator" and (getattr(u.slots, pending.missing, None) is not None
                                                  or bool(u.slots.other_dates)))
         )
+        # A bare answer ("Alpha", "01/03/2024", "pro, 8 numéros") has no question words and may even look
+        # out of scope on its own: short and carrying facts (or nothing else) means it continues the question.
         short = len(u.text.split()) <= 8
-        if not (answers_it or (u.intent == "other" and short)):
-            return u  # a new question: the pending one is dropped below when this turn is planned
+        bare = short and (u.intent == "other" or (u.intent == "out_of_scope" and bool(u.slots.filled())))
+        if not (answers_it or bare):
+            return u  # a new question: it replaces the pending one
         slots = u.slots.model_copy(deep=True)
         assign_unlabelled_dates(slots, pending.intent, preferred=pending.missing)
         return u.model_copy(update={"text": f"{pending.text} {u.text}", "intent": pending.intent,

@@ -439,7 +439,8 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
     language = detect_language(text, default_language)
     operators = matcher.find(text)
     intent, topic, injection = classify_intent(text, has_operator=bool(operators))
-    slots = extract_slots(text, today) if intent not in ("out_of_scope", "smalltalk") else Slots()
+    # Slots even for "out of scope": a bare "01/03/2024" answers a question asked in the previous turn.
+    slots = extract_slots(text, today) if not injection else Slots()
     # Call-centre shorthand: a termination question that carries a monthly fee or a commitment asks for the cost.
     if intent in ("termination", "notice") and (slots.monthly_fee or (slots.commitment_months and slots.commitment_start)):
         intent = "early_termination_cost"
