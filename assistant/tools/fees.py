@@ -1,0 +1,214 @@
+"""Fees the documents state: lookup by kind, equipment, porting, cancellation, moving, deposit ceilings.
+
+Every total is the sum of the fees asked for, each multiplied by its quantity (fees "from the n-th unit"
+count only from that unit). When one fee is only pointed to ("liste des prix") the total has no amount and
+the known subtotal is given; when one fee has two figures, the minimum and maximum totals are given.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field, model_validator
+
+from assistant.errors import InputError
+from assistant.models import CalcResult, CalcStep, FactStatus
+from assistant.tools.calendar import term_end
+from assistant.tools.common import (
+    Count,
+    FeeLine,
+    Money,
+    OperatorInput,
+    Totals,
+    cite_all,
+    describe_fact,
+    fees_for,
+    money,
+)
+from assistant.tools.rules import FeeKind, RuleBook
+
+
+class FeeLookupInput(OperatorInput):
+    kind: FeeKind = Field(description="Kind of fee, e.g. paper_invoice, reminder_fee, moving, porting_cancelled")
+    service: str | None = Field(None, description="Restrict to one service (optional)")
+
+
+def fee_lookup(inp: FeeLookupInput, book: RuleBook) -> CalcResult:
+    """Every fee of one kind: the amount when one figure is stated, else not_stated with the pointer, or conflicting."""
+    rules = book.for_operator(inp.operator)
+    service = rules.service(inp.service).key if inp.service else None
+    fees = rules.fees_of_kind(inp.kind, service)
+    if not fees:
+        return CalcResult(tool="fee_lookup", amount=None, status=FactStatus.NOT_STATED, currency=rules.currency,
+                          warnings=[f"The documents of {rules.operator} state no fee of kind '{inp.kind}' "
+                                    f"/ aucun frais de ce type dans les documents."],
+                          values={"kind": inp.kind, "fees": []})
+    totals = Totals()
+    listed = []
+    for fee in fees:
+        totals.add_fee(FeeLine(fee, 1))
+        listed.append({"key": fee.key, "label_fr": fee.label_fr, "label_en": fee.label_en, "status": fee.status.value,
+                       "item": fee.item, "pointer": fee.pointer,
+                       "values": [{"amount": str(v.amount) if v.amount is not None else None, "per": v.per,
+                                   "tax_basis": v.tax_basis.value, "clause_id": v.source.clause_id,
+                                   "part": v.source.part} for v in fee.values]})
+    result = totals.result("fee_lookup", book, rules, values={"kind": inp.kind, "fees": listed})
+    if len(fees) > 1:  # several different fees of one kind are alternatives, not a sum
+        return result.model_copy(update={"amount": None, "warnings": [*result.warnings,
+                                 "Several fees of this kind: see values.fees / plusieurs frais de ce type."]})
+    return result
+
+
+class EquipmentInput(OperatorInput):
+    days_late: Count = Field(0, le=3650, description="Days of late return after the due return date")
+    damaged_phones: Count = Field(0, le=1000, description="Desk phones returned faulty, damaged or incomplete")
+    damaged_modems: Count = Field(0, le=1000, description="Modems / routers returned faulty, damaged or incomplete")
+    not_returned: bool = Field(False, description="Equipment declared as not returned")
+
+    @model_validator(mode="after")
+    def _something(self) -> EquipmentInput:
+        if not (self.days_late or self.damaged_phones or self.damaged_modems or self.not_returned):
+            raise ValueError("give days_late, damaged_phones, damaged_modems or not_returned")
+        return self
+
+
+def _require(fees: list, kind: str, field: str, operator: str) -> list:
+    if not fees:
+        raise InputError(field, f"{operator}'s documents state no rule for {kind}",
+                         f"les documents de {operator} ne prévoient rien pour {kind}")
+    return fees
+
+
+def equipment_return(inp: EquipmentInput, book: RuleBook) -> CalcResult:
+    """Late return (per day), damaged or incomplete items (per item) and non-returned equipment."""
+    rules = book.for_operator(inp.operator)
+    totals = Totals()
+    asks = [("equipment_late_return", None, inp.days_late, "days_late"),
+            ("equipment_damaged", "phone", inp.damaged_phones, "damaged_phones"),
+            ("equipment_damaged", "modem", inp.damaged_modems, "damaged_modems"),
+            ("equipment_not_returned", None, int(inp.not_returned), "not_returned")]
+    for kind, item, qty, field in asks:
+        if qty:
+            for fee in _require(fees_for(rules, kind, item=item), kind, field, rules.operator):
+                totals.add_fee(FeeLine(fee, qty))
+    return totals.result("equipment_return", book, rules)
+
+
+class PortingInput(OperatorInput):
+    cancelled_requests: Count = Field(0, le=1000, description="Porting requests cancelled by the customer before the porting date")
+    partial_porting: bool = Field(False, description="Only part of the numbers is ported away")
+    takeover_numbers: bool = Field(False, description="Taking over another customer's number(s)")
+
+    @model_validator(mode="after")
+    def _something(self) -> PortingInput:
+        if not (self.cancelled_requests or self.partial_porting or self.takeover_numbers):
+            raise ValueError("give cancelled_requests, partial_porting or takeover_numbers")
+        return self
+
+
+def porting_cost(inp: PortingInput, book: RuleBook) -> CalcResult:
+    """Fees of number porting: cancelled porting requests, partial porting, number take-over."""
+    rules = book.for_operator(inp.operator)
+    totals = Totals()
+    for kind, qty, field in (("porting_cancelled", inp.cancelled_requests, "cancelled_requests"),
+                             ("porting_partial", int(inp.partial_porting), "partial_porting"),
+                             ("number_takeover", int(inp.takeover_numbers), "takeover_numbers")):
+        if qty:
+            for fee in _require(fees_for(rules, kind), kind, field, rules.operator):
+                totals.add_fee(FeeLine(fee, qty))
+    return totals.result("porting_cost", book, rules)
+
+
+class CancellationInput(OperatorInput):
+    services_cancelled: Count = Field(1, ge=1, le=100, description="Number of services cancelled before activation")
+    signature_date: date | None = Field(None, description="Contract signature date (YYYY-MM-DD)")
+    cancellation_date: date | None = Field(None, description="Cancellation date (YYYY-MM-DD)")
+
+    @model_validator(mode="after")
+    def _order(self) -> CancellationInput:
+        if self.signature_date and self.cancellation_date and self.cancellation_date < self.signature_date:
+            raise ValueError("cancellation_date is before signature_date")
+        return self
+
+
+def cancellation_cost(inp: CancellationInput, book: RuleBook) -> CalcResult:
+    """Cancelling an order before the service is activated (per cancelled service)."""
+    rules = book.for_operator(inp.operator)
+    totals = Totals()
+    fees = _require(fees_for(rules, "cancellation_before_activation"), "cancellation before activation",
+                    "operator", rules.operator)
+    for fee in fees:
+        if fee.applies_after_days is not None and inp.signature_date and inp.cancellation_date:
+            elapsed = (inp.cancellation_date - inp.signature_date).days
+            if elapsed <= fee.applies_after_days:
+                totals.sources += fee.all_sources
+                totals.add_amount(fee.label_fr, f"{elapsed} day(s) after signature <= {fee.applies_after_days}: fee not due", 0)
+                continue
+        elif fee.applies_after_days is not None:
+            totals.assumptions.append(f"The fee applies to cancellations more than {fee.applies_after_days} days after signature.")
+        totals.add_fee(FeeLine(fee, inp.services_cancelled))
+    return totals.result("cancellation_cost", book, rules)
+
+
+class MovingInput(OperatorInput):
+    service: str | None = Field(None, description="Service moved, e.g. 'fibre' (optional)")
+    technician: bool = Field(False, description="An on-site technician intervention is requested")
+    temporary_service_months: Count = Field(0, le=24, description="Months of temporary service during the move (e.g. LOL 4G)")
+    activation_date: date | None = Field(None, description="Activation date at the new address (YYYY-MM-DD)")
+    current_commitment_end: date | None = Field(None, description="Last day of the commitment at the old address")
+
+
+def moving_cost(inp: MovingInput, book: RuleBook) -> CalcResult:
+    """Moving fee, travel for the moved service, optional technician and temporary service; new commitment end."""
+    rules = book.for_operator(inp.operator)
+    service = rules.service(inp.service).key if inp.service else None
+    totals = Totals()
+    moving = _require(fees_for(rules, "moving", service), "moving", "operator", rules.operator)
+    for fee in moving:
+        totals.add_fee(FeeLine(fee, 1))
+    if service:  # travel costs of moving this service (item "moving"), e.g. "en sus pour déménagement fibre"
+        for fee in fees_for(rules, "travel", service):
+            if fee.item == "moving" and fee.services:
+                totals.add_fee(FeeLine(fee, 1))
+    for kind, qty in (("technician", int(inp.technician)), ("temporary_service", inp.temporary_service_months)):
+        if qty:
+            for fee in _require(fees_for(rules, kind, service)[:1], kind, kind, rules.operator):
+                totals.add_fee(FeeLine(fee, qty))
+    values: dict[str, str | None] = {}
+    recommit = rules.moving_recommitment
+    if recommit and recommit.value and recommit.value.months and inp.activation_date:
+        new_end = term_end(inp.activation_date, recommit.value.months)
+        if inp.current_commitment_end and inp.current_commitment_end > new_end:
+            new_end = inp.current_commitment_end
+        values["new_commitment_end"] = new_end.isoformat()
+        totals.sources += recommit.all_sources
+        totals.steps.append(CalcStep(label="New commitment end / fin d'engagement après déménagement",
+                                     formula=f"max(activation + {recommit.value.months} months, current end)",
+                                     value=new_end.isoformat()))
+    return totals.result("moving_cost", book, rules, values=values)
+
+
+class DepositInput(OperatorInput):
+    average_monthly_bill: Money = Field(gt=0, description="Average monthly bill (subscriptions + consumption) in EUR")
+
+
+def deposit_ceiling(inp: DepositInput, book: RuleBook) -> CalcResult:
+    """Highest deposit / advance the operator may ask: N months of the average bill, when N is stated."""
+    rules = book.for_operator(inp.operator)
+    if not rules.deposit:
+        return CalcResult(tool="deposit_ceiling", status=FactStatus.NOT_STATED, currency=rules.currency,
+                          warnings=["The documents say nothing about deposits / rien sur le dépôt de garantie."])
+    rule = rules.deposit[0]
+    citations = cite_all(book, rules, rule.all_sources)
+    notes = [rule.note] if rule.note else []
+    if rule.value is None or rule.value.months is None:
+        return CalcResult(tool="deposit_ceiling", status=rule.status, currency=rules.currency, assumptions=notes,
+                          warnings=[describe_fact(rule, "Deposit ceiling / plafond du dépôt")], citations=citations)
+    months = rule.value.months
+    amount = money(inp.average_monthly_bill * months)
+    return CalcResult(tool="deposit_ceiling", amount=amount, currency=rules.currency, unit="EUR", citations=citations,
+                      breakdown=[CalcStep(label="Plafond / ceiling", formula=f"{inp.average_monthly_bill} x {months} months",
+                                          value=f"{amount} EUR")],
+                      assumptions=notes + ["The ceiling follows the tax basis of the average bill given."],
+                      values={"months": months})
+

@@ -1,0 +1,315 @@
+"""Leaving a contract: early-termination cost and termination timeline.
+
+Calendar rules (see assistant.tools.calendar): a commitment of N months from activation S ends on the day
+before the N-th monthly anniversary. Monthly fees are due per period starting on each monthly anniversary;
+the period that contains the effective termination date has started and is billed as usual, so the
+early-termination amount counts only the periods that would start after that date and up to the end of the
+current commitment period (initial or renewed). A notice of N days / months "before the term end" must be
+sent at the latest N days / N calendar months before the last day of the term. When a figure the rule
+depends on is conflicting in the documents, every alternative is computed and shown; none is picked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from assistant.errors import InputError
+from assistant.models import CalcResult, CalcStep, FactStatus, TaxBasis
+from assistant.tools.calendar import add_months, monthly_anniversary_after, started_periods, term_end
+from assistant.tools.common import Count, CustomerTypeField, Money, OperatorInput, cite_all, money
+from assistant.tools.rules import (
+    EarlyTerminationCase,
+    Notice,
+    OperatorRules,
+    RuleBook,
+    Service,
+    Source,
+    TerminationReason,
+    Value,
+)
+
+CommitmentField = Field(None, ge=0, le=120, description="Minimum term in months from the contract; 0 = no "
+                        "minimum term; empty = the term the operator's conditions state")
+
+
+class EarlyTerminationInput(OperatorInput):
+    service: str = Field(description="Service terminated, e.g. 'mobile', 'VoIP', 'fibre', 'internet'")
+    monthly_fee: Money = Field(description="Monthly recurring fee of the terminated service, all lines, in EUR")
+    start_date: date = Field(description="Activation / commitment start date (YYYY-MM-DD)")
+    termination_date: date = Field(description="Date termination takes effect (YYYY-MM-DD)")
+    commitment_months: int | None = CommitmentField
+    lines: Count = Field(1, ge=1, description="Number of lines / telephone numbers on the contract")
+    customer_type: Literal["business", "consumer"] = CustomerTypeField
+    reason: TerminationReason = Field("customer_request", description="Why the contract ends")
+    fee_tax_basis: Literal["HT", "TTC"] = Field("HT", description="Is the monthly fee given HT or TTC?")
+    case: str | None = Field(None, description="Force one rule of the operator (its key); empty = the rule that applies")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> EarlyTerminationInput:
+        if self.termination_date < self.start_date:
+            raise ValueError("termination_date is before start_date")
+        return self
+
+
+class TimelineInput(OperatorInput):
+    service: str = Field(description="Service to terminate, e.g. 'mobile', 'VoIP', 'fibre'")
+    request_date: date = Field(description="Date the termination request is sent (YYYY-MM-DD)")
+    start_date: date = Field(description="Activation / commitment start date (YYYY-MM-DD)")
+    commitment_months: int | None = CommitmentField
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> TimelineInput:
+        if self.request_date < self.start_date:
+            raise ValueError("request_date is before start_date")
+        return self
+
+
+def _commitment_alternatives(svc: Service, given: int | None, warnings: list[str]) -> list[int]:
+    if given is not None:
+        stated = svc.minimum_term.value
+        if stated is not None and stated.months != given:
+            warnings.append(f"The conditions state a {stated.months}-month minimum term (art. "
+                            f"{stated.source.clause_id}); the {given} months given are used.")
+        return [given]
+    if svc.minimum_term.status == FactStatus.NOT_STATED or not svc.minimum_term.values:
+        raise InputError("commitment_months",
+                         f"the conditions do not state the minimum term of '{svc.name}' "
+                         f"({svc.minimum_term.pointer}); give it from the contract",
+                         f"les conditions ne fixent pas la durée minimale de « {svc.name} » "
+                         f"({svc.minimum_term.pointer}) ; indiquez celle du contrat")
+    return sorted({int(v.number) for v in svc.minimum_term.values})
+
+
+def _renewal_alternatives(svc: Service, months: int) -> list[int | None]:
+    """Length of each renewed period (None: no fixed renewal, the contract ends or runs indefinitely)."""
+    r = svc.renewal
+    if r.mode in ("indefinite", "none"):
+        return [None]
+    alts: set[int] = {int(v.number) for v in r.values}
+    if r.mode == "same_as_initial":
+        alts.add(months)
+    return sorted(alts)
+
+
+def _current_period(start: date, months: int, renewal: int | None, day: date) -> tuple[date, int, bool]:
+    """(start, length, renewed?) of the commitment period containing `day`; length 0 once no period runs."""
+    ps, pm, renewed = start, months, False
+    while months and day > term_end(ps, pm):
+        if not renewal:
+            return ps, 0, renewed
+        ps, pm, renewed = add_months(ps, pm), renewal, True
+    return ps, pm, renewed
+
+
+def _cases_for(rules: OperatorRules, inp: EarlyTerminationInput, svc: Service, committed: bool) -> EarlyTerminationCase:
+    args = (inp.reason, svc.key, inp.customer_type, inp.lines, committed)
+    if inp.case:
+        case = next((c for c in rules.early_termination if c.key == inp.case), None)
+        if case is None:
+            keys = ", ".join(c.key for c in rules.early_termination)
+            raise InputError("case", f"unknown rule '{inp.case}' for {rules.operator}; known: {keys}",
+                             f"règle « {inp.case} » inconnue chez {rules.operator} ; connues : {keys}")
+        if not case.applies(*args):
+            raise InputError("case", f"rule '{case.label_en}' does not apply to this customer "
+                             f"({_why_not(case, *args)})",
+                             f"la règle « {case.label_fr} » ne s'applique pas à ce client ({_why_not(case, *args)})")
+        return case
+    for case in rules.early_termination:
+        if case.applies(*args):
+            return case
+    raise InputError("reason", f"no early-termination rule of {rules.operator} covers a {inp.customer_type} "
+                     f"customer ({inp.reason}, service {svc.key}, {inp.lines} line(s))",
+                     f"aucune règle de résiliation anticipée de {rules.operator} ne couvre ce cas "
+                     f"({inp.customer_type}, {inp.reason}, service {svc.key}, {inp.lines} ligne(s))")
+
+
+def _why_not(case: EarlyTerminationCase, reason: str, service: str, ctype: str, lines: int, committed: bool) -> str:
+    if reason not in case.reasons:
+        return f"reason {reason} not in {case.reasons}"
+    if case.services and service not in case.services:
+        return f"service {service} not in {case.services}"
+    if ctype not in case.customer_types:
+        return f"customer type {ctype} not in {case.customer_types}"
+    if case.min_lines is not None and lines < case.min_lines:
+        return f"{lines} line(s) < minimum {case.min_lines}"
+    if case.max_lines is not None and lines > case.max_lines:
+        return f"{lines} lines > maximum {case.max_lines}"
+    return "the rule is for contracts without a minimum term" if committed else "condition not met"
+
+
+def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcResult:
+    """Cost of ending a contract before the end of its commitment, per the operator's rule for the case.
+
+    remaining_periods: monthly_fee x (monthly periods starting after the termination date, up to the end of
+    the current commitment period - or up to the end of the first N months when the rule caps it).
+    flat_fee_per_line: the stated fee x lines. none: 0 (the rule sets no indemnity). not_stated: no figure.
+    """
+    rules = book.for_operator(inp.operator)
+    svc = rules.service(inp.service)
+    warnings: list[str] = []
+    commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
+    case = _cases_for(rules, inp, svc, committed=all(m > 0 for m in commitments))
+    sources: list[Source] = list(case.sources) + svc.minimum_term.all_sources
+    basis = case.tax_basis or TaxBasis(inp.fee_tax_basis)
+    steps = [CalcStep(label="Rule applied / règle appliquée", formula=case.label_fr, value=case.formula)]
+    assumptions = [case.note] if case.note else []
+    scenarios: list[dict[str, Any]] = []
+
+    if case.formula in ("none", "not_stated"):
+        amount = Decimal(0) if case.formula == "none" else None
+        status = FactStatus.STATED if case.formula == "none" else FactStatus.NOT_STATED
+        steps.append(CalcStep(label="Indemnity", formula=case.formula, value="0.00 EUR" if amount is not None else "not stated"))
+        return CalcResult(tool="early_termination_cost", amount=amount, currency=rules.currency, unit="EUR",
+                          tax_basis=basis, status=status, breakdown=steps, assumptions=assumptions,
+                          warnings=warnings, citations=cite_all(book, rules, sources),
+                          values={"rule": case.key})
+    if case.formula == "flat_fee_per_line":
+        fee = case.flat_fee
+        if fee is None or fee.value is None or fee.value.amount is None:
+            raise InputError("case", f"rule {case.key} has no single flat fee", f"la règle {case.key} n'a pas de forfait unique")
+        amount = money(fee.value.amount * inp.lines)
+        steps.append(CalcStep(label="Flat fee per line", formula=f"{fee.value.amount} x {inp.lines} line(s)",
+                              value=f"{amount} EUR"))
+        return CalcResult(tool="early_termination_cost", amount=amount, currency=rules.currency, unit="EUR",
+                          tax_basis=fee.value.tax_basis, breakdown=steps, assumptions=assumptions, warnings=warnings,
+                          citations=cite_all(book, rules, sources + fee.all_sources), values={"rule": case.key})
+
+    cap = case.cap_months.value.months if case.cap_months and case.cap_months.value else None
+    if case.cap_months:
+        sources += case.cap_months.all_sources
+    for months in commitments:
+        renewals = _renewal_alternatives(svc, months)
+        if len(renewals) > 1:
+            sources += svc.renewal.all_sources
+        for renewal in renewals:
+            ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.termination_date)
+            if cap is not None:
+                remaining = max(0, min(cap, months) - started_periods(inp.start_date, inp.termination_date))
+                until = term_end(inp.start_date, min(cap, months))
+            else:
+                remaining = max(0, pm - started_periods(ps, inp.termination_date)) if pm else 0
+                until = term_end(ps, pm) if pm else None
+            scenarios.append({"commitment_months": months, "renewal_months": renewal,
+                              "period_start": ps.isoformat(), "period_end": until.isoformat() if until else None,
+                              "renewed_period": renewed, "remaining_months": remaining,
+                              "amount": str(money(inp.monthly_fee * remaining))})
+    first = scenarios[0]
+    steps.append(CalcStep(label="Current commitment period / période d'engagement en cours",
+                          formula=f"{first['period_start']} .. {first['period_end']}",
+                          value=f"{first['commitment_months']} months" + (" (renewed)" if first["renewed_period"] else "")))
+    steps.append(CalcStep(label="Monthly periods still to start after the termination date",
+                          formula=f"periods after {inp.termination_date.isoformat()}" + (f", capped at the first {cap} months" if cap else ""),
+                          value=str(first["remaining_months"])))
+    steps.append(CalcStep(label="Indemnity / indemnité", formula=f"{inp.monthly_fee} x {first['remaining_months']}",
+                          value=f"{first['amount']} EUR"))
+    if svc.started_month_due:
+        sources.append(svc.started_month_due)
+        assumptions.append("The month in progress on the termination date is due in full (started month due).")
+    else:
+        assumptions.append("The month in progress on the termination date is billed normally and not counted here.")
+    assumptions.append("Calendar: a commitment of N months ends the day before the N-th monthly anniversary of the start date.")
+    amounts = {s["amount"] for s in scenarios}
+    status = FactStatus.STATED if len(amounts) == 1 else FactStatus.CONFLICTING
+    if status == FactStatus.CONFLICTING:
+        warnings.append("The documents give different terms for this contract; each alternative is computed "
+                        "/ les documents se contredisent sur la durée : chaque hypothèse est calculée.")
+    return CalcResult(tool="early_termination_cost", amount=Decimal(first["amount"]) if len(amounts) == 1 else None,
+                      currency=rules.currency, unit="EUR", tax_basis=basis, status=status, breakdown=steps,
+                      assumptions=assumptions, warnings=warnings, citations=cite_all(book, rules, sources),
+                      values={"rule": case.key, "remaining_months": first["remaining_months"],
+                              "alternatives": scenarios if status == FactStatus.CONFLICTING else []})
+
+
+def _notice_alternatives(notice: Notice) -> list[Value | None]:
+    return notice.distinct_values() if notice.values else [None]
+
+
+def _shift(day: date, value: Value | None, sign: int) -> date:
+    if value is None:
+        return day
+    if value.months is not None:
+        return add_months(day, sign * value.months)
+    return day + timedelta(days=sign * int(value.days or 0))
+
+
+def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
+    """Last day to send notice, effective end date and next renewal date for a termination request.
+
+    before_term_end: deadline = last day of the current period minus the notice; a request on or before it
+    ends the contract on that last day, a later one only at the end of the next (renewed) period.
+    from_request: the contract ends notice after the request (fees for the rest of the commitment remain
+    due when that is before the term end). monthly_anniversary_next_month: ends on the monthly anniversary
+    of the start date in the month after the request. Indefinite contracts: notice from the request.
+    """
+    rules = book.for_operator(inp.operator)
+    svc = rules.service(inp.service)
+    warnings: list[str] = []
+    sources: list[Source] = list(svc.minimum_term.all_sources)
+    scenarios: list[dict[str, Any]] = []
+    for months in _commitment_alternatives(svc, inp.commitment_months, warnings):
+        for renewal in _renewal_alternatives(svc, months) if months else [None]:
+            ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.request_date)
+            if months == 0 or pm == 0:  # no commitment running: notice from the request
+                notice = (svc.notice_no_commitment if months == 0 else None) or svc.notice_renewed or svc.notice
+            else:
+                notice = (svc.notice_renewed or svc.notice) if renewed else svc.notice
+            sources += notice.all_sources + svc.renewal.all_sources
+            for nv in _notice_alternatives(notice):
+                scenarios.append(_scenario(inp, notice, nv, ps, pm, renewal, months))
+    keys = ("last_notice_day", "effective_end_date", "next_renewal_date", "early_termination_fees_apply")
+    distinct = {tuple(s[k] for k in keys) for s in scenarios}
+    status = FactStatus.STATED if len(distinct) == 1 else FactStatus.CONFLICTING
+    first = scenarios[0]
+    steps = [CalcStep(label="Current period / période en cours", formula=f"{first['period_start']} .. {first['term_end']}",
+                      value=f"{first['commitment_months']} months"),
+             CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
+             CalcStep(label="Last day to send notice / dernier jour pour résilier", value=str(first["last_notice_day"])),
+             CalcStep(label="Effective end / fin effective", value=str(first["effective_end_date"])),
+             CalcStep(label="Next renewal / prochaine reconduction", value=str(first["next_renewal_date"]))]
+    if first["early_termination_fees_apply"]:
+        warnings.append("The contract ends before the end of its commitment: early-termination fees apply "
+                        "(see early_termination_cost) / des frais de résiliation anticipée s'appliquent.")
+    if status == FactStatus.CONFLICTING:
+        warnings.append("The documents disagree on a period or notice; each alternative is listed "
+                        "/ les documents se contredisent : chaque hypothèse est listée.")
+    return CalcResult(tool="termination_timeline", amount=None, currency=None, unit="date",
+                      status=status, result_date=str(first["effective_end_date"]) if status == FactStatus.STATED else None,
+                      values={k: first[k] for k in (*keys, "term_end")} | {"alternatives": scenarios if status == FactStatus.CONFLICTING else []},
+                      breakdown=steps,
+                      assumptions=["A notice of N days/months before the term end must be sent at the latest N days / N "
+                                   "calendar months before the last day of the term.",
+                                   "A commitment of N months ends the day before the N-th monthly anniversary of the start date."],
+                      warnings=warnings, citations=cite_all(book, rules, sources))
+
+
+def _scenario(inp: TimelineInput, notice: Notice, nv: Value | None, ps: date, pm: int, renewal: int | None,
+              months: int) -> dict[str, Any]:
+    req = inp.request_date
+    end = term_end(ps, pm) if pm else None
+    out: dict[str, Any] = {"commitment_months": months, "renewal_months": renewal, "period_start": ps.isoformat(),
+                           "term_end": end.isoformat() if end else None, "notice_rule": notice.anchor,
+                           "notice": (f"{nv.months} month(s)" if nv and nv.months is not None else f"{nv.days} day(s)") if nv else "none",
+                           "early_termination_fees_apply": False}
+    if notice.anchor == "monthly_anniversary_next_month":
+        effective = monthly_anniversary_after(inp.start_date, req)
+        deadline, next_renewal = req, None
+    elif end is None or notice.anchor == "from_request" or notice.anchor == "none":
+        effective = _shift(req, nv, +1)
+        deadline = _shift(end, nv, -1) if end else req
+        next_renewal = end + timedelta(days=1) if end and renewal else None
+        out["early_termination_fees_apply"] = bool(end and effective < end)
+    else:  # before_term_end
+        deadline = _shift(end, nv, -1)
+        if req <= deadline:
+            effective, next_renewal = end, None
+        elif renewal:
+            effective, next_renewal = term_end(end + timedelta(days=1), renewal), end + timedelta(days=1)
+        else:  # renews for an indefinite duration: notice then runs from the request
+            effective, next_renewal = _shift(req, nv, +1), end + timedelta(days=1)
+    out.update(last_notice_day=deadline.isoformat(), effective_end_date=effective.isoformat(),
+               next_renewal_date=next_renewal.isoformat() if next_renewal else None)
+    return out

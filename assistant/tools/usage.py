@@ -1,0 +1,122 @@
+"""Charges and refunds tied to use of the service: per-second call charge, outage refunds.
+
+Call charge: billed duration = duration rounded up to the operator's billing increment; price = billed
+seconds x price per minute / 60 (+ set-up fee), then rounded to the cent the operator's way ("arrondi au
+cent supérieur" = up); when the text states no rounding, half-up to the cent is used and flagged.
+Outage refund (pro rata): the outage counts from the day it is reported to the day the service is restored,
+both included; each day is refunded at the monthly fee / number of days of that day's calendar month.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from pydantic import Field, model_validator
+
+from assistant.errors import InputError
+from assistant.models import CalcResult, CalcStep, FactStatus
+from assistant.tools.calendar import days_in_month, inclusive_days
+from assistant.tools.common import CENT, Money, OperatorInput, cite_all, describe_fact, money
+from assistant.tools.rules import RuleBook
+
+
+class CallChargeInput(OperatorInput):
+    duration_seconds: int = Field(ge=0, le=86400, description="Call duration in seconds")
+    price_per_minute: Money = Field(description="Price per minute in EUR (from the operator's tariff)")
+    setup_fee: Money = Field(0, description="Set-up fee per call in EUR, if any")
+
+
+def call_charge(inp: CallChargeInput, book: RuleBook) -> CalcResult:
+    """Price of one call with the operator's billing increment and rounding."""
+    rules = book.for_operator(inp.operator)
+    rating = rules.call_rating[0] if rules.call_rating else None
+    stated = rating is not None and rating.status == FactStatus.STATED
+    increment = rating.increment_seconds if stated and rating else 1
+    billed = -(-inp.duration_seconds // increment) * increment
+    raw = Decimal(billed) * inp.price_per_minute / 60 + inp.setup_fee
+    rounding = ROUND_CEILING if stated and rating and rating.rounding == "up" else ROUND_HALF_UP
+    amount = raw.quantize(CENT, rounding=rounding)
+    warnings = [] if stated else [describe_fact(rating, "Call rounding") if rating else
+                                  "The documents state no call rounding / arrondi non indiqué"]
+    return CalcResult(
+        tool="call_charge", amount=amount, currency=rules.currency, unit="EUR",
+        status=FactStatus.STATED if stated else FactStatus.NOT_STATED,
+        breakdown=[CalcStep(label="Billed duration / durée facturée", formula=f"{inp.duration_seconds}s by {increment}s",
+                            value=f"{billed}s"),
+                   CalcStep(label="Price / prix", formula=f"{billed} x {inp.price_per_minute} / 60 + {inp.setup_fee}",
+                            value=f"{raw}"),
+                   CalcStep(label="Rounding / arrondi", formula="up to the cent" if rounding == ROUND_CEILING else "half up to the cent",
+                            value=f"{amount} EUR")],
+        assumptions=[] if stated else ["Per-second billing rounded half up to the cent is assumed."],
+        warnings=warnings, citations=cite_all(book, rules, rating.all_sources) if rating else [])
+
+
+class OutageInput(OperatorInput):
+    service: str | None = Field(None, description="Service affected (optional), e.g. 'mobile'")
+    monthly_fee: Money = Field(description="Monthly subscription fee of the affected service in EUR")
+    outage_start: date = Field(description="Day the outage was reported (YYYY-MM-DD)")
+    outage_end: date = Field(description="Day the service was restored (YYYY-MM-DD)")
+    restoration_hours: Decimal | None = Field(None, ge=0, le=10000,
+                                              description="Restoration time in hours, for hour-based guarantees (GTR)")
+
+    @model_validator(mode="after")
+    def _order(self) -> OutageInput:
+        if self.outage_end < self.outage_start:
+            raise ValueError("outage_end is before outage_start")
+        return self
+
+
+def _pro_rata(fee: Decimal, first: date, last: date) -> Decimal:
+    total, day = Decimal(0), first
+    while day <= last:
+        total += fee / days_in_month(day)
+        day += timedelta(days=1)
+    return total
+
+
+def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
+    """Refund for an interruption, per the operator's rule (pro rata per day, a month's fee, tiers by hours)."""
+    rules = book.for_operator(inp.operator)
+    service = rules.service(inp.service).key if inp.service else None
+    candidates = [r for r in rules.outage if not r.services or (service and service in r.services)]
+    if inp.restoration_hours is None:  # hour-based guarantees need the hours; prefer day-based rules
+        candidates.sort(key=lambda r: r.method == "tiers_by_hours")
+    else:
+        candidates.sort(key=lambda r: r.method != "tiers_by_hours")
+    if not candidates:
+        return CalcResult(tool="outage_refund", status=FactStatus.NOT_STATED, currency=rules.currency,
+                          warnings=["The documents state no outage refund / aucun remboursement prévu."])
+    rule = candidates[0]
+    days = inclusive_days(inp.outage_start, inp.outage_end)
+    citations = cite_all(book, rules, rule.all_sources)
+    base = {"tool": "outage_refund", "currency": rules.currency, "unit": "EUR", "citations": citations,
+            "assumptions": [rule.note] if rule.note else [],
+            "warnings": [f"Other rule(s) may apply: {', '.join(r.key for r in candidates[1:])}"] if len(candidates) > 1 else []}
+    steps = [CalcStep(label="Outage length / durée", formula=f"{inp.outage_start} .. {inp.outage_end} inclusive", value=f"{days} day(s)")]
+    if rule.status != FactStatus.STATED:
+        return CalcResult(**base, status=rule.status, breakdown=steps, values={"rule": rule.key, "days": days})
+    if rule.min_days and days < rule.min_days:
+        steps.append(CalcStep(label="Threshold / seuil", formula=f"{days} < {rule.min_days} days", value="0.00 EUR"))
+        return CalcResult(**base, amount=money(Decimal(0)), breakdown=steps, values={"rule": rule.key, "days": days})
+    if rule.method == "pro_rata_days":
+        amount = money(_pro_rata(inp.monthly_fee, inp.outage_start, inp.outage_end))
+        steps.append(CalcStep(label="Pro rata", formula="sum of monthly fee / days in month, per day", value=f"{amount} EUR"))
+    elif rule.method == "fixed_months":
+        months = rule.value.months if rule.value and rule.value.months else 0
+        amount = money(inp.monthly_fee * months)
+        steps.append(CalcStep(label="Refund / remboursement", formula=f"{inp.monthly_fee} x {months} month(s)", value=f"{amount} EUR"))
+    elif rule.method == "tiers_by_hours":
+        if inp.restoration_hours is None:
+            raise InputError("restoration_hours", "this guarantee is computed from the restoration time in hours",
+                             "cette garantie se calcule sur le temps de rétablissement en heures")
+        percent = max((p for above, p in rule.tiers if inp.restoration_hours > above), default=Decimal(0))
+        amount = money(inp.monthly_fee * percent / 100)
+        steps.append(CalcStep(label="Penalty tier / palier", formula=f"{inp.restoration_hours} h -> {percent}% of {inp.monthly_fee}",
+                              value=f"{amount} EUR"))
+        if rule.yearly_cap_months:
+            base["assumptions"].append(f"Yearly cap: {rule.yearly_cap_months} monthly fee(s) in total.")
+    else:
+        amount = money(Decimal(0))
+        steps.append(CalcStep(label="No compensation / aucune compensation", value="0.00 EUR"))
+    return CalcResult(**base, amount=amount, breakdown=steps, values={"rule": rule.key, "days": days})
