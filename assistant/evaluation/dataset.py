@@ -198,3 +198,31 @@ def load_subset(items: list[EvalItem], subset: str | None, root: Path | None = N
     if missing:
         raise InputError("subset", f"ids not in the dataset: {', '.join(missing[:5])}")
     return [by_id[w] for w in wanted]
+
+
+def operator_names(manifest: Path | None = None) -> dict[str, list[str]]:
+    """Operator -> its name and aliases, from the manifest (so a new operator needs no code change)."""
+    import yaml
+
+    data = yaml.safe_load((manifest or ROOT / "knowledge" / "manifest.yaml").read_text(encoding="utf-8"))
+    names: dict[str, list[str]] = {}
+    for doc in data.get("documents", []):
+        names.setdefault(doc["operator"], []).extend([doc["operator"], *doc.get("operator_aliases", [])])
+    return names
+
+
+def mentions_operator(text: str, manifest: Path | None = None) -> bool:
+    """Does the message name an operator (case- and accent-insensitive, whole words)?"""
+    import re
+    import unicodedata
+
+    def fold(s: str) -> str:
+        d = unicodedata.normalize("NFKD", s.casefold())
+        return "".join(c for c in d if not unicodedata.combining(c))
+
+    folded = fold(text)
+    for aliases in operator_names(manifest).values():
+        for alias in aliases:
+            if re.search(rf"(?<![\w+]){re.escape(fold(alias))}(?![\w+])", folded):
+                return True
+    return False
