@@ -100,7 +100,7 @@ def build_chat(backend: Backend) -> gr.Blocks:
                                label=t("ui_language", "fr"), elem_id="ui-lang", scale=2)
         chatbot = gr.Chatbot(label=t("chat_label", "fr"), elem_id="chatbot", height=460,
                              placeholder=t("chat_placeholder", "fr"), feedback_options=("Like", "Dislike"),
-                             buttons=["copy"])
+                             group_consecutive_messages=False, buttons=["copy"])
         with gr.Row():
             message = gr.Textbox(placeholder=t("placeholder", "fr"), show_label=False, lines=1, max_lines=6,
                                  elem_id="message", scale=5, autofocus=True)

@@ -1,0 +1,172 @@
+"""The customer chat and the agent sidebar, driven in Debian's headless Chromium against `python app.py`.
+
+One app process and one browser for the module; each test opens its own page (its own chat session).
+Screenshots of both views are saved to docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest_ui import RunningApp, missing_pieces, start_app, stop_app
+
+from assistant.config import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+ANSWER_TIMEOUT_MS = 120_000
+
+FRENCH_TERMINATION = "Je veux résilier mon contrat Proximus, quel préavis dois-je respecter ?"
+ENGLISH_QUESTION = "How much notice do I have to give to cancel my Proximus contract?"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    reason = missing_pieces()
+    if reason:
+        pytest.skip(reason)
+    running = start_app(tmp_path_factory.mktemp("ui-app"))
+    yield running
+    stop_app(running)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run scripts/install_browser.sh")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app: RunningApp):  # noqa: ANN001 (playwright types)
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def open_chat(page, app: RunningApp) -> None:  # noqa: ANN001
+    page.goto(app.url + "/")
+    page.wait_for_selector("#message textarea")
+
+
+def bot_messages(page) -> list[str]:  # noqa: ANN001
+    return [text.strip() for text in page.locator('#chatbot [data-testid="bot"]').all_inner_texts()]
+
+
+def send(page, text: str) -> str:  # noqa: ANN001
+    """Type `text` in the chat, send it, and return the new assistant message once it is final."""
+    before = len(bot_messages(page))
+    page.locator("#message textarea").fill(text)
+    page.click("#send")
+    page.wait_for_function(
+        """(n) => { const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
+                   return bots.length > n && bots[bots.length - 1].innerText.trim() !== '…'; }""",
+        arg=before, timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_timeout(300)  # let the sources panel receive the same update
+    return bot_messages(page)[-1]
+
+
+def english_score(message: str) -> int:
+    """> 0 for English, < 0 for French; only the answer, not the numbered sources (quotes are French)."""
+    text = re.split(r"\n\s*Sources\s*\n", message)[0]
+    words = re.findall(r"[a-zà-ÿ']+", text.lower())
+    english = sum(word in {"the", "you", "your", "is", "to", "of", "and", "must", "notice", "contract"}
+                  for word in words)
+    french = sum(word in {"le", "la", "les", "vous", "votre", "est", "de", "des", "et", "préavis", "contrat"}
+                 for word in words)
+    return english - french
+
+
+def test_french_termination_question_shows_cited_clause_in_sources(page, app: RunningApp) -> None:  # noqa: ANN001
+    open_chat(page, app)
+    answer = send(page, FRENCH_TERMINATION)
+
+    cards = page.locator("#sources details.source-card")
+    assert cards.count() >= 1, f"no source card for an answered termination question; answer: {answer}"
+    clause_id = cards.first.get_attribute("data-clause")
+    assert clause_id and clause_id in answer, "the chat answer should number the clause shown in the sources"
+    highlighted = cards.first.locator("mark").first.inner_text().strip()
+    clause_text = cards.first.locator(".clause-text").inner_text()
+    assert len(highlighted) >= 10 and highlighted in clause_text
+    assert english_score(answer) < 0, "a French question gets a French answer"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "chat.png"), full_page=True)
+
+
+def test_english_question_is_answered_in_english(page, app: RunningApp) -> None:  # noqa: ANN001
+    open_chat(page, app)
+    answer = send(page, ENGLISH_QUESTION)
+    assert english_score(answer) > 0, answer
+
+
+def test_feedback_with_comment_is_stored(page, app: RunningApp) -> None:  # noqa: ANN001
+    open_chat(page, app)
+    answer = send(page, FRENCH_TERMINATION)
+    # Gradio translates its own button labels with the browser locale (fr-FR here).
+    page.locator("#chatbot button[aria-label=\"J'aime\"], #chatbot button[aria-label='Like']").last.click()
+    page.locator("#feedback-comment textarea").fill("clair et bien sourcé (test navigateur)")
+    page.click("#feedback-send")
+    page.wait_for_selector("#feedback-status :text-matches('enregistré|saved')")
+
+    with sqlite3.connect(app.feedback_db) as db:
+        rows = db.execute("SELECT rating, comment, question, answer, citations FROM feedback").fetchall()
+    assert ("up", "clair et bien sourcé (test navigateur)", FRENCH_TERMINATION) in [row[:3] for row in rows]
+    stored = next(row for row in rows if row[2] == FRENCH_TERMINATION)
+    assert stored[3].split()[0] in answer  # the answer stored is the one shown
+    assert stored[4].startswith("[")  # citations stored as JSON for QA
+
+
+def test_script_payload_is_shown_as_text_not_executed(page, app: RunningApp) -> None:  # noqa: ANN001
+    open_chat(page, app)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    payload = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script><b>bold</b>'
+    send(page, f"Résiliation {payload}")
+
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+    user_text = page.locator('#chatbot [data-testid="user"]').last.inner_text()
+    assert '<img src=x onerror="window.__xss=1;alert(1)">' in user_text
+    assert "<b>bold</b>" in user_text  # markup is shown literally, not rendered
+    assert page.locator('#chatbot img[src="x"], #chatbot script').count() == 0
+
+
+def test_bad_input_gets_a_clear_message_and_the_chat_keeps_serving(page, app: RunningApp) -> None:  # noqa: ANN001
+    open_chat(page, app)
+    assert "vide" in send(page, "   ")
+    too_long = send(page, "résiliation " * 1700)  # ~20,000 characters
+    assert "20" in too_long and "limite" in too_long
+    binary = "".join(chr(code) for code in range(0, 32)) * 20 + "\ufffd\ufffdPNG\x1a\x00"
+    assert "binaire" in send(page, binary)
+
+    answer = send(page, FRENCH_TERMINATION)  # the app still answers
+    assert page.locator("#sources details.source-card").count() >= 1, answer
+
+
+def test_sidebar_answers_with_reply_to_customer_and_sources(page, app: RunningApp) -> None:  # noqa: ANN001
+    page.set_viewport_size({"width": 420, "height": 1400})
+    page.goto(app.url + "/agent/")
+    page.locator("#agent-question textarea").fill("Proximus, résiliation : quel préavis ?")
+    page.click("#agent-ask")
+    page.wait_for_function("document.querySelector('#reply-to-customer textarea').value.trim().length > 0",
+                           timeout=ANSWER_TIMEOUT_MS)
+    assert page.locator("#agent-answer .status-badge").count() == 1
+    assert page.locator("#agent-sources details.source-card").count() >= 1
+    page.wait_for_timeout(300)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "sidebar.png"), full_page=True)
