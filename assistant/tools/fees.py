@@ -46,7 +46,7 @@ def fee_lookup(inp: FeeLookupInput, book: RuleBook) -> CalcResult:
     totals = Totals()
     listed = []
     for fee in fees:
-        totals.add_fee(FeeLine(fee, 1))
+        totals.add_fee(FeeLine(fee, fee.applies_from))  # the unit price of the first counted unit
         listed.append({"key": fee.key, "label_fr": fee.label_fr, "label_en": fee.label_en, "status": fee.status.value,
                        "item": fee.item, "pointer": fee.pointer,
                        "values": [{"amount": str(v.amount) if v.amount is not None else None, "per": v.per,
@@ -68,7 +68,7 @@ class EquipmentInput(OperatorInput):
     @model_validator(mode="after")
     def _something(self) -> EquipmentInput:
         if not (self.days_late or self.damaged_phones or self.damaged_modems or self.not_returned):
-            raise ValueError("give days_late, damaged_phones, damaged_modems or not_returned")
+            raise InputError("days_late", "give days_late, damaged_phones, damaged_modems or not_returned", "indiquez un retard, des articles abîmés ou non restitués")
         return self
 
 
@@ -102,7 +102,7 @@ class PortingInput(OperatorInput):
     @model_validator(mode="after")
     def _something(self) -> PortingInput:
         if not (self.cancelled_requests or self.partial_porting or self.takeover_numbers):
-            raise ValueError("give cancelled_requests, partial_porting or takeover_numbers")
+            raise InputError("cancelled_requests", "give cancelled_requests, partial_porting or takeover_numbers", "indiquez ce qui est demandé (annulation, portage partiel, reprise)")
         return self
 
 
@@ -120,14 +120,14 @@ def porting_cost(inp: PortingInput, book: RuleBook) -> CalcResult:
 
 
 class CancellationInput(OperatorInput):
-    services_cancelled: Count = Field(1, ge=1, le=100, description="Number of services cancelled before activation")
+    services_cancelled: int = Field(1, ge=1, le=100, description="Number of services cancelled before activation")
     signature_date: date | None = Field(None, description="Contract signature date (YYYY-MM-DD)")
     cancellation_date: date | None = Field(None, description="Cancellation date (YYYY-MM-DD)")
 
     @model_validator(mode="after")
     def _order(self) -> CancellationInput:
         if self.signature_date and self.cancellation_date and self.cancellation_date < self.signature_date:
-            raise ValueError("cancellation_date is before signature_date")
+            raise InputError("cancellation_date", "is before signature_date", "est antérieure à la signature")
         return self
 
 

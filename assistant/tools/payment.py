@@ -45,9 +45,9 @@ class LatePaymentInput(OperatorInput):
     @model_validator(mode="after")
     def _period_given(self) -> LatePaymentInput:
         if self.payment_date is None and self.months_late is None:
-            raise ValueError("give payment_date or months_late")
+            raise InputError("payment_date", "give payment_date or months_late", "indiquez la date de paiement ou le nombre de mois de retard")
         if self.payment_date is not None and self.payment_date < self.due_date:
-            raise ValueError("payment_date is before due_date")
+            raise InputError("payment_date", "is before due_date", "est antérieure à l'échéance")
         return self
 
 

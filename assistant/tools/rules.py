@@ -177,7 +177,9 @@ class EarlyTerminationCase(Rule):
                 and customer_type in self.customer_types
                 and (self.min_lines is None or lines >= self.min_lines)
                 and (self.max_lines is None or lines <= self.max_lines)
-                and (not self.requires_no_commitment or not committed))
+                and (not self.requires_no_commitment or not committed)
+                # remaining fees only exist while a commitment runs
+                and (self.formula != "remaining_periods" or committed))
 
 
 class InterestRule(Fact):
@@ -300,7 +302,7 @@ def load_manifest(path: Path) -> Manifest:
     for doc in raw.get("documents", []):
         operator = doc["operator"]
         for name in [operator, *doc.get("operator_aliases", [])]:
-            aliases.setdefault(slug(name), operator)
+            aliases.setdefault(slug(str(name)), operator)  # YAML may read an alias like NO as a bool
         titles[doc["doc_id"]] = doc.get("title", "")
         owners[doc["doc_id"]] = operator
     return Manifest(aliases=aliases, doc_titles=titles, doc_operator=owners)

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from assistant.errors import InputError
 from assistant.models import CalcResult, CalcStep, FactStatus, TaxBasis
 from assistant.tools.calendar import add_months, monthly_anniversary_after, started_periods, term_end
-from assistant.tools.common import Count, CustomerTypeField, Money, OperatorInput, cite_all, money
+from assistant.tools.common import CustomerTypeField, Money, OperatorInput, cite_all, money
 from assistant.tools.rules import (
     EarlyTerminationCase,
     Notice,
@@ -42,7 +42,7 @@ class EarlyTerminationInput(OperatorInput):
     start_date: date = Field(description="Activation / commitment start date (YYYY-MM-DD)")
     termination_date: date = Field(description="Date termination takes effect (YYYY-MM-DD)")
     commitment_months: int | None = CommitmentField
-    lines: Count = Field(1, ge=1, description="Number of lines / telephone numbers on the contract")
+    lines: int = Field(1, ge=1, le=10000, description="Number of lines / telephone numbers on the contract")
     customer_type: Literal["business", "consumer"] = CustomerTypeField
     reason: TerminationReason = Field("customer_request", description="Why the contract ends")
     fee_tax_basis: Literal["HT", "TTC"] = Field("HT", description="Is the monthly fee given HT or TTC?")
@@ -51,7 +51,7 @@ class EarlyTerminationInput(OperatorInput):
     @model_validator(mode="after")
     def _dates_in_order(self) -> EarlyTerminationInput:
         if self.termination_date < self.start_date:
-            raise ValueError("termination_date is before start_date")
+            raise InputError("termination_date", "is before start_date", "est antérieure à la date de début")
         return self
 
 
@@ -64,7 +64,7 @@ class TimelineInput(OperatorInput):
     @model_validator(mode="after")
     def _dates_in_order(self) -> TimelineInput:
         if self.request_date < self.start_date:
-            raise ValueError("request_date is before start_date")
+            raise InputError("request_date", "is before start_date", "est antérieure à la date de début")
         return self
 
 

@@ -63,7 +63,7 @@ class OutageInput(OperatorInput):
     @model_validator(mode="after")
     def _order(self) -> OutageInput:
         if self.outage_end < self.outage_start:
-            raise ValueError("outage_end is before outage_start")
+            raise InputError("outage_end", "is before outage_start", "est antérieure au début de l'interruption")
         return self
 
 

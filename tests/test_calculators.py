@@ -1,0 +1,283 @@
+"""Worked examples hand-computed from the clause wording, one or more per rule, plus bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # package not installed in the venv
+
+from assistant.errors import InputError  # noqa: E402
+from assistant.models import FactStatus, TaxBasis  # noqa: E402
+from assistant.tools.cli import list_calculators, run_calc  # noqa: E402
+from assistant.tools.registry import CALCULATORS  # noqa: E402
+
+
+def run(tool: str, **payload):
+    return CALCULATORS[tool].run(payload)
+
+
+ET = "early_termination_cost"
+
+
+# ---------------------------------------------------------------- early termination
+def test_proximus_more_than_five_numbers_pays_to_term_end():
+    # 66: fees up to the end of the period. 24 months from 2024-01-01; Jan-Mar started -> 21 left x 120
+    r = run(ET, operator="Proximus", service="voip", monthly_fee="120", start_date="2024-01-01",
+            termination_date="2024-03-15", commitment_months=24, lines=8)
+    assert r.amount == Decimal("2520.00") and r.tax_basis == TaxBasis.NOT_SUBJECT
+    assert any(c.clause_id == "66" for c in r.citations)
+
+
+def test_proximus_up_to_five_numbers_pays_to_six_months():
+    # 66 second indent: only up to the end of the first six months: 6 - 3 started = 3 x 120
+    r = run(ET, operator="Proximus", service="voip", monthly_fee="120", start_date="2024-01-01",
+            termination_date="2024-03-15", commitment_months=24, lines=3)
+    assert r.amount == Decimal("360.00")
+
+
+def test_six_month_rule_does_not_apply_to_eight_numbers():
+    with pytest.raises(InputError) as exc:
+        run(ET, operator="Proximus", service="voip", monthly_fee="120", start_date="2024-01-01",
+            termination_date="2024-03-15", commitment_months=24, lines=8, case="business_up_to_five_numbers")
+    assert exc.value.field == "case" and "8 lines" in exc.value.reason_en and exc.value.reason_fr
+
+
+def test_proximus_consumer_and_death_owe_no_indemnity():
+    base = dict(operator="Proximus", service="voip", monthly_fee="30", start_date="2024-01-01",
+                termination_date="2024-03-15", commitment_months=24)
+    assert run(ET, **base, customer_type="consumer").amount == 0
+    assert run(ET, **base, lines=9, reason="customer_death").amount == 0
+
+
+def test_crossing_renewed_period_runs_to_the_anniversary():
+    # 4.2.2 12 months, 11.3.2.2 renewed 12 months: 2025-01-01..2025-12-31; Jan+Feb started -> 10 x 50
+    r = run(ET, operator="CT", service="VoIP", monthly_fee="50", start_date="2024-01-01",
+            termination_date="2025-02-10")
+    assert r.amount == Decimal("500.00") and r.values["remaining_months"] == 10
+    assert {c.clause_id for c in r.citations} >= {"11.4", "4.2.2"}
+
+
+def test_crossing_xdsl_started_month_due_is_cited():
+    r = run(ET, operator="Crossing Telecom", service="fibre", monthly_fee="40", start_date="2024-01-01",
+            termination_date="2024-10-01")
+    assert r.amount == Decimal("80.00")  # Oct started, Nov + Dec remain
+    assert any(c.clause_id == "11.3.1.4" for c in r.citations)
+
+
+def test_lol_needs_the_contract_term_and_then_counts_remaining_fees():
+    with pytest.raises(InputError) as exc:
+        run(ET, operator="LOL", service="fibre", monthly_fee="40", start_date="2024-06-15",
+            termination_date="2025-06-14", customer_type="consumer")
+    assert exc.value.field == "commitment_months"
+    r = run(ET, operator="LOL", service="fibre", monthly_fee="40", start_date="2024-06-15",
+            termination_date="2025-06-14", commitment_months=24, customer_type="consumer")
+    assert r.amount == Decimal("480.00")  # 12 periods started by 2025-06-14, 12 left
+
+
+def test_lol_move_abroad_is_not_stated():
+    r = run(ET, operator="LOL", service="internet", monthly_fee="40", start_date="2024-06-15",
+            termination_date="2025-01-14", commitment_months=24, reason="move_abroad_or_uncovered_area")
+    assert r.status == FactStatus.NOT_STATED and r.amount is None
+
+
+def test_cet_conflicting_term_gives_both_alternatives():
+    # 11.1: 60 months vs 11.4: 36 months; 13.2 rest of the binding period; 13 periods started
+    r = run(ET, operator="CE+T", service="easy2phone", monthly_fee="100", start_date="2023-01-01",
+            termination_date="2024-01-15", reason="operator_for_customer_breach")
+    assert r.status == FactStatus.CONFLICTING and r.amount is None
+    assert sorted(a["amount"] for a in r.values["alternatives"]) == ["2300.00", "4700.00"]
+    assert {c.clause_id for c in r.citations} >= {"11.1", "11.4", "13.2"}
+
+
+def test_cet_customer_break_bills_only_services_supplied():
+    r = run(ET, operator="Easy2Phone", service="easy2phone", monthly_fee="100", start_date="2023-01-01",
+            termination_date="2024-01-15", commitment_months=60)
+    assert r.amount == 0 and r.tax_basis == TaxBasis.HT
+
+
+def test_cmi_ip_offer_without_commitment_flat_fee_per_line():
+    r = run(ET, operator="CMI", service="centrex", monthly_fee="20", start_date="2024-01-01",
+            termination_date="2024-05-01", commitment_months=0, lines=4)
+    assert r.amount == Decimal("600.00") and r.tax_basis == TaxBasis.HT
+
+
+def test_cmi_internet_unexpired_fraction():
+    r = run(ET, operator="CMI", service="sdsl", monthly_fee="99.90", start_date="2024-01-10",
+            termination_date="2024-04-09")  # 24 months (CP internet 3); periods Jan10, Feb10, Mar10 started
+    assert r.amount == Decimal("2097.90")  # 21 x 99.90
+
+
+# ---------------------------------------------------------------- timeline
+TL = "termination_timeline"
+
+
+def test_crossing_fixed_line_notice_30_days_before_term():
+    base = dict(operator="CT", service="fixe", start_date="2024-01-01")
+    r = run(TL, **base, request_date="2024-05-20")
+    assert r.values["last_notice_day"] == "2024-05-31" and r.result_date == "2024-06-30"
+    late = run(TL, **base, request_date="2024-06-05")  # too late: renewed 6 months (11.3.2.1)
+    assert late.result_date == "2024-12-31" and late.values["next_renewal_date"] == "2024-07-01"
+
+
+def test_proximus_30_days_from_request():
+    r = run(TL, operator="Proximus", service="voip", start_date="2023-05-01", request_date="2025-03-01",
+            commitment_months=0)
+    assert r.result_date == "2025-03-31"
+
+
+def test_cmi_indefinite_contract_ends_on_anniversary_of_next_month():
+    r = run(TL, operator="CMI", service="mobile", start_date="2024-01-15", request_date="2025-03-20",
+            commitment_months=0)
+    assert r.result_date == "2025-04-15"
+
+
+def test_cmi_renewal_conflict_is_surfaced():
+    r = run(TL, operator="CMI", service="internet", start_date="2024-01-10", request_date="2025-11-15")
+    assert r.status == FactStatus.CONFLICTING and r.result_date is None
+    assert {a["effective_end_date"] for a in r.values["alternatives"]} == {"2027-01-09", "2028-01-09"}
+
+
+def test_lol_one_month_notice_warns_about_remaining_fees():
+    r = run(TL, operator="LOL", service="internet", start_date="2024-06-15", request_date="2025-01-10",
+            commitment_months=24)
+    assert r.result_date == "2025-02-10" and r.values["early_termination_fees_apply"] is True
+    assert r.values["last_notice_day"] == "2026-05-14"
+
+
+# ---------------------------------------------------------------- late payment
+LP = "late_payment"
+
+
+def test_cmi_business_12_percent_plus_40_euros():
+    # 8.6.1: 1000 x 12% x 60/365 = 19.73 ; + 40 EUR flat recovery indemnity
+    r = run(LP, operator="CMI", amount="1000", due_date="2025-01-01", payment_date="2025-03-02")
+    assert r.amount == Decimal("59.73")
+    r = run(LP, operator="CMI", amount="1000", due_date="2025-01-01", payment_date="2025-03-02",
+            legal_interest_rate_percent="5")  # 3 x 5% = 15% > 12%
+    assert r.amount == Decimal("64.66")
+
+
+def test_cmi_consumer_needs_legal_rate():
+    r = run(LP, operator="CMI", amount="100", due_date="2025-01-01", payment_date="2025-01-31",
+            customer_type="consumer", legal_interest_rate_percent="4", reminder_date="2025-01-11")
+    assert r.amount == Decimal("0.33")  # 1.5 x 4% = 6%; 100 x 6% x 20/365 = 0.329 (runs from the reminder)
+
+
+def test_cet_one_percent_per_started_month():
+    r = run(LP, operator="CE+T", amount="1000", due_date="2025-01-31", payment_date="2025-03-01")
+    assert r.breakdown[0].value == "20.00 EUR"  # days late from 02-01: Feb + 1 Mar started = 2 months
+    assert r.status == FactStatus.NOT_STATED and r.values["known_subtotal"] == "20.00"  # recovery costs unstated
+
+
+def test_crossing_reminders_from_the_second():
+    r = run(LP, operator="CT", amount="500", due_date="2025-01-01", payment_date="2025-02-01", reminders=3)
+    assert r.values["known_subtotal"] == "10.00"  # 5 EUR HT x (3 - 1); no interest rate stated
+    assert any(c.clause_id == "8.5.12" for c in r.citations)
+
+
+# ---------------------------------------------------------------- fees
+def test_equipment():
+    assert run("equipment_return", operator="CT", days_late=3).amount == Decimal("150.00")
+    r = run("equipment_return", operator="CMI", damaged_phones=2, damaged_modems=1)
+    assert r.amount == Decimal("150.00") and r.tax_basis == TaxBasis.HT
+    with pytest.raises(InputError):
+        run("equipment_return", operator="Proximus", days_late=3)
+
+
+def test_fee_lookup_statuses():
+    assert run("fee_lookup", operator="CT", kind="reminder_fee").amount == Decimal("5.00")
+    paper = run("fee_lookup", operator="CT", kind="paper_invoice")
+    assert paper.status == FactStatus.CONFLICTING and (paper.values["min_total"], paper.values["max_total"]) == ("1.03", "2.00")
+    lol = run("fee_lookup", operator="LOL", kind="cancellation_before_activation")
+    assert lol.status == FactStatus.NOT_STATED and "liste des prix" in lol.values["fees"][0]["pointer"]
+    surcharge = run("fee_lookup", operator="CT", kind="payment_method_surcharge")
+    assert surcharge.status == FactStatus.CONFLICTING
+
+
+def test_porting_cancellation_moving():
+    assert run("porting_cost", operator="CMI", cancelled_requests=2).amount == Decimal("500.00")
+    assert run("cancellation_cost", operator="CT", services_cancelled=2, signature_date="2025-01-01",
+               cancellation_date="2025-01-21").amount == Decimal("500.00")
+    assert run("cancellation_cost", operator="CT", signature_date="2025-01-01",
+               cancellation_date="2025-01-10").amount == 0
+    r = run("moving_cost", operator="LOL", technician=True, activation_date="2025-05-01",
+            current_commitment_end="2026-12-31")
+    assert r.amount == Decimal("189.00") and r.values["new_commitment_end"] == "2026-12-31"
+    fibre = run("moving_cost", operator="LOL", service="fibre", activation_date="2025-05-01")
+    assert fibre.status == FactStatus.NOT_STATED and fibre.values["new_commitment_end"] == "2026-04-30"
+
+
+def test_call_charge_rounding():
+    assert run("call_charge", operator="CE+T", duration_seconds=61, price_per_minute="0.10").amount == Decimal("0.11")
+    r = run("call_charge", operator="CT", duration_seconds=61, price_per_minute="0.10")
+    assert r.amount == Decimal("0.10") and r.status == FactStatus.NOT_STATED
+
+
+def test_outage_refunds():
+    # Proximus 35: > 7 days, reported day to restored day inclusive: 10 days x 31/31
+    assert run("outage_refund", operator="Proximus", monthly_fee="31", outage_start="2025-03-01",
+               outage_end="2025-03-10").amount == Decimal("10.00")
+    assert run("outage_refund", operator="Proximus", monthly_fee="31", outage_start="2025-03-01",
+               outage_end="2025-03-07").amount == 0  # 7 days is not more than seven
+    assert run("outage_refund", operator="CMI", service="mobile", monthly_fee="30", outage_start="2025-03-01",
+               outage_end="2025-03-03").amount == Decimal("30.00")
+    assert run("outage_refund", operator="CMI", service="internet", monthly_fee="100", outage_start="2025-03-01",
+               outage_end="2025-03-01", restoration_hours="7").amount == Decimal("20.00")
+    assert run("outage_refund", operator="CE+T", monthly_fee="100", outage_start="2025-03-01",
+               outage_end="2025-03-20").amount == 0
+
+
+def test_deposit_ceilings():
+    assert run("deposit_ceiling", operator="CT", average_monthly_bill="200").amount == Decimal("600.00")
+    assert run("deposit_ceiling", operator="CMI", average_monthly_bill="200").amount == Decimal("1200.00")
+    assert run("deposit_ceiling", operator="LOL", average_monthly_bill="200").status == FactStatus.NOT_STATED
+
+
+# ---------------------------------------------------------------- bad input, interfaces
+@pytest.mark.parametrize("payload,field", [
+    ({"monthly_fee": "-5"}, "monthly_fee"),
+    ({"monthly_fee": "999999999"}, "monthly_fee"),
+    ({"start_date": "2025-02-30"}, "start_date"),
+    ({"termination_date": "2023-01-01"}, "termination_date"),
+    ({"operator": "Orange"}, "operator"),
+    ({"service": "television"}, "service"),
+    ({"lines": 0}, "lines"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bad_input_names_the_field(payload, field):
+    base = {"operator": "Proximus", "service": "voip", "monthly_fee": "10", "start_date": "2024-01-01",
+            "termination_date": "2024-03-01", "commitment_months": 12, "lines": 8}
+    with pytest.raises(InputError) as exc:
+        CALCULATORS[ET].run(base | payload)
+    assert exc.value.field == field and exc.value.reason_en and exc.value.reason_fr
+
+
+def test_cli(capsys):
+    assert run_calc("deposit_ceiling", '{"operator": "CT", "average_monthly_bill": "200"}', True) == 0
+    assert json.loads(capsys.readouterr().out)["amount"] == "600.00"
+    assert run_calc("deposit_ceiling", '{"operator": "CT", "average_monthly_bill": "-1"}', False) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "average_monthly_bill" in err and "Traceback" not in err
+    assert run_calc("nope", "{}", False) == 2
+    assert run_calc("fee_lookup", "{not json", False) == 2
+    assert "early_termination_cost" in list_calculators()
+
+
+def test_registry_contract_and_langchain_tools():
+    from assistant.tools.langchain_tools import as_langchain_tools
+
+    for calc in CALCULATORS.values():
+        schema = calc.input_model.model_json_schema()
+        assert all(p.get("description") for p in schema["properties"].values()), calc.name
+        assert "operator" in schema["properties"]
+    tools = {t.name: t for t in as_langchain_tools()}
+    assert set(tools) == set(CALCULATORS)
+    out = tools["deposit_ceiling"].invoke({"operator": "CMI", "average_monthly_bill": "100"})
+    assert out["amount"] == "600.00" and out["citations"][0]["clause_id"] == "6.1"
+    bad = tools["deposit_ceiling"].invoke({"operator": "Orange", "average_monthly_bill": "100"})
+    assert bad["error"]["field"] == "operator"
