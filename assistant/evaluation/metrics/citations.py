@@ -7,8 +7,7 @@ from assistant.models import ReplyStatus
 
 
 def _answered_with_gold(sample: Sample) -> bool:
-    return (sample.reply is not None and bool(sample.item.gold)
-            and sample.item.expected_status == ReplyStatus.ANSWERED)
+    return bool(sample.item.gold) and sample.item.expected_status == ReplyStatus.ANSWERED
 
 
 class CitationPrecision(Metric):
@@ -19,7 +18,7 @@ class CitationPrecision(Metric):
     def score(self, sample: Sample, ctx: MetricContext) -> float | None:
         if not _answered_with_gold(sample):
             return None
-        cited = {(c.doc_id, c.clause_id, c.part) for c in sample.reply.citations}  # type: ignore[union-attr]
+        cited = {(c.doc_id, c.clause_id, c.part) for c in (sample.reply.citations if sample.reply else [])}
         if not cited:
             return 0.0
         good = sum(any(clause_matches(g, *key) for g in sample.item.gold) for key in cited)
@@ -34,7 +33,7 @@ class CitationRecall(Metric):
     def score(self, sample: Sample, ctx: MetricContext) -> float | None:
         if not _answered_with_gold(sample):
             return None
-        cited = [(c.doc_id, c.clause_id, c.part) for c in sample.reply.citations]  # type: ignore[union-attr]
+        cited = [(c.doc_id, c.clause_id, c.part) for c in (sample.reply.citations if sample.reply else [])]
         gold = {g.key: g for g in sample.item.gold}.values()
         found = sum(any(clause_matches(g, *key) for key in cited) for g in gold)
         return found / len(gold)

@@ -1,0 +1,89 @@
+"""Compare this run with the previous committed one, item by item: what regressed, what got fixed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.evaluation.runner import ItemResult
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass
+class RunDiff:
+    baseline: str  # where the previous results came from ("git HEAD:…", a path, or "none")
+    regressions: list[dict[str, Any]] = field(default_factory=list)
+    fixes: list[dict[str, Any]] = field(default_factory=list)
+    new_items: list[str] = field(default_factory=list)
+    removed_items: list[str] = field(default_factory=list)
+    metric_deltas: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.baseline != "none"
+
+
+def _git_root(path: Path) -> Path | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True,
+                             check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.stdout.strip())
+
+
+def load_previous(report_dir: Path) -> tuple[dict[str, Any] | None, str]:
+    """The committed results.json of this report dir (git HEAD), else the file on disk, else None."""
+    target = report_dir / RESULTS_FILE
+    root = _git_root(report_dir if report_dir.exists() else report_dir.parent)
+    if root is not None:
+        try:
+            rel = target.resolve().relative_to(root.resolve())
+            out = subprocess.run(["git", "show", f"HEAD:{rel.as_posix()}"], cwd=root, capture_output=True,
+                                 text=True, timeout=10)
+            if out.returncode == 0:
+                return json.loads(out.stdout), f"git HEAD:{rel.as_posix()}"
+        except (ValueError, OSError, subprocess.SubprocessError, json.JSONDecodeError):
+            pass
+    if target.is_file():
+        try:
+            return json.loads(target.read_text(encoding="utf-8")), str(target)
+        except json.JSONDecodeError:
+            return None, "none"
+    return None, "none"
+
+
+def _failing_metrics(scores: dict[str, Any]) -> list[str]:
+    return sorted(k for k, v in scores.items() if v is not None and v < 1.0)
+
+
+def diff_runs(previous: dict[str, Any] | None, baseline: str, results: list[ItemResult],
+              summary: dict[str, Any]) -> RunDiff:
+    if not previous:
+        return RunDiff(baseline="none")
+    before = {r["id"]: r for r in previous.get("items", [])}
+    now = {r.id: r for r in results}
+    diff = RunDiff(baseline=baseline)
+    for item_id, res in now.items():
+        old = before.get(item_id)
+        if old is None:
+            diff.new_items.append(item_id)
+            continue
+        row = {"id": item_id, "category": res.category, "was": old.get("status"), "now": res.status,
+               "failing_before": _failing_metrics(old.get("scores", {})),
+               "failing_now": _failing_metrics(res.scores), "answer": res.answer}
+        if old.get("passed") and not res.passed:
+            diff.regressions.append(row)
+        elif not old.get("passed") and res.passed:
+            diff.fixes.append(row)
+    # items dropped from the run (only meaningful when the same dataset was run in full)
+    diff.removed_items = sorted(set(before) - set(now))
+    old_summary = previous.get("summary", {}).get("overall", {})
+    for key, value in summary.items():
+        if isinstance(value, float | int) and not key.endswith("_n"):
+            diff.metric_deltas[key] = (old_summary.get(key), value)
+    return diff
