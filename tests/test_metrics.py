@@ -204,3 +204,10 @@ def test_diff_gate_and_report_files(tmp_path):
     assert "<table>" in files["html"].read_text(encoding="utf-8")
     assert files["categories_png"].stat().st_size > 0 and files["latency_png"].stat().st_size > 0
     assert json.loads(files["results"].read_text(encoding="utf-8"))["items"][0]["id"] == "t-1"
+
+
+def test_durations_spelt_out_count_as_numbers():
+    assert Decimal("1") in numbers_in_text("le préavis est d'un mois")
+    assert Decimal("3") in numbers_in_text("un préavis de trois (3) mois")
+    assert Decimal("14") in numbers_in_text("within fourteen days")
+    assert Decimal("1") not in numbers_in_text("un client a écrit")

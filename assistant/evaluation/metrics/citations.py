@@ -5,9 +5,13 @@ from __future__ import annotations
 from assistant.evaluation.metrics.base import Metric, MetricContext, Sample, clause_matches
 from assistant.models import ReplyStatus
 
+CITING_STATUSES = (ReplyStatus.ANSWERED, ReplyStatus.NOT_FOUND)
+
 
 def _answered_with_gold(sample: Sample) -> bool:
-    return bool(sample.item.gold) and sample.item.expected_status == ReplyStatus.ANSWERED
+    """Items whose reply must cite: answered ones, and not_found ones that point at a clause
+    ("the amount is only in the price list", a cross-reference to a missing article)."""
+    return bool(sample.item.gold) and sample.item.expected_status in CITING_STATUSES
 
 
 class CitationPrecision(Metric):

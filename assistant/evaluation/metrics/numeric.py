@@ -19,6 +19,14 @@ CENT = Decimal("0.01")
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f.,']\d{3})+(?:[.,]\d{1,2})?(?!\d)|(?<![\w.,])\d+(?:[.,]\d{1,2})?(?!\d)")
 _DMY = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b")
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+# Durations are often spelt out as the contracts do ("préavis d'un mois", "trois (3) mois", "fourteen days").
+_WORDS = {"un": 1, "une": 1, "one": 1, "a": 1, "deux": 2, "two": 2, "trois": 3, "three": 3, "quatre": 4, "four": 4,
+          "cinq": 5, "five": 5, "six": 6, "sept": 7, "seven": 7, "huit": 8, "eight": 8, "dix": 10, "ten": 10,
+          "douze": 12, "twelve": 12, "quatorze": 14, "fourteen": 14, "quinze": 15, "fifteen": 15, "vingt": 20,
+          "twenty": 20, "trente": 30, "thirty": 30, "soixante": 60, "sixty": 60, "quatre-vingt-dix": 90, "ninety": 90}
+_SPELT = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True)) + r")"
+                    r"\s+(?:\(\d+\)\s+)?(?:jours?|mois|months?|days?|semaines?|weeks?|heures?|hours?|ans?|years?)\b",
+                    re.IGNORECASE)
 
 
 def parse_number(token: str) -> Decimal | None:
@@ -38,7 +46,10 @@ def parse_number(token: str) -> Decimal | None:
 
 
 def numbers_in_text(text: str) -> list[Decimal]:
-    return [n for n in (parse_number(m.group(0)) for m in _NUMBER.finditer(text or "")) if n is not None]
+    """Every figure in the text, plus durations spelt out in words ("d'un mois" -> 1)."""
+    found = [n for n in (parse_number(m.group(0)) for m in _NUMBER.finditer(text or "")) if n is not None]
+    found += [Decimal(_WORDS[m.group(1).casefold()]) for m in _SPELT.finditer(text or "")]
+    return found
 
 
 def dates_in_text(text: str) -> list[date]:
