@@ -156,8 +156,10 @@ class FakeETC:
         if self.status == FactStatus.CONFLICTING:
             other = Citation(doc_id="beta", operator="Beta Mobile", clause_id="ARTICLE 3",
                              quote="Le contrat est conclu pour une durée de 24 mois")
-            return CalcResult(tool=self.name, amount=Decimal("100.00"), status=self.status,
-                              values={"alternative": "200.00 EUR"}, citations=[citation, other])
+            return CalcResult(tool=self.name, amount=None, status=self.status,
+                              values={"min_total": "100.00", "max_total": "200.00"}, citations=[citation, other],
+                              breakdown=[CalcStep(label="Selon 8.2", formula="4 x 25.00", value="100.00 EUR"),
+                                         CalcStep(label="Selon ARTICLE 3", formula="8 x 25.00", value="200.00 EUR")])
         if self.status == FactStatus.NOT_STATED:
             return CalcResult(tool=self.name, amount=None, status=self.status, citations=[citation])
         amount = (p.monthly_fee * remaining).quantize(Decimal("0.01"))

@@ -26,8 +26,9 @@ from assistant.agent.compose import (
     has_amount,
     is_pointer,
 )
-from assistant.agent.planner import Calculator, Plan, asks_figure, field_to_slot, make_plan
+from assistant.agent.planner import ASKABLE, Calculator, Plan, asks_figure, field_to_slot, make_plan
 from assistant.agent.session import PendingQuestion, SessionState, SessionStore
+from assistant.agent.text import fold
 from assistant.agent.understanding import (
     OperatorMatcher,
     Slots,
@@ -98,6 +99,7 @@ class Assistant:
         self._today = today
         self._matcher: OperatorMatcher | None = None
         self._verifier: QuoteVerifier | None = None
+        self._services: dict[str, list[tuple[str, list[str]]]] | None = None
 
     # ------------------------------------------------------------------ lazily built dependencies
 
@@ -127,6 +129,21 @@ class Assistant:
         return self._calculators
 
     @property
+    def services(self) -> dict[str, list[tuple[str, list[str]]]]:
+        """Operator -> its services (key, aliases) from the rules files; empty without rules."""
+        if self._services is None:
+            try:
+                from assistant.tools.rules import load_rules
+
+                book = load_rules()
+                self._services = {op: [(s.key, [s.name, *s.aliases]) for s in book.for_operator(op).services]
+                                  for op in book.operators()}
+            except Exception as exc:  # no rules for this deployment: calculators that need a service will ask
+                log.warning("rules not available: %s", exc)
+                self._services = {}
+        return self._services
+
+    @property
     def matcher(self) -> OperatorMatcher:
         if self._matcher is None:
             names: dict[str, set[str]] = {}
@@ -150,7 +167,7 @@ class Assistant:
         warm = getattr(self.retriever, "warm", None)
         if callable(warm):
             warm()
-        _ = self.matcher, self.verifier, self.calculators
+        _ = self.matcher, self.verifier, self.calculators, self.services
         understand("résiliation au 1er mars 2025 depuis 01/01/2024", self.matcher)
         return self
 
@@ -182,7 +199,13 @@ class Assistant:
         u = self._continue_pending(u, state)
         operator = self._operator(u, state, fixed_operator)
         u = self._merge_slots(u, state)
-        plan = make_plan(u, operator, self.calculators, topic_text=self.matcher.strip(u.text) if operator else None)
+        plan = make_plan(u, operator, self.calculators, topic_text=self.matcher.strip(u.text) if operator else None,
+                         services=self.services.get(operator or "", []))
+        if plan.action not in ("refuse", "smalltalk", "junk"):
+            unknown = self._outside_corpus(u, operator, fixed_operator)
+            if unknown is not None:
+                state.pending = None
+                return unknown
         if plan.action == "refuse":
             state.pending = None
             key = "refuse_injection" if u.injection else "refuse"
@@ -234,6 +257,30 @@ class Assistant:
         state.slots = merged.model_copy(update={"other_dates": []})
         return u.model_copy(update={"slots": merged})
 
+    def _outside_corpus(self, u: Understanding, operator: str | None, fixed: str | None) -> Reply | None:
+        """Questions the documents cannot answer by construction: another operator, an article that is not there."""
+        if u.other_operator and not u.operators and not fixed:
+            return self._simple(u.language, "other_operator", ReplyStatus.NOT_FOUND, u.intent,
+                                name=u.other_operator, operators=", ".join(self.corpus.operators()))
+        missing = [a for a in u.articles if operator and not self._article_exists(operator, a)]
+        if missing:
+            reply = self._simple(u.language, "article_missing", ReplyStatus.NOT_FOUND, u.intent,
+                                 article=missing[0], operator=operator)
+            reply.operator = operator
+            return reply
+        return None
+
+    def _article_exists(self, operator: str, article: str) -> bool:
+        """True when a clause of the operator's documents is numbered `article` or lies under it (11 -> 11.2)."""
+        documents = [d for d in self.corpus.documents.values() if d.meta.operator == operator]
+        wanted = fold(article)
+        for doc in documents:
+            for clause in getattr(doc, "clauses", []):
+                cid = fold(clause.clause_id).removeprefix("article ").strip()
+                if cid == wanted or cid.startswith((wanted + ".", wanted + " ")):
+                    return True
+        return not documents  # without documents we cannot tell: do not claim it is missing
+
     # ------------------------------------------------------------------ replies
 
     def _simple(self, language: str, key: str, status: ReplyStatus, intent: str, **values: Any) -> Reply:
@@ -261,7 +308,7 @@ class Assistant:
             try:
                 results.append((call.name, self._run_calculator(call.name, call.payload, turn)))
             except InputError as exc:
-                if call.required:
+                if call.required and field_to_slot(exc.field) in ASKABLE:
                     reason = exc.reason_fr if u.language == "fr" else exc.reason_en
                     return self._clarify(u, state, exc.field, plan.operator, reason, turn)
         state.pending = None
@@ -348,9 +395,9 @@ class Assistant:
     def _offline_compose(self, u: Understanding, plan: Plan, passages: Sequence[Passage],
                          results: Sequence[tuple[str, CalcResult]]) -> Composed:
         t, lang = self.templates, u.language
-        for name, result in results:
-            cites = self._with_doc_title(result.citations)
-            if result.status != "stated" or result.amount is not None or result.result_date:
+        if asks_figure(u) or any(c.required for c in plan.calls):
+            for name, result in results:
+                cites = self._with_doc_title(result.citations)
                 return compose_calculation(t, lang, plan.operator or "", result, self._calc_title(name, lang), cites)
         if not passages:
             return compose_not_found(t, lang, plan.operator, [])

@@ -254,17 +254,21 @@ def compose_calculation(t: Templates, language: str, operator: str, result: Calc
     tl = t.lang(language)
     parts: list[str] = []
     value = fmt_result_value(result, language, tl["tax"])
-    if result.status == FactStatus.NOT_STATED or value is None:
-        lead = t.get(language, "calc_not_stated", operator=operator, title=title)
-        status = ReplyStatus.NOT_FOUND
-    elif result.status == FactStatus.CONFLICTING:
+    figures = any(re.search(r"\d", s.value or s.formula) for s in result.breakdown)
+    if result.status == FactStatus.CONFLICTING:
         lead = t.get(language, "calc_conflicting", operator=operator, title=title)
-        alternatives = [f"- {value}"] + [f"- {k}: {v}" for k, v in result.values.items()]
-        lead = "\n".join([lead, *alternatives])
+        if value:
+            lead += f" {value}"
         status = ReplyStatus.ANSWERED
-    else:
+    elif value is not None and result.status == FactStatus.STATED:
         lead = t.get(language, "calc_answer", title=title, value=value)
         status = ReplyStatus.ANSWERED
+    elif figures:  # some items have a figure, others are only pointed to: give what there is, say what is not
+        lead = t.get(language, "calc_partial", operator=operator, title=title)
+        status = ReplyStatus.ANSWERED
+    else:
+        lead = t.get(language, "calc_not_stated", operator=operator, title=title)
+        status = ReplyStatus.NOT_FOUND
     parts.append(lead)
     if result.breakdown:
         steps = [f"{i}. {s.label}" + (f" : {s.formula}" if s.formula else "") + (f" = {s.value}" if s.value else "")

@@ -7,11 +7,12 @@ from the rules files through the calculators, the clause text from retrieval.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from assistant.agent.text import fold
 from assistant.agent.understanding import Understanding, detect_fee_kind
 from assistant.models import CalcResult
 
@@ -20,7 +21,8 @@ OPERATOR_SPECIFIC = frozenset({
     "termination", "notice", "early_termination_cost", "portability", "fees", "payment", "moving",
 })
 
-# Calculator per intent (first one present in the registry wins); topics refine fees/other questions.
+# Calculators per intent and per topic, tried in this order. A calculator runs when its inputs validate;
+# only the early-termination cost is *required* (a missing input is asked back), the others are optional.
 _BY_INTENT: dict[str, tuple[str, ...]] = {
     "early_termination_cost": ("early_termination_cost",),
     "notice": ("termination_timeline",),
@@ -35,7 +37,21 @@ _BY_TOPIC: dict[str, tuple[str, ...]] = {
     "deposit": ("deposit_ceiling",),
     "call_charge": ("call_charge",),
     "late_payment": ("late_payment",),
+    "porting": ("porting_cost",),
+    "moving": ("moving_cost",),
 }
+_BY_FEE_KIND: dict[str, tuple[str, ...]] = {
+    "cancellation_before_activation": ("cancellation_cost",),
+    "porting_cancelled": ("porting_cost",),
+    "porting_partial": ("porting_cost",),
+    "number_takeover": ("porting_cost",),
+    "equipment_late_return": ("equipment_return",),
+    "equipment_damaged": ("equipment_return",),
+    "equipment_not_returned": ("equipment_return",),
+}
+# Slot answers the planner can ask for (templates exist for them); other missing inputs are not worth a question.
+ASKABLE = frozenset({"operator", "commitment_start", "commitment_months", "termination_date", "monthly_fee",
+                     "amount", "customer_type", "number_count", "due_date", "payment_date", "service"})
 
 # French terms added to the retrieval query per intent: the corpus is French, the question may not be.
 QUERY_HINTS: dict[str, str] = {
@@ -54,22 +70,44 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "operator": ("operator", "operator_name"),
     "customer_type": ("customer_type", "customer", "client_type", "segment"),
     "commitment_start": ("commitment_start", "start_date", "contract_start", "commitment_start_date",
-                         "activation_date", "service_start"),
+                         "service_start", "signature_date"),
     "commitment_months": ("commitment_months", "duration_months", "term_months", "commitment_duration_months"),
     "termination_date": ("termination_date", "request_date", "notice_date", "end_date", "effective_date",
-                         "termination_request_date", "cancel_date"),
-    "monthly_fee": ("monthly_fee", "monthly_amount", "monthly_price", "subscription_fee", "monthly_charge"),
+                         "termination_request_date", "cancel_date", "cancellation_date"),
+    "monthly_fee": ("monthly_fee", "monthly_amount", "monthly_price", "subscription_fee", "monthly_charge",
+                    "average_monthly_bill"),
     "amount": ("amount", "invoice_amount", "amount_due", "unpaid_amount", "sum"),
     "due_date": ("due_date", "invoice_due_date"),
     "payment_date": ("payment_date", "paid_date", "paid_on"),
     "move_date": ("move_date", "moving_date"),
     "number_count": ("number_count", "numbers", "n_numbers", "numbers_count", "lines", "line_count"),
-    "tax_basis": ("tax_basis",),
+    "tax_basis": ("tax_basis", "fee_tax_basis"),
+    "days_late": ("days_late",),
+    "months_late": ("months_late",),
+    "hours": ("restoration_hours", "hours"),
     "service": ("service", "service_kind"),
     "fee_kind": ("fee_kind", "fee", "kind"),
     "text": ("question", "text", "query", "description"),
 }
 _SLOT_FOR_FIELD = {f: slot for slot, fields in _FIELD_SYNONYMS.items() for f in fields}
+
+# Counted items ("3 postes", "2 dossiers") per calculator field: the folded singular nouns customers use.
+_QUANTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "damaged_phones": ("poste", "telephone", "phone", "handset", "combine", "appareil"),
+    "damaged_modems": ("modem", "routeur", "router", "box"),
+    "cancelled_requests": ("dossier", "demande", "request", "file"),
+    "services_cancelled": ("service",),
+    "reminders": ("rappel", "reminder", "relance"),
+    "temporary_service_months": (),
+}
+# Boolean inputs switched on by a fee kind or a word of the question.
+_FLAG_FIELDS: dict[str, str] = {
+    "not_returned": r"non restitu|pas (rendu|restitue)|not returned|never returned",
+    "partial_porting": r"portage partiel|portabilite partielle|partial port",
+    "takeover_numbers": r"reprise (de|du) numero|take ?over",
+    "technician": r"technicien|technician|intervention",
+}
+_TEMPORARY = re.compile(r"4g|temporaire|temporary|provisoire")
 
 
 class Calculator(Protocol):
@@ -107,30 +145,63 @@ _ASKS_DATE = re.compile(r"quand|quelle date|a partir de quand|jusqu.a quand|pren
 
 
 def asks_figure(u: Understanding) -> bool:
-    from assistant.agent.text import fold
-
     folded = fold(u.text)
     if u.intent in ("notice", "termination"):
         return bool(_ASKS_DATE.search(folded))
     return bool(_ASKS_FIGURE.search(folded))
 
 
-def choose_calculator(u: Understanding, registry: Mapping[str, Calculator]) -> str | None:
-    names = list(_BY_TOPIC.get(u.topic or "", ())) if u.intent in ("fees", "other", "payment") else []
-    names += _BY_INTENT.get(u.intent, ())
-    if u.intent in ("fees", "moving", "portability"):
-        names.append("fee_lookup")  # the generic lookup answers any listed fee kind
-    return next((n for n in names if n in registry), None)
+def choose_calculators(u: Understanding, registry: Mapping[str, Calculator]) -> list[str]:
+    """Candidate calculators for this turn, most specific first."""
+    kind = detect_fee_kind(u.text)
+    names: list[str] = list(_BY_INTENT.get(u.intent, ()))
+    if u.intent in ("fees", "other", "payment", "moving", "portability", "termination"):
+        names += _BY_TOPIC.get(u.topic or "", ())
+    if kind:
+        names += [*_BY_FEE_KIND.get(kind, ()), "fee_lookup"]
+    return [n for n in dict.fromkeys(names) if n in registry]
 
 
-def slot_values(u: Understanding, operator: str | None) -> dict[str, Any]:
-    """Every value the turn offers a calculator, keyed by slot name."""
-    values: dict[str, Any] = {k: v for k, v in u.slots.filled().items() if k != "other_dates"}
+ServiceCatalog = Sequence[tuple[str, Sequence[str]]]  # (service key, aliases) of one operator, from the rules
+
+
+def resolve_service(text: str, services: ServiceCatalog) -> str | None:
+    """The operator's service the question is about: its only one, or the longest alias named in the text."""
+    if len(services) == 1:
+        return services[0][0]
+    folded = fold(text)
+    best: tuple[int, str] | None = None
+    for key, aliases in services:
+        for alias in (key.replace("_", " "), *aliases):
+            a = fold(alias)
+            if a and re.search(rf"(?<!\w){re.escape(a)}(?!\w)", folded) and (best is None or len(a) > best[0]):
+                best = (len(a), key)
+    return best[1] if best else None
+
+
+def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog = ()) -> dict[str, Any]:
+    """Every value the turn offers a calculator, keyed by slot or field name."""
+    values: dict[str, Any] = {k: v for k, v in u.slots.filled().items() if k not in ("other_dates", "quantities")}
     if operator:
         values["operator"] = operator
+    service = resolve_service(u.text, services)
+    if service:
+        values["service"] = service
+    else:
+        values.pop("service", None)  # the generic word ("mobile") is not one of this operator's service keys
     kind = detect_fee_kind(u.text)
     if kind:
         values["fee_kind"] = kind
+    folded = fold(u.text)
+    for field_name, nouns in _QUANTITY_FIELDS.items():
+        n = sum(u.slots.quantities.get(noun, 0) for noun in nouns)
+        if n:
+            values[field_name] = n
+    if u.slots.commitment_months and _TEMPORARY.search(folded):
+        values["temporary_service_months"] = u.slots.commitment_months
+    for field_name, pattern in _FLAG_FIELDS.items():
+        if re.search(pattern, folded):
+            values[field_name] = True
     values["text"] = u.text
     return values
 
@@ -151,7 +222,7 @@ def field_to_slot(field_name: str) -> str:
 
 
 def make_plan(u: Understanding, operator: str | None, registry: Mapping[str, Calculator],
-              topic_text: str | None = None) -> Plan:
+              topic_text: str | None = None, services: ServiceCatalog = ()) -> Plan:
     """`topic_text` is the question without operator names (the retrieval query is filtered by operator)."""
     if u.junk:
         return Plan(action="junk", intent="other")
@@ -160,12 +231,14 @@ def make_plan(u: Understanding, operator: str | None, registry: Mapping[str, Cal
     if u.intent == "smalltalk":
         return Plan(action="smalltalk", intent="smalltalk")
     query = f"{topic_text or u.text} {QUERY_HINTS.get(u.intent, '')}".strip()
-    name = choose_calculator(u, registry)
-    required = name is not None and (u.intent == "early_termination_cost" or asks_figure(u))
+    names = choose_calculators(u, registry)
+    # Only a cost-of-leaving question cannot be answered without the customer's own figures.
+    s = u.slots
+    required = u.intent == "early_termination_cost" and (
+        asks_figure(u) or any(v is not None for v in (s.monthly_fee, s.commitment_start, s.termination_date)))
     if operator is None and (u.intent in OPERATOR_SPECIFIC or required):
         return Plan(action="clarify", intent=u.intent, missing="operator", query=query)
-    calls: list[CalcCall] = []
-    if name is not None:
-        payload = build_payload(registry[name].input_model, slot_values(u, operator))
-        calls.append(CalcCall(name=name, payload=payload, required=required))
+    values = slot_values(u, operator, services)
+    calls = [CalcCall(name=n, payload=build_payload(registry[n].input_model, values),
+                      required=required and n == "early_termination_cost") for n in names]
     return Plan(action="answer", intent=u.intent, operator=operator, query=query, calls=calls)

@@ -154,19 +154,35 @@ _TOPIC_RES = [(t, re.compile(p)) for t, p in _TOPIC_RULES]
 
 # Attempts to override the assistant or to extract its instructions: refused, whatever else is asked.
 _INJECTION = re.compile(
-    r"ignore[rz]? (all |toutes? |les |tes |vos |your |the |previous |prior |above |any )*(instructions|consignes|regles|rules|prompt)"
-    r"|oublie[rz]? (tes|vos|toutes?|les) (instructions|consignes|regles)"
-    r"|(system|systeme) prompt|prompt (systeme|system)|reveal (your|the) (prompt|instructions)"
-    r"|(revele|affiche|montre|donne)[rz]?(-moi)? (ton|tes|votre|vos) (prompt|instructions|consignes)"
-    r"|(show|print|repeat|tell) (me )?(your|the) (system )?(prompt|instructions)"
-    r"|you are now|tu es maintenant|vous etes maintenant|jailbreak|developer mode|mode developpeur|\bdan\b mode"
-    r"|pretend (you are|to be)|fais comme si tu etais|act as (an?|if)|disregard (all|your|previous)"
+    r"ignore[rz]? (all |toutes? |les |tes |vos |your |the |previous |prior |above |any |earlier )*(instructions|consignes|regles|rules|prompt)"
+    r"|oublie[rz]? (tes|vos|toutes?|les) (instructions|consignes|regles|conditions)"
+    r"|(system|systeme) prompt|prompt (systeme|system)|reveal (your|the) (prompt|instructions|rules)"
+    r"|(revele|affiche|montre|donne|dis)[rz]?(-moi)? (le contenu de )?(ton|tes|votre|vos) (prompt|instructions|consignes|regles|fichier)"
+    r"|(show|print|repeat|tell|display|dump)( me)?( all)?( of)? (your|the) (hidden |system |secret )?(prompt|instructions|rules|rules file)"
+    r"|you are now|tu es maintenant|vous etes maintenant|tu n.es plus|you are no longer|a partir de maintenant tu|from now on you"
+    r"|jailbreak|developer mode|mode developpeur|\bdan\b|api keys?|cles? api|\.env\b|nouvelle consigne|new instructions?"
+    r"|pretend (you are|to be|that|the)|fais comme si|act as (an?|if)|disregard (all|your|previous|the)"
+    r"|reponds? (juste|seulement|uniquement) (par )?(oui|non)|answer (only|just) (yes|no)|regles cachees|hidden rules"
+    r"|</?(context|system)>"
 )
-# Plainly unrelated requests. Anything without telecom/contract vocabulary is also out of scope (below).
+# Requests that are not about contracts at all, whatever words they contain ("un poème sur la fibre").
+_OFF_TOPIC_TASK = re.compile(
+    r"\b(ecris|ecrivez|redige|compose)[rz]?(-moi)? (un|une) (poeme|chanson|histoire|blague|recette|dissertation|code|programme|script)"
+    r"|\bwrite (me )?(a |an |some )?(poem|song|story|joke|essay|code|program|script)"
+    r"|\b(traduis|traduire|translate)\b|\b(recette|recipe)\b|\b(meteo|weather|quel temps)\b|\bhoroscope"
+    r"|declaration d.impots|impots|tax return|\bfootball\b|world cup|coupe du monde"
+)
+# Plainly unrelated topics. Anything without telecom/contract vocabulary is also out of scope (below).
 _OFF_TOPIC = re.compile(
     r"meteo|weather|recette|recipe|blague|joke|poeme|poem|football|match de|capitale|capital of|bitcoin|bourse"
-    r"|stock price|horoscope|ecris(-moi)? (un|une) (code|programme|script)|write (me )?(a |some )?(code|python|poem|story|essay)"
-    r"|president|election|film|movie|traduis|translate this|devoirs|homework|medical|medecin|doctor|restaurant"
+    r"|stock price|horoscope|president|election|film|movie|devoirs|homework|medical|medecin|doctor|restaurant"
+)
+# Telecom operators that have no documents here: a telecom question about them is "not found", not refused.
+# Matched as printed (capitalised) because several are ordinary words in lowercase ("free", "base", "orange").
+OTHER_OPERATORS = re.compile(
+    r"(?<![\w-])(Orange|ORANGE|SFR|Free|FREE|Bouygues|Sosh|Livebox|Vodafone|Telenet|BASE|Base|VOO|Voo|Scarlet"
+    r"|Mobile Vikings|Tango|Lycamobile|T-Mobile|Telekom|O2|EE|BT|Three|Swisscom|Sunrise|Verizon|AT&T|Telefonica"
+    r"|Movistar|Iliad|Numericable|Telenet|Proximus Pickx)(?![\w-])"
 )
 _DOMAIN = re.compile(
     r"contrat|abonnement|operat|ligne|numero|internet|fibre|adsl|dsl|telephon|mobile|sim|facture|factur|service|resili"
@@ -190,6 +206,8 @@ def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | N
     folded = fold(text)
     if _INJECTION.search(folded):
         return "out_of_scope", None, True
+    if _OFF_TOPIC_TASK.search(folded):
+        return "out_of_scope", None, False
     scores: dict[str, float] = {}
     for intent, weight, pattern in _INTENT_RES:
         if pattern.search(folded):
@@ -201,7 +219,7 @@ def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | N
     topic = next((t for t, p in _TOPIC_RES if p.search(folded)), None)
     domain = bool(_DOMAIN.search(folded)) or has_operator
     if not scores or max(scores.values()) < 1.0:
-        if _SMALLTALK.search(folded) and len(words(text)) <= 8:
+        if _SMALLTALK.search(folded) and len(words(text)) <= 6:
             return "smalltalk", None, False
         if not domain:
             return "out_of_scope", None, False
@@ -231,10 +249,14 @@ class Slots(BaseModel):
     amount: Decimal | None = None
     tax_basis: Literal["HT", "TTC"] | None = None
     number_count: int | None = None
+    days_late: int | None = None
+    months_late: int | None = None
+    hours: Decimal | None = None
+    quantities: dict[str, int] = Field(default_factory=dict)  # "3 postes" -> {"poste": 3}; noun singular, folded
     service: str | None = None
 
     def filled(self) -> dict[str, object]:
-        return {k: v for k, v in self.model_dump().items() if v not in (None, [], "")}
+        return {k: v for k, v in self.model_dump().items() if v not in (None, [], "", {})}
 
 
 # Cue words before a date tell its role; the nearest cue wins.
@@ -257,6 +279,18 @@ _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per mont
 _TAX = re.compile(r"^\s*(ht|htva|ttc|tvac)\b")
 _DURATION = re.compile(r"(\d{1,3})\s*(mois|months?|ans?|annees?|years?)\b")
 _COUNT = re.compile(r"(\d{1,4})\s*(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
+_LATE = re.compile(
+    r"(?P<n1>\d{1,4})\s*(?P<u1>jours?|days?|mois|months?)\s*(de |of )?(retard|late|overdue)"
+    r"|(retard|late|overdue)\s*(de|by|of)\s*(?P<n2>\d{1,4})\s*(?P<u2>jours?|days?|mois|months?)"
+)
+_HOURS = re.compile(r"\b(\d{1,3})\s*(?:h|heures?|hours?|hrs?)\s*(\d{2})?\b")
+_QUANTITY = re.compile(r"\b(\d{1,4})\s+([a-z]{2,20})")
+# Nouns after a number that are units, not countable items.
+_NOT_ITEMS = _wordset(
+    "mois month months jour jours day days ans annee annees year years semaine semaines week weeks heure heures "
+    "hour hours min minute minutes seconde secondes second seconds eur euro euros ht ttc km pour per par fois time "
+    "times des les aux avec dans sur"
+)
 _BUSINESS = re.compile(r"\b(pro|pros|professionnel(le)?s?|entreprise|societe|business|company|sarl|sa|asbl|independant|b2b|corporate)\b")
 _CONSUMER = re.compile(r"\b(particulier|consommateur|prive|residentiel|consumer|private|individual|personal|b2c)\b")
 _SERVICES = [
@@ -357,8 +391,23 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         n = int(m.group(1))
         months = n if m.group(2).startswith(("mois", "month")) else n * 12
         after = folded[m.end():m.end() + 12]
-        if 0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis")):
+        if 0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis", "de retard", "late", "overdue")):
             slots.commitment_months = slots.commitment_months or months
+    for m in _LATE.finditer(folded):
+        n, unit = int(m.group("n1") or m.group("n2")), (m.group("u1") or m.group("u2"))
+        if unit.startswith(("jour", "day")):
+            slots.days_late = slots.days_late or n
+        else:
+            slots.months_late = slots.months_late or n
+    hours = _HOURS.search(folded)
+    if hours:
+        minutes = Decimal(hours.group(2) or 0) / 60
+        slots.hours = (Decimal(hours.group(1)) + minutes).quantize(Decimal("0.01"))
+    for m in _QUANTITY.finditer(folded):
+        word = m.group(2)
+        noun = word[:-1] if word.endswith("s") and len(word) > 3 else word
+        if word not in _NOT_ITEMS and len(word) > 3:
+            slots.quantities.setdefault(noun, int(m.group(1)))
     count = _COUNT.search(folded)
     if count:
         slots.number_count = int(count.group(1))
@@ -412,6 +461,8 @@ class Understanding(BaseModel):
     topic: str | None = None
     injection: bool = False
     junk: bool = False  # nothing usable (empty, binary junk, only emoji/punctuation)
+    other_operator: str | None = None  # a telecom operator this corpus has no documents for
+    articles: list[str] = Field(default_factory=list)  # article numbers the user names ("article 9", "art. 4.9")
     slots: Slots = Field(default_factory=Slots)
 
     @property
@@ -428,6 +479,7 @@ def _is_junk(text: str) -> bool:
     return letters < 0.3 * len(text) and len(tokens) < 3
 
 
+_ARTICLE = re.compile(r"\b(?:article|art\.?)\s*(\d{1,3}(?:\.\d{1,3})*[a-z]?)\b")
 MAX_CHARS = 2000  # longer messages are cut: a support question is never that long, and it bounds latency
 
 
@@ -445,7 +497,10 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
     if intent in ("termination", "notice") and (slots.monthly_fee or (slots.commitment_months and slots.commitment_start)):
         intent = "early_termination_cost"
     assign_unlabelled_dates(slots, intent)
+    other = OTHER_OPERATORS.search(text) if not operators else None
+    articles = [m.group(1) for m in _ARTICLE.finditer(fold(text))]
     return Understanding(text=text, language=language, operators=operators, intent=intent,
+                         other_operator=other.group(1) if other else None, articles=articles,
                          topic=topic, injection=injection, slots=slots)
 
 
