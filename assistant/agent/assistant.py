@@ -23,7 +23,7 @@ from assistant.agent.compose import (
     compose_extract,
     compose_not_found,
     compose_simple,
-    has_amount,
+    has_figure,
     is_pointer,
 )
 from assistant.agent.planner import ASKABLE, Calculator, Plan, asks_figure, field_to_slot, make_plan
@@ -306,7 +306,7 @@ class Assistant:
         results: list[tuple[str, CalcResult]] = []
         for call in plan.calls:
             try:
-                results.append((call.name, self._run_calculator(call.name, call.payload, turn)))
+                results.append((call.name, self._run_for_service(call.name, call.payload, plan.operator, turn)))
             except InputError as exc:
                 if call.required and field_to_slot(exc.field) in ASKABLE:
                     reason = exc.reason_fr if u.language == "fr" else exc.reason_en
@@ -346,6 +346,24 @@ class Assistant:
                                   "score": round(p.score, 4)} for p in passages]},
         ))
         return passages
+
+    def _run_for_service(self, name: str, payload: dict[str, Any], operator: str | None, turn: Turn) -> CalcResult:
+        """Run a calculator; when it needs a service the question does not name, try each of the operator's
+        services and use the result if they all agree (the operator's rules are the same for all of them)."""
+        needs_service = "service" in self.calculators[name].input_model.model_fields and "service" not in payload
+        services = [key for key, _ in self.services.get(operator or "", [])]
+        if not needs_service or len(services) < 2:
+            return self._run_calculator(name, payload, turn)
+        results: list[CalcResult] = []
+        for key in services:
+            try:
+                results.append(self._run_calculator(name, {**payload, "service": key}, turn))
+            except InputError:
+                continue
+        figures = {(r.amount, r.result_date, r.status) for r in results}
+        if len(results) == len(services) and len(figures) == 1:
+            return results[0]
+        raise InputError("service", "the answer depends on the service", "la réponse dépend du service")
 
     def _run_calculator(self, name: str, payload: dict[str, Any], turn: Turn) -> CalcResult:
         trace = ToolTrace(name=name, input=_jsonable(payload))
@@ -413,10 +431,9 @@ class Assistant:
         want_figure = asks_figure(u)
         chosen = best_sentences(plan.query, passages, want_figure=want_figure)
         cites = [self.citation_from(s.passage, s.text) for s in chosen]
-        if want_figure and cites and all(not has_amount(c.quote) for c in cites):
-            pointers = [c for c in cites if is_pointer(c.quote)]
-            if pointers or u.intent == "fees":
-                return compose_not_found(t, lang, operator, pointers[:2])
+        if want_figure and cites and not any(has_figure(c.quote) for c in cites[:2]):
+            # A figure was asked and none of the best sentences gives one: say so, with any pointer clause.
+            return compose_not_found(t, lang, operator, [c for c in cites if is_pointer(c.quote)][:2])
         if not cites:
             return compose_not_found(t, lang, operator, [])
         return compose_extract(t, lang, operator, cites, note)

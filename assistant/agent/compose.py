@@ -208,8 +208,22 @@ def best_sentences(query: str, passages: Sequence[Passage], limit: int = 3, per_
     return chosen
 
 
+_NUMBER_WORDS = re.compile(
+    r"\b(un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|quarante|cinquante"
+    r"|soixante|cent|mille|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|sixty"
+    r"|hundred|thousand)\b\s+(jours?|mois|ans?|annees?|semaines?|heures?|days?|months?|years?|weeks?|hours?|%|pour ?cent)"
+)
+
+
 def has_amount(text: str) -> bool:
     return bool(_MONEY_IN_TEXT.search(fold(text)))
+
+
+def has_figure(text: str) -> bool:
+    """A number the customer could use: digits (not only an article number) or a spelt-out duration."""
+    folded = fold(text)
+    body = re.sub(r"^\s*\d+(\.\d+)*\.?\s", "", folded)  # a leading clause number is not a figure
+    return bool(re.search(r"\d", body) or _NUMBER_WORDS.search(body))
 
 
 def is_pointer(text: str) -> bool:

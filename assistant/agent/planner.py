@@ -137,13 +137,12 @@ class Plan(BaseModel):
     calls: list[CalcCall] = Field(default_factory=list)
 
 
+# Asking for a figure: money ("combien ça coûte"), a count or a duration ("combien de jours", "how long").
 _ASKS_FIGURE = re.compile(
-    r"combien|cout|coute|montant|frais|prix|tarif|indemnit|penalit|payer|dois-je|rembours|interet"
-    r"|how much|cost|fee|price|owe|pay|charge|refund|interest|amount"
+    r"combien|montant|tarif|prix|indemnit|penalit|je dois|dois-je|rembours|interet|taux|jusqu.a combien|plafond|maximum"
+    r"|how much|how many|how long|cost|fee|price|owe|refund|interest|rate|amount|up to|maximum|cap\b"
 )
-_ASKS_DATE = re.compile(r"quand|quelle date|a partir de quand|jusqu.a quand|prend(ra)? effet|when|what date|which date|until|effective|last day|dernier jour")
-
-
+_ASKS_DATE = re.compile(r"quand|quelle date|a partir de quand|jusqu.a quand|prend(ra)? effet|when|what date|which date|until|effective|last day|dernier jour|by when")
 def asks_figure(u: Understanding) -> bool:
     folded = fold(u.text)
     if u.intent in ("notice", "termination"):

@@ -109,12 +109,13 @@ class OperatorMatcher:
 
 # (intent, weight, folded regex). Weights add up; the best-scoring intent wins, ties go to the earlier entry.
 _TERMINATE = re.compile(
-    r"resili|mettre fin|arreter mon (contrat|abonnement)|quitter|cancel|terminat|end my (contract|subscription)"
+    r"resili|sortir (de|du) (mon |l.|ce )?(engagement|contrat)|get out of (my )?(contract|commitment)|break (my )?contract|mettre fin|arreter mon (contrat|abonnement)|quitter|cancel|terminat|end my (contract|subscription)"
     r"|close my account|leave (the|my)|changer d.operateur|switch (operator|provider)"
 )
+# Asking for money (not "combien de temps / de jours", not "sans frais").
 _COST = re.compile(
-    r"combien|cout|coute|couter|frais|indemnit|penalit|payer|dois-je|how much|cost|fee|penalt|owe|pay\b|charge"
-    r"|montant|amount|solde|facture"
+    r"combien(?! de (temps|jours?|mois|fois|semaines?))|cout|coute|couter|indemnit|penalit|je dois|dois-je|how much(?! notice| time)"
+    r"|cost|penalt|owe|montant|amount|solde|(?<!sans )frais|(?<!without )(?<!no )fee|charge"
 )
 _EARLY = re.compile(
     r"anticipe|early|avant (la )?(fin|terme|echeance)|before the end|engagement|commitment|cdd|duree determinee"
@@ -277,7 +278,7 @@ _MONEY = re.compile(
 _PER_MONTH = re.compile(r"^\s*(ht|ttc|htva|tvac)?\s*(/|par|per|a|an|each|chaque)\s*(mois|month|mo)\b|^\s*(ht|ttc)?\s*mensuel|^\s*(ht|ttc)?\s*monthly")
 _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per month|par mois|loyer)[^\d]{0,20}$")
 _TAX = re.compile(r"^\s*(ht|htva|ttc|tvac)\b")
-_DURATION = re.compile(r"(\d{1,3})\s*(mois|months?|ans?|annees?|years?)\b")
+_DURATION = re.compile(r"(\d{1,3})[\s-]*(mois|months?|ans?|annees?|years?)\b")
 _COUNT = re.compile(r"(\d{1,4})\s*(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
 _LATE = re.compile(
     r"(?P<n1>\d{1,4})\s*(?P<u1>jours?|days?|mois|months?)\s*(de |of )?(retard|late|overdue)"
@@ -512,7 +513,8 @@ _FEE_KIND_RULES: list[tuple[str, str]] = [
     ("equipment_not_returned", r"non restitu|pas (rendu|restitue)|not returned|never returned|ne (rends|rend) pas|keep the (modem|router|box)"),
     ("equipment_late_return", r"retard.{0,30}restitu|restitu.{0,30}retard|late return|return(ed)? .{0,20}late"),
     ("equipment_damaged", r"endommag|abime|casse|damaged|broken"),
-    ("cancellation_before_activation", r"annul.{0,40}avant (l.)?(activation|mise en service)|cancel.{0,40}before (activation|installation)"),
+    ("cancellation_before_activation", r"annul.{0,40}avant (l.)?(activation|mise en service)|cancel.{0,40}before (activation|installation)"
+                                       r"|annul.{0,30}(commande|services? commandes?)|cancel.{0,30}(order|ordered)"),
     ("porting_cancelled", r"annul.{0,30}(portage|portabilite)|(portage|portabilite).{0,20}annul|cancel.{0,30}port"),
     ("porting_partial", r"portage partiel|portabilite partielle|partial port"),
     ("number_takeover", r"reprise (de|du) numero|number takeover|take over .{0,10}number"),
