@@ -143,6 +143,17 @@ _ASKS_FIGURE = re.compile(
     r"|how much|how many|how long|cost|fee|price|owe|refund|interest|rate|amount|up to|maximum|cap\b"
 )
 _ASKS_DATE = re.compile(r"quand|quelle date|a partir de quand|jusqu.a quand|prend(ra)? effet|when|what date|which date|until|effective|last day|dernier jour|by when")
+# Asking what something costs *the customer* (the only figure worth a clarifying question).
+_ASKS_AMOUNT = re.compile(
+    r"combien (ca|cela|ça|me|vais|dois|je|on|faut|de frais|d.indemnit|coute|pour|il me)|(ca|cela) (me )?coute|je dois combien"
+    r"|dois-je payer|combien\s*\?|how much (do|will|would|does|is|it|to|does it)|what do (i|we) owe|cost me|montant"
+)
+
+
+def asks_amount(u: Understanding) -> bool:
+    return bool(_ASKS_AMOUNT.search(fold(u.text)))
+
+
 def asks_figure(u: Understanding) -> bool:
     folded = fold(u.text)
     if u.intent in ("notice", "termination"):
@@ -234,7 +245,7 @@ def make_plan(u: Understanding, operator: str | None, registry: Mapping[str, Cal
     # Only a cost-of-leaving question cannot be answered without the customer's own figures.
     s = u.slots
     required = u.intent == "early_termination_cost" and (
-        asks_figure(u) or any(v is not None for v in (s.monthly_fee, s.commitment_start, s.termination_date)))
+        asks_amount(u) or any(v is not None for v in (s.monthly_fee, s.commitment_start, s.termination_date)))
     if operator is None and (u.intent in OPERATOR_SPECIFIC or required):
         return Plan(action="clarify", intent=u.intent, missing="operator", query=query)
     values = slot_values(u, operator, services)
