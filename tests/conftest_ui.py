@@ -37,10 +37,9 @@ def missing_pieces() -> str | None:
     if str(ROOT / "app.py") != APP_SCRIPT:
         return None
     try:
-        from assistant.tools.registry import CALCULATORS  # noqa: F401
-
         from assistant.agent import Assistant  # noqa: F401
         from assistant.index import ensure_index  # noqa: F401
+        from assistant.tools.registry import CALCULATORS  # noqa: F401
     except ImportError as error:
         return f"the real pipeline is not importable yet: {error}"
     return None

@@ -170,3 +170,38 @@ def test_sidebar_answers_with_reply_to_customer_and_sources(page, app: RunningAp
     page.wait_for_timeout(300)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "sidebar.png"), full_page=True)
+
+
+def open_accordion(page, elem_id: str) -> None:  # noqa: ANN001
+    page.locator(f"#{elem_id} > button").first.click()
+
+
+def test_sidebar_calculator_form_computes_a_known_value(page, app: RunningApp) -> None:  # noqa: ANN001
+    """Crossing Telecom, 120 €/month since 2024-01-01, terminated on 2025-04-01: the current 12-month renewal
+    period has 8 monthly periods left, so the indemnity is 8 × 120 = 960.00 € (the DESIGN's agent example)."""
+    page.set_viewport_size({"width": 420, "height": 1600})
+    page.goto(app.url + "/agent/")
+    page.wait_for_selector("#agent-question textarea")
+    calc = "calc-early_termination_cost"
+    open_accordion(page, "calculators")
+    open_accordion(page, calc)
+
+    page.click(f"#{calc}-run")  # required fields empty: a readable message, not a traceback
+    error = page.locator(f"#{calc}-result .calc-error")
+    error.wait_for()
+    assert "Traceback" not in error.inner_text() and "Operator" in error.inner_text()
+
+    operator = page.locator(f"#{calc}-operator input")
+    operator.fill("Crossing Telecom")
+    operator.press("Enter")
+    page.locator(f"#{calc}-service textarea").fill("mobile")
+    page.locator(f"#{calc}-monthly_fee textarea").fill("120,00")  # French decimal comma
+    page.locator(f"#{calc}-start_date textarea").fill("2024-01-01")
+    page.locator(f"#{calc}-termination_date textarea").fill("2025-04-01")
+    page.click(f"#{calc}-run")
+    page.wait_for_selector(f"#{calc}-result .calc-amount:text-matches('960')")
+    result = page.locator(f"#{calc}-result")
+    assert "960.00" in result.locator(".calc-amount").inner_text()
+    assert result.locator("table.calc-steps tr").count() >= 2  # the step-by-step breakdown is shown
+    result.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "sidebar-calculator.png"), full_page=True)

@@ -88,5 +88,9 @@ def payload_from_values(fields: list[FormField], values: list[Any]) -> dict[str,
             value = str(int(value)) if value.is_integer() else repr(value)
         elif isinstance(value, str):
             value = value.strip()
+            if form_field.kind in ("integer", "number"):
+                # Agents type French amounts: "1 234,50 €" means 1234.50.
+                value = value.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
+                value = value.replace(",", ".")
         payload[form_field.name] = value
     return payload

@@ -33,6 +33,7 @@ from assistant.ui.render import (
 log = logging.getLogger(__name__)
 
 TERSE_CHARS = 420
+OPERATOR_FIELD = "operator"
 
 
 def terse_answer(reply: Reply) -> str:
@@ -85,15 +86,21 @@ def make_compute(calculator: CalculatorLike, fields: list[FormField]) -> Callabl
     return compute
 
 
-def field_component(form_field: FormField, lang: Lang) -> gr.components.Component:
+def field_component(form_field: FormField, lang: Lang, operators: list[str], elem_id: str
+                    ) -> gr.components.Component:
     label = form_field.label + (" *" if form_field.required else "")
     common: dict[str, Any] = {"label": label, "info": form_field.description or None,
-                              "elem_classes": ["calc-field"], "elem_id": None}
+                              "elem_classes": ["calc-field"], "elem_id": elem_id}
+    if form_field.name == OPERATOR_FIELD and form_field.kind == "text":
+        # Offer the manifest's operators but keep free text: calculators also accept aliases (LOL, CE+T).
+        return gr.Dropdown(operators, value=form_field.default, allow_custom_value=True, **common)
     if form_field.kind == "choice":
         return gr.Dropdown(form_field.choices, value=form_field.default, **common)
     if form_field.kind == "bool":
         return gr.Checkbox(value=bool(form_field.default), **common)
-    if form_field.kind in ("integer", "number"):
+    if form_field.kind in ("integer", "number") and form_field.default is not None:
+        # Only with a default: an emptied gr.Number submits 0, which would silently mean "no minimum
+        # term" or "0 €"; fields without one stay text boxes so that blank really means "not given".
         return gr.Number(value=form_field.default, precision=0 if form_field.kind == "integer" else None, **common)
     placeholder = t("date_hint", lang) if form_field.kind == "date" else None
     return gr.Textbox(value=form_field.default, placeholder=placeholder, **common)
@@ -123,13 +130,17 @@ def build_sidebar(backend: Backend) -> gr.Blocks:
             with gr.Accordion(t("calculators", "fr"), open=False, elem_id="calculators") as calculators_panel:
                 calc_panels: list[tuple[gr.Accordion, CalculatorLike]] = []
                 compute_buttons: list[gr.Button] = []
+                operator_fields: list[gr.components.Component] = []
                 if not backend.calculators:
                     gr.Markdown(t("no_calculators", "fr"))
                 for name, calculator in backend.calculators.items():
                     fields = fields_from_schema(calculator.input_model.model_json_schema())
                     with gr.Accordion(calculator.title_fr, open=False, elem_id=f"calc-{name}") as panel:
                         gr.Markdown(escape_markdown_html(calculator.description))
-                        inputs = [field_component(f, "fr") for f in fields]
+                        inputs = [field_component(f, "fr", backend.operators, f"calc-{name}-{f.name}")
+                                  for f in fields]
+                        operator_fields += [c for f, c in zip(fields, inputs, strict=True)
+                                            if f.name == OPERATOR_FIELD]
                         compute = gr.Button(t("compute", "fr"), variant="primary", elem_id=f"calc-{name}-run",
                                             size="sm")
                         result = gr.HTML(elem_id=f"calc-{name}-result")
@@ -163,6 +174,10 @@ def build_sidebar(backend: Backend) -> gr.Blocks:
 
         new_case.click(lambda: (f"agent-{uuid.uuid4().hex[:12]}", "", "", "", "", "", UNKNOWN_OPERATOR), None,
                        [session_id, question, answer, reply_box, sources, trace, operator])
+
+        # The case's operator fills every calculator form, so the agent types it once.
+        operator.change(lambda value: [gr.update(value=None if value == UNKNOWN_OPERATOR else value)
+                                       for _ in operator_fields], [operator], operator_fields)
 
         def on_language(lang_value: str, operator_value: str) -> list[Any]:
             lang = normalise_lang(lang_value)

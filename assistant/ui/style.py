@@ -15,6 +15,7 @@ CSS = """
 .calc-result table.calc-steps td { border-top: 1px solid var(--border-color-primary); padding: 3px 4px;
   vertical-align: top; }
 .calc-result .calc-section { font-weight: 600; margin-top: 6px; }
+.calc-result table.calc-steps code { white-space: normal; word-break: break-word; font-size: 0.85em; }
 .calc-error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
 .status-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 0.8em;
   font-weight: 600; background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
