@@ -64,8 +64,8 @@ def test_crossing_renewed_period_runs_to_the_anniversary():
 
 def test_crossing_xdsl_started_month_due_is_cited():
     r = run(ET, operator="Crossing Telecom", service="fibre", monthly_fee="40", start_date="2024-01-01",
-            termination_date="2024-10-01")
-    assert r.amount == Decimal("80.00")  # Oct started, Nov + Dec remain
+            termination_date="2024-10-15")
+    assert r.amount == Decimal("80.00")  # Oct started (due in full, billed normally), Nov + Dec remain
     assert any(c.clause_id == "11.3.1.4" for c in r.citations)
 
 

@@ -68,4 +68,4 @@ def test_cost_equals_fee_times_remaining_months(fee, start, months, offset):
     day = min(start + timedelta(days=offset), term_end(start, months))
     r = cost(("Proximus", "voip", 8, "business"), fee, start, months, day)
     remaining = r.values["remaining_months"]
-    assert 0 <= remaining < months and r.amount == (fee * remaining).quantize(Decimal("0.01"))
+    assert 0 <= remaining <= months and r.amount == (fee * remaining).quantize(Decimal("0.01"))

@@ -187,11 +187,14 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
             sources += svc.renewal.all_sources
         for renewal in renewals:
             ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.termination_date)
+            # the effective termination date is the first day without service: a monthly period that
+            # starts on that very day is no longer served and belongs to the remaining balance
+            last_served = inp.termination_date - timedelta(days=1)
             if cap is not None:
-                remaining = max(0, min(cap, months) - started_periods(inp.start_date, inp.termination_date))
+                remaining = max(0, min(cap, months) - started_periods(inp.start_date, last_served))
                 until = term_end(inp.start_date, min(cap, months))
             else:
-                remaining = max(0, pm - started_periods(ps, inp.termination_date)) if pm else 0
+                remaining = max(0, pm - started_periods(ps, last_served)) if pm else 0
                 until = term_end(ps, pm) if pm else None
             scenarios.append({"commitment_months": months, "renewal_months": renewal,
                               "period_start": ps.isoformat(), "period_end": until.isoformat() if until else None,
@@ -201,8 +204,8 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     steps.append(CalcStep(label="Current commitment period / période d'engagement en cours",
                           formula=f"{first['period_start']} .. {first['period_end']}",
                           value=f"{first['commitment_months']} months" + (" (renewed)" if first["renewed_period"] else "")))
-    steps.append(CalcStep(label="Monthly periods still to start after the termination date",
-                          formula=f"periods after {inp.termination_date.isoformat()}" + (f", capped at the first {cap} months" if cap else ""),
+    steps.append(CalcStep(label="Monthly periods not yet served at the termination date",
+                          formula=f"periods starting on or after {inp.termination_date.isoformat()}" + (f", capped at the first {cap} months" if cap else ""),
                           value=str(first["remaining_months"])))
     steps.append(CalcStep(label="Indemnity / indemnité", formula=f"{inp.monthly_fee} x {first['remaining_months']}",
                           value=f"{first['amount']} EUR"))
@@ -210,7 +213,7 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
         sources.append(svc.started_month_due)
         assumptions.append("The month in progress on the termination date is due in full (started month due).")
     else:
-        assumptions.append("The month in progress on the termination date is billed normally and not counted here.")
+        assumptions.append("The termination date is the first day without service; a month already in progress on that date is billed normally and not counted here.")
     assumptions.append("Calendar: a commitment of N months ends the day before the N-th monthly anniversary of the start date.")
     amounts = {s["amount"] for s in scenarios}
     status = FactStatus.STATED if len(amounts) == 1 else FactStatus.CONFLICTING
