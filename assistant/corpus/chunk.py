@@ -67,6 +67,12 @@ def _make(meta: DocumentMeta, clauses: list[Clause], start: int, end: int, doc_t
     )
 
 
+def _heading_only(clause: Clause) -> bool:
+    """A clause that is only its printed heading ("12. Résiliation anticipée"): it belongs with what follows."""
+    first, _, rest = clause.text.partition("\n")
+    return not rest.strip() and len(first) < 160
+
+
 def chunk_document(meta: DocumentMeta, clauses: list[Clause], doc_text: str) -> list[Chunk]:
     live = [c for c in clauses if c.duplicate_of is None and c.text.strip()]
     chunks: list[Chunk] = []
@@ -78,13 +84,25 @@ def chunk_document(meta: DocumentMeta, clauses: list[Clause], doc_text: str) -> 
             group.clear()
 
     for clause in live:
+        same_article = bool(group) and _article_of(group[0]) == _article_of(clause)
+        headings = same_article and all(_heading_only(c) for c in group)
         if len(clause.text) > MAX_CHARS:
-            flush()
-            chunks.extend(_make(meta, [clause], s, e, doc_text) for s, e in _pieces(clause.text, clause.start))
+            pieces = _pieces(clause.text, clause.start)
+            if headings:
+                # the pending headings open the first piece, so it carries its article title
+                pieces[0] = (group[0].start, pieces[0][1])
+                first_clauses = [*group, clause]
+                group.clear()
+            else:
+                flush()
+                first_clauses = [clause]
+            for n, (s, e) in enumerate(pieces):
+                chunks.append(_make(meta, first_clauses if n == 0 else [clause], s, e, doc_text))
             continue
-        if group and (_article_of(group[0]) != _article_of(clause)
-                      or clause.end - group[0].start > TARGET_CHARS
-                      or len(clause.text) > SHORT_CHARS):
+        if group and not headings and (not same_article or clause.end - group[0].start > TARGET_CHARS
+                                       or len(clause.text) > SHORT_CHARS):
+            flush()
+        elif group and not same_article:
             flush()
         group.append(clause)
         if len(clause.text) > SHORT_CHARS:

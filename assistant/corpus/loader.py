@@ -6,6 +6,7 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from assistant.config import Settings, get_settings
@@ -14,6 +15,9 @@ from assistant.corpus.manifest import load_manifest
 from assistant.corpus.normalise import normalise, read_document
 from assistant.corpus.segment import Segmentation, segment
 from assistant.models import Chunk, Clause, DocumentMeta
+
+if TYPE_CHECKING:
+    from assistant.corpus.operators import OperatorMatcher
 
 
 def fold(text: str) -> str:
@@ -38,6 +42,7 @@ class Document:
 @dataclass
 class Corpus:
     documents: dict[str, Document]
+    _matcher: OperatorMatcher | None = field(default=None, repr=False)
 
     @property
     def clauses(self) -> list[Clause]:
@@ -46,6 +51,20 @@ class Corpus:
     @property
     def chunks(self) -> list[Chunk]:
         return [c for d in self.documents.values() for c in d.chunks]
+
+    @property
+    def matcher(self) -> OperatorMatcher:
+        if self._matcher is None:
+            names: dict[str, list[str]] = {}
+            for d in self.documents.values():
+                names.setdefault(d.meta.operator, []).extend(d.meta.operator_aliases)
+            from assistant.corpus.operators import OperatorMatcher
+
+            self._matcher = OperatorMatcher(names)
+        return self._matcher
+
+    def mentioned_operators(self, text: str) -> list[str]:
+        return self.matcher.find(text)
 
     def operators(self) -> list[str]:
         return sorted({d.meta.operator for d in self.documents.values()})

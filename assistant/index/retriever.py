@@ -92,6 +92,10 @@ class Retriever:
         if not query:
             raise QueryError("empty query: ask a question about a contract, a fee or a termination")
         k = k or self.settings.retrieval_k
+        if operator is None and not doc_ids:
+            # a question that names exactly one operator is about that operator's terms
+            named = self.corpus.mentioned_operators(query)
+            operator = named[0] if len(named) == 1 else None
         docs = self._doc_filter(operator, doc_ids)
         n = max(self.settings.candidates_k, k)
         runs: list[tuple[str, float, list[tuple[int, float]]]] = []
