@@ -26,7 +26,15 @@ from assistant.agent.compose import (
     has_figure,
     is_pointer,
 )
-from assistant.agent.planner import ASKABLE, Calculator, Plan, asks_figure, field_to_slot, make_plan
+from assistant.agent.planner import (
+    ASKABLE,
+    Calculator,
+    Plan,
+    asks_amount,
+    asks_figure,
+    field_to_slot,
+    make_plan,
+)
 from assistant.agent.session import PendingQuestion, SessionState, SessionStore
 from assistant.agent.text import fold
 from assistant.agent.understanding import (
@@ -431,8 +439,8 @@ class Assistant:
         want_figure = asks_figure(u)
         chosen = best_sentences(plan.query, passages, want_figure=want_figure)
         cites = [self.citation_from(s.passage, s.text) for s in chosen]
-        if want_figure and cites and not any(has_figure(c.quote) for c in cites[:2]):
-            # A figure was asked and none of the best sentences gives one: say so, with any pointer clause.
+        if asks_amount(u) and cites and not any(has_figure(c.quote) for c in cites[:2]):
+            # An amount was asked and none of the best sentences gives one: say so, with any pointer clause.
             return compose_not_found(t, lang, operator, [c for c in cites if is_pointer(c.quote)][:2])
         if not cites:
             return compose_not_found(t, lang, operator, [])

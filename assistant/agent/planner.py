@@ -139,7 +139,7 @@ class Plan(BaseModel):
 
 # Asking for a figure: money ("combien ça coûte"), a count or a duration ("combien de jours", "how long").
 _ASKS_FIGURE = re.compile(
-    r"combien|montant|tarif|prix|indemnit|penalit|je dois|dois-je|rembours|interet|taux|jusqu.a combien|plafond|maximum"
+    r"combien|\bcb\b|coute|montant|tarif|prix|indemnit|penalit|je dois|dois-je|rembours|interet|taux|plafond|maximum"
     r"|how much|how many|how long|cost|fee|price|owe|refund|interest|rate|amount|up to|maximum|cap\b"
 )
 _ASKS_DATE = re.compile(r"quand|quelle date|a partir de quand|jusqu.a quand|prend(ra)? effet|when|what date|which date|until|effective|last day|dernier jour|by when")
@@ -147,6 +147,7 @@ _ASKS_DATE = re.compile(r"quand|quelle date|a partir de quand|jusqu.a quand|pren
 _ASKS_AMOUNT = re.compile(
     r"combien (ca|cela|ça|me|vais|dois|je|on|faut|de frais|d.indemnit|coute|pour|il me)|(ca|cela) (me )?coute|je dois combien"
     r"|dois-je payer|combien\s*\?|how much (do|will|would|does|is|it|to|does it)|what do (i|we) owe|cost me|montant"
+    r"|\bcb (ca )?coute|(ca|cela) coute combien|how much (compensation|interest|is the fee|are the fees)|\btaux\b|\brate\b"
 )
 
 
