@@ -99,10 +99,8 @@ def chunk_document(meta: DocumentMeta, clauses: list[Clause], doc_text: str) -> 
             for n, (s, e) in enumerate(pieces):
                 chunks.append(_make(meta, first_clauses if n == 0 else [clause], s, e, doc_text))
             continue
-        if group and not headings and (not same_article or clause.end - group[0].start > TARGET_CHARS
-                                       or len(clause.text) > SHORT_CHARS):
-            flush()
-        elif group and not same_article:
+        too_big = clause.end - group[0].start > TARGET_CHARS or len(clause.text) > SHORT_CHARS if group else False
+        if group and (not same_article or (too_big and not headings)):
             flush()
         group.append(clause)
         if len(clause.text) > SHORT_CHARS:

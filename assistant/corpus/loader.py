@@ -6,8 +6,8 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings, get_settings
 from assistant.corpus.chunk import chunk_document
