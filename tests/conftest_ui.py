@@ -1,13 +1,14 @@
 """Helpers for the UI and API tests: start the real app (`python app.py`) on a free port and stop it.
 
 Not a conftest (the shared tests/conftest.py belongs to the lead): test modules import it. The app runs
-in a subprocess exactly as a user starts it; its data dir is a temporary copy-by-symlink of the real one,
+in a subprocess exactly as a user starts it; its data dir is a temporary copy of the real one,
 so the built index is reused while feedback written by the tests never lands in the QA database.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,13 +47,21 @@ def missing_pieces() -> str | None:
 
 
 def isolated_data_dir(target: Path) -> Path:
-    """A data dir whose entries link to the real one (index reused), minus the feedback database."""
+    """A copy of the real data dir (the built index, ~25 MB) without the feedback database.
+
+    A copy, not links: when the corpus or chunker changed, the app updates its index on start, and that
+    update must not race with other processes using the shared one.
+    """
     real = Settings().data_dir
     target.mkdir(parents=True, exist_ok=True)
     if real.is_dir():
         for entry in real.iterdir():
-            if not entry.name.startswith(FEEDBACK_DB):
-                (target / entry.name).symlink_to(entry)
+            if entry.name.startswith(FEEDBACK_DB):
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, target / entry.name)
+            else:
+                shutil.copy2(entry, target / entry.name)
     return target
 
 
