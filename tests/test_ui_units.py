@@ -78,9 +78,9 @@ def test_sources_panel_shows_the_clause_text_with_the_quote_highlighted() -> Non
 def test_answer_markdown_numbers_sources_and_neutralises_html() -> None:
     reply = Reply(answer="Vous pouvez <script>x</script> résilier.", citations=[CITATION])
     text = answer_markdown(reply)
-    assert "&lt;script&gt;" in text and "<script>" not in text
+    assert "&lt;script>" in text and "<script>" not in text
     assert "[1] Proximus · art. 66 — Résiliation" in text
-    assert escape_markdown_html("**a** < b") == "**a** &lt; b"  # Markdown survives, tags do not
+    assert escape_markdown_html("**a** < b\n> « quote »") == "**a** &lt; b\n> « quote »"  # Markdown survives
 
 
 def test_clause_labels() -> None:

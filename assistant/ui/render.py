@@ -26,8 +26,12 @@ def esc(value: object) -> str:
 
 
 def escape_markdown_html(text: str) -> str:
-    """Neutralise HTML in text that the chat renders as Markdown: tags show as text, Markdown still works."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Neutralise HTML in text that the chat renders as Markdown: tags show as text, Markdown still works.
+
+    Escaping `<` is enough to stop every tag; `>` is kept because it starts the Markdown blockquotes in
+    which the assistant quotes clauses.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def find_span(text: str, quote: str) -> tuple[int, int] | None:

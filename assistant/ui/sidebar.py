@@ -38,7 +38,14 @@ OPERATOR_FIELD = "operator"
 
 def terse_answer(reply: Reply) -> str:
     """Status badge, the answer's first paragraph and every calculator's headline figure."""
-    first = re.split(r"\n\s*\n", reply.answer.strip(), maxsplit=1)[0]
+    # The first paragraph, plus the next ones while it only introduces them ("Voici ce que prévoient… :").
+    paragraphs = [p for p in re.split(r"\n\s*\n", reply.answer.strip()) if p.strip()] or [""]
+    kept = [paragraphs[0]]
+    for paragraph in paragraphs[1:]:
+        if not kept[-1].rstrip().endswith(":"):
+            break
+        kept.append(paragraph)
+    first = "\n\n".join(kept)
     if len(first) > TERSE_CHARS:
         first = first[: TERSE_CHARS - 1].rstrip() + "…"
     lines = [f'<span class="status-badge" data-status="{esc(reply.status.value)}">'
