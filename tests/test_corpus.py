@@ -62,7 +62,7 @@ KNOWN_CLAUSES = [
     (CET, "11.1", None, ""),
     (CET, "11.2", None, ""),
     (CET, "11.4", None, ""),
-    (CET, "12", None, None),  # title checked by the xfail test below
+    (CET, "12", None, None),  # title checked by the sentence-case test below
     (CET, "12.1", None, ""),
     (PROXIMUS, "57", None, ""),
     (PROXIMUS, "57 §2", None, ""),
@@ -131,10 +131,6 @@ def test_find_clause_section_one_falls_back_to_the_article(corpus):
     assert corpus.find_clause("no-such-doc", "1") is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "segmenter drops the title printed on a sentence-case numbered heading line "
-    "('12. Résiliation anticipée du contrat de Services' -> title ''), and CE+T art. 1 takes the "
-    "document title instead of 'Définitions'"))
 @pytest.mark.parametrize(("doc_id", "clause_id", "title"), [
     (CET, "1", "Définitions"),
     (CET, "11", "Durée"),

@@ -181,10 +181,6 @@ def test_retrieve_before_any_ingest_says_to_ingest(built, tmp_path, monkeypatch,
     release_chroma(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`assistant retrieve Q -k -1` is accepted: Retriever.retrieve slices the fused list with [:k], so a "
-    "negative k silently returns every fused candidate but the last (36 passages for 'préavis de résiliation "
-    "anticipée' on the real index) and exits 0 instead of an error"))
 def test_negative_k_is_refused(built, monkeypatch, capsys):
     settings, _, _ = built
     code, out, err = run_cli(monkeypatch, capsys, ["retrieve", QUESTION, "-k", "-1"], settings.knowledge_dir,

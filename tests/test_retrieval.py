@@ -46,10 +46,6 @@ def test_crossing_notice_period_question_finds_11_3_1(retriever, question):
 
 
 @slow
-@pytest.mark.xfail(strict=True, reason=(
-    "retrieval gap: the Crossing notice clauses 11.3.1.x only say '30 jours avant l'échéance' (the 11.3 / "
-    "11.3.1 headings are missing from the text), so a plain 'délai de préavis' question gets 4.3, 11.5, "
-    "5.5, 11.3.2, 5.6 and no 11.3.1.x in the top 5"))
 def test_plain_crossing_notice_question_finds_11_3_1(retriever):
     passages = retriever.retrieve("Quel est le délai de préavis pour résilier mon contrat chez Crossing ?", k=5,
                                   operator="Crossing Telecom")
@@ -67,10 +63,6 @@ def test_proximus_early_termination_fees(retriever):
 
 
 @slow
-@pytest.mark.xfail(strict=True, reason=(
-    "lexical side misses it: knowledge/glossary.yaml maps 'cancel' only to résiliation/résilier (not "
-    "annulation), and analyse() folds accents before Snowball stemming so 'annulée' -> 'annule' never meets "
-    "'annul'; BM25 ranks the chunk 71st among CMI chunks, fused rank 17 (dense alone ranks it 2nd)"))
 def test_english_porting_cancellation_fee_at_cmi(retriever):
     passages = retriever.retrieve("how much does it cost to cancel a number porting request with CMI?", k=5,
                                   operator="CMI")
@@ -78,19 +70,12 @@ def test_english_porting_cancellation_fee_at_cmi(retriever):
 
 
 @slow
-@pytest.mark.xfail(strict=True, reason=(
-    "analyse() folds accents before the French Snowball stemmer: 'annulée' stems to 'annule', 'annulation' "
-    "to 'annul', so the clause '...portabilité annulée ... 250 eur HT' is not found (rank 3 once stemming "
-    "runs on the accented word)"))
 def test_french_porting_cancellation_fee_at_cmi(retriever):
     passages = retriever.retrieve("combien coûte l'annulation d'une demande de portabilité chez CMI ?", k=5,
                                   operator="CMI")
     assert any("250 eur HT" in p.chunk.text for p in passages), clause_ids(passages)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "assistant.index.text.analyse folds accents before stemming; the French Snowball stemmer needs them "
-    "('annulée' -> 'annule' but 'annulation' -> 'annul'; 'facturée' -> 'facture' but 'facturation' -> 'factur')"))
 @pytest.mark.parametrize(("participle", "noun"), [("annulée", "annulation"), ("facturée", "facturation"),
                                                   ("résiliée", "résiliation")])
 def test_french_word_forms_share_a_stem(participle, noun):

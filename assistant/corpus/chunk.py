@@ -59,7 +59,7 @@ def _make(meta: DocumentMeta, clauses: list[Clause], start: int, end: int, doc_t
     end = start + len(text)
     context = " > ".join([*first.heading_path, f"{first.clause_id} {first.title}".strip()])
     embed_text = f"{meta.operator} ({meta.country}) — {meta.title}\n{context}\n{text}"
-    digest = hashlib.sha1(f"{meta.doc_id}|{start}|{end}|{embed_text}".encode()).hexdigest()[:20]
+    digest = hashlib.sha1(f"{meta.doc_id}|{embed_text}".encode()).hexdigest()[:20]
     return Chunk(
         chunk_id=f"{meta.doc_id}:{digest}", doc_id=meta.doc_id, operator=meta.operator,
         clause_id=first.clause_id, part=first.part, title=first.title, heading_path=first.heading_path,
@@ -106,4 +106,10 @@ def chunk_document(meta: DocumentMeta, clauses: list[Clause], doc_text: str) -> 
         if len(clause.text) > SHORT_CHARS:
             flush()
     flush()
+    # identical text twice in one document (repeated boilerplate) keeps distinct ids
+    seen: dict[str, int] = {}
+    for i, chunk in enumerate(chunks):
+        n = seen[chunk.chunk_id] = seen.get(chunk.chunk_id, 0) + 1
+        if n > 1:
+            chunks[i] = chunk.model_copy(update={"chunk_id": f"{chunk.chunk_id}-{n}"})
     return chunks

@@ -91,10 +91,12 @@ class Corpus:
         wanted = [clause_id.strip()]
         if " §1" in clause_id:
             wanted.append(clause_id.split(" §")[0])
-        for cid in wanted:
-            for c in doc.clauses:
-                if c.clause_id == cid and (part is None or (c.part and fold(c.part) == fold(part))):
-                    return c
+        same_part = [c for c in doc.clauses if (c.part and part and fold(c.part) == fold(part)) or c.part == part]
+        for pool in (same_part, doc.clauses if part is None else []):
+            for cid in wanted:
+                for c in pool:
+                    if c.clause_id == cid:
+                        return c
         return None
 
     def clause_at(self, doc_id: str, start: int) -> Clause | None:

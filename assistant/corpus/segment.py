@@ -59,6 +59,9 @@ def _split_title(rest: str) -> tuple[str, bool]:
     m = TITLE_COLON.match(rest)
     if m and len(m.group("title").split()) <= 10:
         return m.group("title").strip(), False
+    # "12. Résiliation anticipée du contrat de Services" alone on its line: a heading in sentence case
+    if len(rest) <= 90 and len(rest.split()) <= 12 and not re.search(r"[.;,:!?)]$", rest) and rest[0].isupper():
+        return rest, True
     return "", False
 
 

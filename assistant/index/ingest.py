@@ -42,6 +42,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
     store = Store(settings)
     current = set() if rebuild else store.stored_ids()
     if not rebuild and current == set(chunks) and store.active() is not None:
+        store.cleanup(keep={store.active_name() or ""})
         return IngestReport(collection=store.active_name() or "", embedding=embeddings_name(settings),
                             chunks=len(chunks), embedded=0, reused=len(chunks), removed=0, unchanged=True,
                             seconds=time.perf_counter() - t0)

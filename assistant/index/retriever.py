@@ -91,7 +91,9 @@ class Retriever:
         query = (query or "").strip()[:MAX_QUERY_CHARS]
         if not query:
             raise QueryError("empty query: ask a question about a contract, a fee or a termination")
-        k = k or self.settings.retrieval_k
+        k = self.settings.retrieval_k if k is None else k
+        if k < 1:
+            raise QueryError(f"k must be a positive number of passages (got {k})")
         if operator is None and not doc_ids:
             # a question that names exactly one operator is about that operator's terms
             named = self.corpus.mentioned_operators(query)

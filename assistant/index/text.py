@@ -31,14 +31,19 @@ def _stopwords() -> frozenset[str]:
     return frozenset(fold(w) for w in STOPWORDS_FRENCH) | {"client", "article", "present", "presentes", "l", "d"}
 
 
+LETTERS = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+
+
 def analyse(text: str) -> list[str]:
-    """Tokens for BM25: folded, split on non-letters (elisions l'/d' dropped), stop words out, stemmed."""
+    """Tokens for BM25: lower-cased words (elisions l'/d' dropped), stop words out, Snowball-stemmed
+    *with* their accents (the French stemmer needs them: annulée/annulation -> annul), then folded so
+    that a customer typing without accents still matches."""
     words = []
-    for token in WORD.findall(fold(text).replace("'", " ").replace("’", " ")):
+    for token in LETTERS.findall(text.casefold().replace("'", " ").replace("’", " ")):
         for w in token.split("-"):
-            if len(w) > 1 and w not in _stopwords():
+            if len(w) > 1 and fold(w) not in _stopwords():
                 words.append(w)
-    return _stemmer().stemWords(words)
+    return [fold(s) for s in _stemmer().stemWords(words)]
 
 
 class Glossary:
