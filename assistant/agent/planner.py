@@ -107,6 +107,13 @@ _FLAG_FIELDS: dict[str, str] = {
     "takeover_numbers": r"reprise (de|du) numero|take ?over",
     "technician": r"technicien|technician|intervention",
 }
+# Why the contract ends (early-termination rules differ); first match wins, customer request is the default.
+_REASONS: list[tuple[str, str]] = [
+    ("customer_death", r"dece|decede|mort\b|death|died|passed away"),
+    ("operator_for_customer_breach", r"(m|nous|l|me) a resilie|a resilie (mon|notre|le)|resilie par (l.operateur|eux)"
+                                     r"|(terminated|cancelled|ended) (my|our|the) contract|because (i|we) (did not|didn.t) pay"),
+    ("move_abroad_or_uncovered_area", r"etranger|abroad|zone non couverte|not covered|pas couvert"),
+]
 _TEMPORARY = re.compile(r"4g|temporaire|temporary|provisoire")
 
 
@@ -213,6 +220,9 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     for field_name, pattern in _FLAG_FIELDS.items():
         if re.search(pattern, folded):
             values[field_name] = True
+    reason = next((r for r, pattern in _REASONS if re.search(pattern, folded)), None)
+    if reason:
+        values["reason"] = reason
     values["text"] = u.text
     return values
 

@@ -110,7 +110,8 @@ class OperatorMatcher:
 # (intent, weight, folded regex). Weights add up; the best-scoring intent wins, ties go to the earlier entry.
 _TERMINATE = re.compile(
     r"resili|sortir (de|du) (mon |l.|ce )?(engagement|contrat)|get out of (my )?(contract|commitment)|break (my )?contract|mettre fin|arreter mon (contrat|abonnement)|quitter|cancel|terminat|end my (contract|subscription)"
-    r"|close my account|leave (the|my)|changer d.operateur|switch (operator|provider)"
+    r"|close my account|leave (the|my)|changer d.operateur|switch (operator|provider)|partir avant (la )?(fin|terme)"
+    r"|\bend (it|the contract|our contract|the subscription)\b"
 )
 # Asking for money (not "combien de temps / de jours", not "sans frais").
 _COST = re.compile(
@@ -127,9 +128,10 @@ _INTENT_RULES: list[tuple[str, float, str]] = [
                     r"|when .*(end|terminat|cancel)|a quelle date|which date|what date|delai de resiliation"
                     r"|combien de temps|how long|last day|dernier jour"),
     ("termination", 2.0, _TERMINATE.pattern),
-    ("portability", 3.0, r"portabilit|portage|porter mon|garder mon numero|conserver mon numero|keep my (phone )?number"
+    ("portability", 4.0, r"portabilit|portage|porter mon|garder mon numero|conserver mon numero|keep my (phone )?number"
                          r"|port my|number porting|transfer my number"),
-    ("moving", 3.0, r"demenag|nouvelle adresse|changement d.adresse|moving|move house|i.?m moving|new address|relocat"),
+    ("moving", 3.0, r"demenag|nouvelle adresse|changement d.adresse|moving|move house|i.?m moving|new address|relocat"
+                    r"|(my|the|during|for) move\b"),
     ("payment", 2.5, r"retard de paiement|paiement|payer ma facture|impaye|late payment|pay late|paid late|unpaid"
                      r"|interets? de retard|rappel|domiciliation|recouvrement|mise en demeure|interest|overdue|payment"
                      r"|en retard|late\b"),
@@ -148,7 +150,7 @@ _TOPIC_RULES: list[tuple[str, str]] = [
     ("deposit", r"caution|depot de garantie|garantie bancaire|deposit|avance sur consommation"),
     ("call_charge", r"appel|minute|communication|call|roaming|sms"),
     ("porting", r"portabilit|portage|porting|keep my number"),
-    ("moving", r"demenag|moving|new address"),
+    ("moving", r"demenag|moving|new address|(my|the|during|for) move\b"),
     ("late_payment", r"retard|late|overdue|interet|interest|rappel|reminder"),
 ]
 _TOPIC_RES = [(t, re.compile(p)) for t, p in _TOPIC_RULES]
@@ -279,13 +281,13 @@ _PER_MONTH = re.compile(r"^\s*(ht|ttc|htva|tvac)?\s*(/|par|per|a|an|each|chaque)
 _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per month|par mois|loyer)[^\d]{0,20}$")
 _TAX = re.compile(r"^\s*(ht|htva|ttc|tvac)\b")
 _DURATION = re.compile(r"(\d{1,3})[\s-]*(mois|months?|ans?|annees?|years?)\b")
-_COUNT = re.compile(r"(\d{1,4})\s*(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
+_COUNT = re.compile(r"(\d{1,4})\s*(?:[a-z+]+\s+)?(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
 _LATE = re.compile(
     r"(?P<n1>\d{1,4})\s*(?P<u1>jours?|days?|mois|months?)\s*(de |of )?(retard|late|overdue)"
     r"|(retard|late|overdue)\s*(de|by|of)\s*(?P<n2>\d{1,4})\s*(?P<u2>jours?|days?|mois|months?)"
 )
 _HOURS = re.compile(r"\b(\d{1,3})\s*(?:h|heures?|hours?|hrs?)\s*(\d{2})?\b")
-_QUANTITY = re.compile(r"\b(\d{1,4})\s+([a-z]{2,20})")
+_QUANTITY = re.compile(r"\b(\d{1,4})\s+([a-z]{2,20})(?:\s+([a-z]{2,20}))?")
 # Nouns after a number that are units, not countable items.
 _NOT_ITEMS = _wordset(
     "mois month months jour jours day days ans annee annees year years semaine semaines week weeks heure heures "
@@ -405,9 +407,11 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         minutes = Decimal(hours.group(2) or 0) / 60
         slots.hours = (Decimal(hours.group(1)) + minutes).quantize(Decimal("0.01"))
     for m in _QUANTITY.finditer(folded):
-        word = m.group(2)
-        noun = word[:-1] if word.endswith("s") and len(word) > 3 else word
-        if word not in _NOT_ITEMS and len(word) > 3:
+        # "3 postes", "2 porting files": the count goes to the noun and to a following noun or adjective.
+        for word in filter(None, (m.group(2), m.group(3))):
+            noun = word[:-1] if word.endswith("s") and len(word) > 3 else word
+            if word in _NOT_ITEMS or len(word) <= 3:
+                break
             slots.quantities.setdefault(noun, int(m.group(1)))
     count = _COUNT.search(folded)
     if count:
