@@ -208,3 +208,20 @@ def test_chat_keeps_the_session(monkeypatch, assistant):
     cli.run_chat(Settings(), stdin=io.StringIO("Quel est le préavis ?\nBeta Mobile\nexit\n"), stdout=out)
     text = out.getvalue()
     assert "opérateur" in text and "ARTICLE 4" in text
+
+
+def test_a_failing_dependency_gives_a_short_reply_not_a_crash(corpus):
+    from assistant.errors import QueryError
+
+    class Broken:
+        def retrieve(self, *args, **kwargs):
+            raise QueryError("the index is not built yet: run `assistant ingest`")
+
+    class Buggy:
+        def retrieve(self, *args, **kwargs):
+            raise RuntimeError("boom")
+
+    for retriever in (Broken(), Buggy()):
+        a = Assistant(Settings(prompts_dir=ROOT / "prompts"), corpus=corpus, retriever=retriever, calculators={})
+        reply = a.ask("Quel est le préavis chez Beta Mobile ?")
+        assert reply.status == ReplyStatus.NOT_FOUND and "documents" in reply.answer and not reply.citations

@@ -189,9 +189,14 @@ class Assistant:
         state = self.sessions.get(session_id)
         try:
             reply = self._ask(question or "", state, operator)
-        except AssistantError as exc:  # a dependency failed in a way we can explain: say so, never crash
+        except AssistantError as exc:  # a dependency failed in a way we can explain (index not built...)
             log.warning("turn failed: %s", exc)
-            reply = self._simple(state.language or "fr", "junk", ReplyStatus.CLARIFY, "other")
+            reply = self._simple(state.language or "fr", "unavailable", ReplyStatus.NOT_FOUND, "other",
+                                 reason=str(exc))
+        except Exception:  # a bug must not take the conversation down: log it, answer something useful
+            log.exception("unexpected error while answering")
+            reply = self._simple(state.language or "fr", "unavailable", ReplyStatus.NOT_FOUND, "other",
+                                 reason="internal error")
         reply.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         reply.session_id = state.session_id
         state.turns += 1
