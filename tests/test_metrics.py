@@ -211,3 +211,9 @@ def test_durations_spelt_out_count_as_numbers():
     assert Decimal("3") in numbers_in_text("un préavis de trois (3) mois")
     assert Decimal("14") in numbers_in_text("within fourteen days")
     assert Decimal("1") not in numbers_in_text("un client a écrit")
+
+
+def test_report_number_format_keeps_integer_zeros():
+    from assistant.evaluation.report import fmt
+
+    assert fmt(730.4, 0) == "730" and fmt(0.500, 3) == "0.5" and fmt(1.0) == "1" and fmt(None) == "–"
