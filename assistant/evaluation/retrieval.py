@@ -27,7 +27,7 @@ REPORT = Path(__file__).resolve().parents[2] / "eval" / "reports" / "retrieval.m
 
 class Hit(BaseModel):
     doc_id: str
-    clause_id: str | None
+    clause_ids: list[str] = Field(default_factory=list)  # every clause the passage covers
     text: str
 
 
@@ -59,8 +59,7 @@ def is_hit(item: RetrievalItem, hit: Hit) -> bool:
         return False
     if _squash(item.quote) in _squash(hit.text):
         return True
-    return hit.clause_id is not None and any(
-        hit.clause_id == gold or hit.clause_id.startswith(gold + ".") for gold in item.clause_ids)
+    return any(cid == gold or cid.startswith(gold + ".") for cid in hit.clause_ids for gold in item.clause_ids)
 
 
 def _rank(item: RetrievalItem, hits: Sequence[Hit]) -> int | None:
@@ -98,9 +97,8 @@ def _score(items: Sequence[RetrievalItem], search: Callable[[RetrievalItem], lis
 
 def _pipeline(retriever: Retriever, mode: str) -> Callable[[RetrievalItem], list[Hit]]:
     def search(item: RetrievalItem) -> list[Hit]:
-        return [Hit(doc_id=p.chunk.doc_id, clause_id=c, text=p.chunk.text)
-                for p in retriever.retrieve(item.question, k=10, operator=item.operator, mode=mode)
-                for c in p.chunk.clause_ids[:1] or [p.chunk.clause_id]]
+        return [Hit(doc_id=p.chunk.doc_id, clause_ids=p.chunk.clause_ids or [p.chunk.clause_id], text=p.chunk.text)
+                for p in retriever.retrieve(item.question, k=10, operator=item.operator, mode=mode)]
     return search
 
 
@@ -144,7 +142,7 @@ def _naive(settings: Settings, retriever: Retriever) -> Callable[[RetrievalItem]
             where = {"doc_id": {"$in": corpus.doc_ids_for(op)}} if op else None
         res = col.query(query_embeddings=[embedder.embed_query(item.question)], n_results=10, where=where,
                         include=["documents", "metadatas"])
-        return [Hit(doc_id=str(m["doc_id"]), clause_id=None, text=t)
+        return [Hit(doc_id=str(m["doc_id"]), text=t)
                 for t, m in zip(res["documents"][0], res["metadatas"][0], strict=True)]
     return search
 

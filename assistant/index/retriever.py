@@ -77,7 +77,9 @@ class Retriever:
 
     # ------------------------------------------------------------------ search
     def dense(self, query: str, k: int, docs: list[str] | None) -> list[tuple[int, float]]:
-        vector = get_embeddings(self.settings).embed_query(query)
+        # the glossary's French terms help the embedding too: an English question then shares the
+        # contract's own words ("notice" -> "préavis") instead of relying on cross-lingual similarity
+        vector = get_embeddings(self.settings).embed_query(self.glossary.expand(query))
         where = {"doc_id": {"$in": docs}} if docs else None
         hits = self.store.query(vector, k, where)
         return [(self.by_id[cid], score) for cid, score in hits if cid in self.by_id]
