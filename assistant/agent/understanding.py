@@ -8,7 +8,6 @@ milliseconds), deterministic and testable without a model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -17,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from assistant.agent.text import clean_input, fold, words
+from assistant.corpus.operators import OperatorMatcher
 
 Language = Literal["fr", "en"]
 
@@ -60,49 +60,7 @@ def detect_language(text: str, default: Language = "fr") -> Language:
 # --------------------------------------------------------------------------- operators
 
 
-class OperatorMatcher:
-    """Finds operator mentions (names, aliases, product names) inside free text.
-
-    Short aliases ("CT", "CET", "LOL", "CMI") are matched case-sensitively as printed, because their
-    lowercase forms are ordinary words ("cet abonnement"); longer names match accent- and case-insensitively.
-    """
-
-    def __init__(self, names: dict[str, Iterable[str]]):
-        self._patterns: list[tuple[re.Pattern[str], bool, str]] = []
-        for operator, aliases in names.items():
-            for alias in {operator, *aliases}:
-                alias = alias.strip()
-                if not alias:
-                    continue
-                exact = len(alias) <= 4
-                needle = alias if exact else fold(alias)
-                pattern = re.compile(rf"(?<![\w+]){re.escape(needle)}(?![\w+])")
-                self._patterns.append((pattern, exact, operator))
-        # Longest aliases first so that "Proximus VoIP" wins over "Proximus" at the same position.
-        self._patterns.sort(key=lambda p: -len(p[0].pattern))
-
-    def strip(self, text: str) -> str:
-        """`text` without operator mentions (they help nobody once retrieval is filtered by operator)."""
-        folded = fold(text)
-        spans: list[tuple[int, int]] = []
-        for pattern, exact, _ in self._patterns:
-            spans += [m.span() for m in pattern.finditer(text if exact else folded)]
-        # fold() keeps the length of ordinary Latin text; if it did not, leave the text as it is.
-        if len(folded) != len(text):
-            return text
-        for start, end in sorted(spans, reverse=True):
-            text = text[:start] + " " + text[end:]
-        return re.sub(r"\s+", " ", text).strip()
-
-    def find(self, text: str) -> list[str]:
-        """Operators mentioned in `text`, in order of first mention."""
-        folded = fold(text)
-        hits: dict[str, int] = {}
-        for pattern, exact, operator in self._patterns:
-            m = pattern.search(text if exact else folded)
-            if m and (operator not in hits or m.start() < hits[operator]):
-                hits[operator] = m.start()
-        return sorted(hits, key=hits.__getitem__)
+# OperatorMatcher lives with the corpus (it is built from the manifest); re-exported for callers here.
 
 
 # --------------------------------------------------------------------------- intents
