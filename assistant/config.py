@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     collection_prefix: str = "clauses"
 
+    # Cap on the characters of each chunk given to the embedding model (0 = whole chunk). The cost of
+    # embedding grows with length while a clause's heading and opening carry most of its topic; BM25
+    # still sees every word.
+    embed_max_chars: int = 0
+
     retrieval_k: int = 5
     candidates_k: int = 30
     dense_weight: float = 1.0

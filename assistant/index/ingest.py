@@ -33,6 +33,14 @@ def _metadata(chunk: Chunk) -> dict[str, str | int]:
             "part": chunk.part or "", "title": chunk.title[:200], "start": chunk.start, "end": chunk.end}
 
 
+def embed_input(chunk: Chunk, max_chars: int) -> str:
+    """What the embedding model sees: the chunk's context line(s) and text, cut at a word boundary."""
+    if not max_chars or len(chunk.embed_text) <= max_chars:
+        return chunk.embed_text
+    cut = chunk.embed_text[:max_chars]
+    return cut[: cut.rfind(" ")] if " " in cut else cut
+
+
 def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> IngestReport:
     """Chunk ids are content hashes, so an unchanged chunk keeps its id and its stored vector: only
     new or changed chunks are embedded, and a removed document's chunks simply are not copied."""
@@ -61,7 +69,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
         bar = tqdm(total=len(fresh), desc="embedding chunks", unit="chunk", disable=not progress or not fresh)
         for i in range(0, len(fresh), BATCH):
             ids = fresh[i:i + BATCH]
-            vectors = embedder.embed_documents([chunks[c].embed_text for c in ids])
+            vectors = embedder.embed_documents([embed_input(chunks[c], settings.embed_max_chars) for c in ids])
             target.add(ids=ids, embeddings=vectors, metadatas=[_metadata(chunks[c]) for c in ids],
                        documents=[chunks[c].text for c in ids])
             bar.update(len(ids))

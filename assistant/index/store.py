@@ -43,7 +43,9 @@ class Store:
     def __init__(self, settings: Settings, client: ClientAPI | None = None):
         self.settings = settings
         self.client = client or make_client(settings)
-        self.key = f"{settings.collection_prefix}-{embeddings_name(settings)}"
+        # vectors depend on the model and on how much of each chunk it saw: one collection per pair
+        cap = f"-c{settings.embed_max_chars}" if settings.embed_max_chars else ""
+        self.key = f"{settings.collection_prefix}-{embeddings_name(settings)}{cap}"
 
     # ------------------------------------------------------------------ state record
     def _state(self) -> Collection:
