@@ -281,3 +281,108 @@ def test_registry_contract_and_langchain_tools():
     assert out["amount"] == "600.00" and out["citations"][0]["clause_id"] == "6.1"
     bad = tools["deposit_ceiling"].invoke({"operator": "Orange", "average_monthly_bill": "100"})
     assert bad["error"]["field"] == "operator"
+
+
+# ---------------------------------------------------------------- quantities, durations, known term ends, limits
+def test_fee_lookup_quantity_counts_units_from_the_first_counted_one():
+    # 8.5.12: 5 EUR HT per reminder from the second: 3 reminders -> reminders 2 and 3 = 10 EUR
+    assert run("fee_lookup", operator="CT", kind="reminder_fee", quantity=3).amount == Decimal("10.00")
+    # CMI CP Internet 4: 600 EUR HT per link, 2 links
+    assert run("fee_lookup", operator="CMI", kind="speed_change", quantity=2).amount == Decimal("1200.00")
+    # CMI CP Fixe 6: 150 EUR HT per line, 4 lines
+    assert run("fee_lookup", operator="CMI", kind="termination_fee", quantity=4).amount == Decimal("600.00")
+
+
+def test_fee_lookup_quantity_keeps_both_sides_of_a_conflict():
+    # Crossing paper invoice: 1,03 (form, 8.3.3) vs 2 EUR HT (8.3.3): 12 invoices -> 12.36 or 24.00
+    r = run("fee_lookup", operator="CT", kind="paper_invoice", quantity=12)
+    assert r.amount is None and r.status == FactStatus.CONFLICTING
+    assert r.values["min_total"] == "12.36" and r.values["max_total"] == "24.00"
+
+
+def test_fee_lookup_per_month_counts_months():
+    # Crossing form: paper call detail 5 EUR HT per month; 12 months -> 60 EUR
+    assert run("fee_lookup", operator="CT", kind="itemised_bill", months=12).amount == Decimal("60.00")
+    # non-SEPA surcharge 4,35/month (form) vs 4,39/invoice (8.5.1): 12 months and 12 invoices -> 52.20 or 52.68
+    r = run("fee_lookup", operator="CT", kind="payment_method_surcharge", months=12, quantity=12)
+    assert (r.values["min_total"], r.values["max_total"]) == ("52.20", "52.68")
+
+
+def test_fee_lookup_hourly_slices_and_travel_supplement():
+    # 6.1.6: 154 EUR HT/h by indivisible 30 min: 1 h 10 -> 1.5 h = 231; travel 2 EUR HT/km x 40 km = 80 -> 311
+    r = run("fee_lookup", operator="CT", kind="support_intervention", hours="1.17", km="40")
+    assert r.amount == Decimal("311.00")
+    # without hours or km: the hourly rate, travel named but not added
+    r = run("fee_lookup", operator="CT", kind="support_intervention")
+    assert r.amount == Decimal("154.00") and any("km" in a for a in r.assumptions)
+    # exactly 2 h -> 4 slices = 308, no travel given
+    assert run("fee_lookup", operator="CT", kind="support_intervention", hours="2").amount == Decimal("308.00")
+
+
+def test_fee_lookup_supplement_by_duration():
+    # LOL fibre form: flat fee 240 TTC includes 2 h; complex cabling 120 TTC when 2 h < work < 4 h
+    assert run("fee_lookup", operator="LOL", kind="cabling", hours="3").amount == Decimal("360.00")
+    assert run("fee_lookup", operator="LOL", kind="cabling", hours="1.5").amount == Decimal("240.00")
+    assert run("fee_lookup", operator="LOL", kind="cabling", hours="5").amount == Decimal("240.00")
+    assert run("fee_lookup", operator="LOL", kind="cabling").amount == Decimal("240.00")
+
+
+def test_late_payment_from_a_delay_without_dates():
+    # CE+T 8.8: 1 % per month; 1 200 EUR, 3 months late -> 36 EUR (reminder/recovery fees not stated)
+    r = run("late_payment", operator="CE+T", amount="1200", months_late=3)
+    assert r.values["known_subtotal"] == "36.00" and r.status == FactStatus.NOT_STATED
+    # 45 days late: a started month counts, a month = 30 days -> 2 months -> 24 EUR
+    assert run("late_payment", operator="CE+T", amount="1200", days_late=45).values["known_subtotal"] == "24.00"
+    # CMI business 8.6.1: 12 %/year pro rata: 1 000 x 12 % x 73/365 = 24 + 40 indemnity = 64
+    assert run("late_payment", operator="CMI", amount="1000", days_late=73).amount == Decimal("64.00")
+    # due date + days late = payment date: 2025-01-10 + 45 days = 2025-02-24, started months = 2 -> 24
+    r = run("late_payment", operator="CE+T", amount="1200", due_date="2025-01-10", days_late=45)
+    assert r.values["known_subtotal"] == "24.00"
+    with pytest.raises(InputError):
+        run("late_payment", operator="CE+T", amount="1200")
+
+
+def test_outage_from_a_duration():
+    # CMI 10.2 GTR: 6h30 < 7 h <= 8h30 -> 20 % of 300 = 60; > 10 h -> 100 % of 150
+    assert run("outage_refund", operator="CMI", service="internet", monthly_fee="300",
+               restoration_hours="7").amount == Decimal("60.00")
+    assert run("outage_refund", operator="CMI", service="internet", monthly_fee="150",
+               restoration_hours="11").amount == Decimal("150.00")
+    # Proximus 35: more than 7 days; 10 days without dates at 1/30 of 60 EUR a day -> 20 EUR
+    assert run("outage_refund", operator="Proximus", monthly_fee="60", outage_days=10).amount == Decimal("20.00")
+    assert run("outage_refund", operator="Proximus", monthly_fee="60", outage_days=7).amount == Decimal("0.00")
+    # start + days: 2025-02-01 for 10 days -> 01..10 Feb at 60/28 a day = 21.43
+    assert run("outage_refund", operator="Proximus", monthly_fee="60", outage_start="2025-02-01",
+               outage_days=10).amount == Decimal("21.43")
+    with pytest.raises(InputError):
+        run("outage_refund", operator="Proximus", monthly_fee="60")
+
+
+def test_timeline_from_a_known_renewal_or_term_end():
+    # Crossing 11.3.1.2: 30 days before the term end; renews 2025-06-01 -> last day 2025-05-31 -> 2025-05-01
+    r = run("termination_timeline", operator="CT", service="voip", renewal_date="2025-06-01")
+    assert r.result_date == "2025-05-01" and r.values["effective_end_date"] == "2025-05-31"
+    # Virtual PBX 11.3.1.3: 90 days before a term ending 2025-10-01 -> 2025-07-03
+    r = run("termination_timeline", operator="CT", service="virtual pbx", term_end_date="2025-10-01")
+    assert r.result_date == "2025-07-03"
+    # a request after the deadline: renewed for 12 months (11.3.2.2), ends 2026-10-01
+    r = run("termination_timeline", operator="CT", service="virtual pbx", term_end_date="2025-10-01",
+            request_date="2025-08-01")
+    assert r.result_date == "2026-10-01" and r.values["next_renewal_date"] == "2025-10-02"
+    with pytest.raises(InputError):
+        run("termination_timeline", operator="CT", service="voip")
+
+
+def test_liability_interim_invoice_and_reduction_limits():
+    # CE+T 14.3: value of the service over the last 6 months: 6 x 250 = 1 500
+    assert run("liability_cap", operator="CE+T", monthly_fee="250").amount == Decimal("1500.00")
+    # Proximus 52: paid in the 6 months before the event: 6 x 80 = 480; in service 4 months -> 320
+    assert run("liability_cap", operator="Proximus", monthly_fee="80").amount == Decimal("480.00")
+    assert run("liability_cap", operator="Proximus", monthly_fee="80", months_in_service=4).amount == Decimal("320.00")
+    assert run("liability_cap", operator="CT", monthly_fee="80").status == FactStatus.NOT_STATED
+    # Proximus 40: average 200 + 125 HT = 325; 310 is below it
+    r = run("interim_invoice", operator="Proximus", average_monthly_bill="200", current_amount="310")
+    assert r.amount == Decimal("325.00") and r.values["allowed"] is False
+    # CE+T 8.5: 10 % per quarter: 40 users -> 4; 45 -> 4 (rounded down)
+    assert run("reduction_allowance", operator="CE+T", current_count=40).amount == Decimal("4")
+    assert run("reduction_allowance", operator="CE+T", current_count=45).amount == Decimal("4")

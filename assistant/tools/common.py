@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import InputError
 from assistant.models import CalcResult, CalcStep, Citation, FactStatus, TaxBasis
-from assistant.tools.rules import Fact, Fee, OperatorRules, RuleBook, Source
+from assistant.tools.rules import Fact, Fee, OperatorRules, RuleBook, Source, Value
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("10000000")  # anything above is a typo, not a telecom bill
@@ -110,8 +110,22 @@ def describe_fact(fact: Fact, label: str) -> str:
 
 @dataclass
 class FeeLine:
+    """A fee and how many units of it: `quantity`, or for values priced per one of `per_units` (month, hour,
+    km...) that count instead."""
+
     fee: Fee
-    quantity: int
+    quantity: int | Decimal
+    per_units: dict[str, Decimal] = field(default_factory=dict)
+
+    def counted(self, value: Value) -> Decimal:
+        qty = Decimal(self.per_units.get(value.per, self.quantity))
+        return max(Decimal(0), qty - (self.fee.applies_from - 1))
+
+
+def fmt_qty(x: Decimal) -> str:
+    """A quantity as a reader writes it: 3, 1.5 (not 3.00)."""
+    x = Decimal(x)
+    return str(x.quantize(Decimal(1))) if x == x.to_integral_value() else f"{x.normalize():f}"
 
 
 @dataclass
@@ -136,8 +150,7 @@ class Totals:
         self.steps.append(CalcStep(label=label, formula=formula, value=f"{amount} EUR"))
 
     def add_fee(self, line: FeeLine) -> None:
-        fee, qty = line.fee, line.quantity
-        counted = max(0, qty - (fee.applies_from - 1))
+        fee = line.fee
         self.sources += fee.all_sources
         if fee.note:
             self.assumptions.append(f"{fee.label_en}: {fee.note}")
@@ -145,20 +158,22 @@ class Totals:
             self.status = worst(self.status, fee.status if fee.status != FactStatus.STATED else FactStatus.NOT_STATED)
             self.warnings.append(describe_fact(fee, fee.label_en))
             if fee.status == FactStatus.CONFLICTING:
-                figures = [money(v.number * counted) for v in fee.distinct_values()]
+                figures = [money(v.number * line.counted(v)) for v in fee.distinct_values()]
                 self.low += min(figures)
                 self.high += max(figures)
                 self.bases.update(v.tax_basis for v in fee.values)
                 self.steps.append(CalcStep(label=fee.label_fr, formula=" or ".join(
-                    f"{v.number} x {counted} ({v.per}, art. {v.source.clause_id})" for v in fee.distinct_values()),
+                    f"{v.number} x {fmt_qty(line.counted(v))} ({v.per}, art. {v.source.clause_id})"
+                    f" = {money(v.number * line.counted(v))}" for v in fee.distinct_values()),
                     value="conflicting"))
             else:
                 self.steps.append(CalcStep(label=fee.label_fr, formula=f"see {fee.pointer or 'documents'}",
                                            value="not stated"))
             return
         v = fee.values[0]
+        counted = line.counted(v)
         extra = f", from no. {fee.applies_from}" if fee.applies_from > 1 else ""
-        self.add_amount(fee.label_fr, f"{v.number} EUR {v.tax_basis} per {v.per or 'unit'} x {counted}{extra}",
+        self.add_amount(fee.label_fr, f"{v.number} EUR {v.tax_basis} per {v.per or 'unit'} x {fmt_qty(counted)}{extra}",
                         v.number * counted, v.tax_basis)
 
     def result(self, tool: str, book: RuleBook, rules: OperatorRules, **extra: Any) -> CalcResult:

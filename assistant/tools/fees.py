@@ -7,7 +7,9 @@ the known subtotal is given; when one fee has two figures, the minimum and maxim
 
 from __future__ import annotations
 
+import math
 from datetime import date
+from decimal import Decimal
 
 from pydantic import Field, model_validator
 
@@ -23,18 +25,57 @@ from assistant.tools.common import (
     cite_all,
     describe_fact,
     fees_for,
+    fmt_qty,
     money,
 )
-from assistant.tools.rules import FeeKind, RuleBook
+from assistant.tools.rules import Fee, FeeKind, RuleBook
 
 
 class FeeLookupInput(OperatorInput):
     kind: FeeKind = Field(description="Kind of fee, e.g. paper_invoice, reminder_fee, moving, porting_cancelled")
     service: str | None = Field(None, description="Restrict to one service (optional)")
+    quantity: int | None = Field(None, ge=1, le=10000, description="How many units (invoices, reminders, lines, "
+                                 "links, requests...); empty = the price of one unit")
+    months: int | None = Field(None, ge=1, le=120, description="Number of months, for fees charged per month")
+    hours: Decimal | None = Field(None, gt=0, le=1000, description="Duration of the work in hours, for fees per "
+                                  "hour or that depend on how long the work takes")
+    km: Decimal | None = Field(None, ge=0, le=10000, description="Kilometres travelled, for travel charged per km")
+
+
+def _billed_hours(hours: Decimal, increment_minutes: int | None) -> Decimal:
+    """Hours rounded up to the fee's indivisible slices (e.g. 1 h 10 by 30 minutes = 1.5 h)."""
+    if not increment_minutes:
+        return hours
+    slices = math.ceil(hours * 60 / increment_minutes - Decimal("0.0001"))  # 1.17 h given for 1 h 10 min
+    return Decimal(slices * increment_minutes) / 60
+
+
+def _hours_condition(fee: Fee) -> str:
+    parts = []
+    if fee.above_hours is not None:
+        parts.append(f"> {fee.above_hours} h")
+    if fee.below_hours is not None:
+        parts.append(f"< {fee.below_hours} h")
+    return " and ".join(parts)
+
+
+def _applies_for_hours(fee: Fee, hours: Decimal | None) -> bool | None:
+    """True/False when the fee depends on the duration and it is known; None when it cannot be told."""
+    if fee.above_hours is None and fee.below_hours is None:
+        return True
+    if hours is None:
+        return None
+    return (fee.above_hours is None or hours > fee.above_hours) and (fee.below_hours is None or hours < fee.below_hours)
 
 
 def fee_lookup(inp: FeeLookupInput, book: RuleBook) -> CalcResult:
-    """Every fee of one kind: the amount when one figure is stated, else not_stated with the pointer, or conflicting."""
+    """Every fee of one kind: the amount when one figure is stated, else not_stated with the pointer, or conflicting.
+
+    With a quantity (and months / hours / km for fees priced per month / hour / km) the total is computed:
+    unit price x units counted (fees "from the n-th unit" count from that unit; per-hour fees are rounded up
+    to their indivisible slices). Supplements of the same kind ("en outre", "au-delà de 2 h") are added to
+    the base fee when their condition is known to hold; otherwise they are listed, not added.
+    """
     rules = book.for_operator(inp.operator)
     service = rules.service(inp.service).key if inp.service else None
     fees = rules.fees_of_kind(inp.kind, service)
@@ -45,15 +86,50 @@ def fee_lookup(inp: FeeLookupInput, book: RuleBook) -> CalcResult:
                           values={"kind": inp.kind, "fees": []})
     totals = Totals()
     listed = []
+    per_units: dict[str, Decimal] = {}
+    if inp.months is not None:
+        per_units["month"] = Decimal(inp.months)
+    if inp.km is not None:
+        per_units["km"] = inp.km
+    base = [f for f in fees if not f.supplement and _applies_for_hours(f, inp.hours) is not False]
+    added: list[Fee] = []
     for fee in fees:
-        totals.add_fee(FeeLine(fee, fee.applies_from))  # the unit price of the first counted unit
-        listed.append({"key": fee.key, "label_fr": fee.label_fr, "label_en": fee.label_en, "status": fee.status.value,
-                       "item": fee.item, "pointer": fee.pointer,
-                       "values": [{"amount": str(v.amount) if v.amount is not None else None, "per": v.per,
-                                   "tax_basis": v.tax_basis.value, "clause_id": v.source.clause_id,
-                                   "part": v.source.part} for v in fee.values]})
-    result = totals.result("fee_lookup", book, rules, values={"kind": inp.kind, "fees": listed})
-    if len(fees) > 1:  # several different fees of one kind are alternatives, not a sum
+        units = dict(per_units)
+        if inp.hours is not None:
+            units["hour"] = _billed_hours(inp.hours, fee.increment_minutes)
+        qty: int | Decimal = inp.quantity if inp.quantity is not None else fee.applies_from
+        line = FeeLine(fee, qty, units)
+        entry = {"key": fee.key, "label_fr": fee.label_fr, "label_en": fee.label_en, "status": fee.status.value,
+                 "item": fee.item, "pointer": fee.pointer, "supplement": fee.supplement,
+                 "values": [{"amount": str(v.amount) if v.amount is not None else None, "per": v.per,
+                             "tax_basis": v.tax_basis.value, "clause_id": v.source.clause_id,
+                             "part": v.source.part} for v in fee.values]}
+        if fee.supplement:
+            applies = _applies_for_hours(fee, inp.hours)
+            missing = [v.per for v in fee.values if v.per in ("km", "hour", "month") and v.per not in units]
+            if applies and not missing:
+                added.append(fee)
+                totals.add_fee(line)
+            else:
+                why = (f"only when the work lasts {_hours_condition(fee)}" if applies is None
+                       else "its condition does not hold" if applies is False
+                       else f"give the number of {', '.join(missing)}")
+                totals.sources += fee.all_sources
+                totals.assumptions.append(f"{fee.label_en}: charged on top ({why}); not included in the total.")
+        elif fee in base:
+            totals.add_fee(line)
+            if fee.increment_minutes and inp.hours is not None:
+                totals.assumptions.append(f"{fee.label_en}: billed by indivisible slices of {fee.increment_minutes} "
+                                          f"minutes ({fmt_qty(inp.hours)} h -> {fmt_qty(units['hour'])} h).")
+        else:
+            totals.sources += fee.all_sources
+        entry["included"] = fee in base or fee in added
+        listed.append(entry)
+    values = {"kind": inp.kind, "fees": listed}
+    if inp.quantity is not None:
+        values["quantity"] = inp.quantity
+    result = totals.result("fee_lookup", book, rules, values=values)
+    if len(base) > 1:  # several different base fees of one kind are alternatives, not a sum
         return result.model_copy(update={"amount": None, "warnings": [*result.warnings,
                                  "Several fees of this kind: see values.fees / plusieurs frais de ce type."]})
     return result

@@ -33,9 +33,10 @@ from assistant.tools.rules import InterestRule, RuleBook
 
 class LatePaymentInput(OperatorInput):
     amount: Money = Field(gt=0, description="Unpaid invoice amount in EUR")
-    due_date: date = Field(description="Invoice due date (YYYY-MM-DD)")
-    payment_date: date | None = Field(None, description="Payment date (YYYY-MM-DD); empty if months_late is given")
+    due_date: date | None = Field(None, description="Invoice due date (YYYY-MM-DD); optional when the delay is given")
+    payment_date: date | None = Field(None, description="Payment date (YYYY-MM-DD); empty if the delay is given")
     months_late: int | None = Field(None, ge=0, le=120, description="Months late, if no payment date is given")
+    days_late: int | None = Field(None, ge=0, le=3650, description="Days late, if no payment date is given")
     customer_type: Literal["business", "consumer"] = CustomerTypeField
     reminders: Count = Field(0, le=50, description="Number of payment reminders received")
     legal_interest_rate_percent: Decimal | None = Field(
@@ -44,9 +45,14 @@ class LatePaymentInput(OperatorInput):
 
     @model_validator(mode="after")
     def _period_given(self) -> LatePaymentInput:
-        if self.payment_date is None and self.months_late is None:
-            raise InputError("payment_date", "give payment_date or months_late", "indiquez la date de paiement ou le nombre de mois de retard")
-        if self.payment_date is not None and self.payment_date < self.due_date:
+        if self.payment_date is None and self.months_late is None and self.days_late is None:
+            raise InputError("payment_date", "give payment_date, days_late or months_late",
+                             "indiquez la date de paiement ou le retard (en jours ou en mois)")
+        if self.payment_date is not None and self.due_date is None:
+            raise InputError("due_date", "a payment date needs the due date", "indiquez aussi la date d'échéance")
+        if self.due_date is not None and self.payment_date is None and self.days_late is not None:
+            self.payment_date = self.due_date + timedelta(days=self.days_late)
+        if self.payment_date is not None and self.due_date is not None and self.payment_date < self.due_date:
             raise InputError("payment_date", "is before due_date", "est antérieure à l'échéance")
         return self
 
@@ -60,7 +66,7 @@ def _interest(rule: InterestRule, inp: LatePaymentInput, totals: Totals) -> None
         totals.warnings.append(f"Late interest: not stated ({rule.pointer}) / intérêts de retard non chiffrés")
         return
     start = inp.due_date
-    if rule.runs_from == "reminder":
+    if rule.runs_from == "reminder" and start is not None:
         if inp.reminder_date is None:
             totals.warnings.append("This rule runs from an unanswered reminder; without reminder_date the due "
                                    "date is used, an upper bound / calculé depuis l'échéance (majorant).")
@@ -80,8 +86,14 @@ def _interest(rule: InterestRule, inp: LatePaymentInput, totals: Totals) -> None
             rates.append(rule.legal_rate_multiple * inp.legal_interest_rate_percent)
     rate = max(rates)
     if rule.period == "month":
-        if inp.payment_date is None:
-            months = inp.months_late or 0
+        if inp.payment_date is None or start is None:
+            if inp.months_late is not None:
+                months = inp.months_late
+            else:  # only a number of days: a month of delay counted as 30 days
+                days = inp.days_late or 0
+                months = -(-days // 30) if rule.started_period_counts else days // 30
+                totals.assumptions.append("Without dates, a month of delay = 30 days"
+                                          + (" and a started month counts in full." if rule.started_period_counts else "."))
         elif rule.started_period_counts:
             # month k of delay starts on the k-th monthly anniversary of the first day late
             months = started_periods(start + timedelta(days=1), inp.payment_date)
@@ -91,7 +103,7 @@ def _interest(rule: InterestRule, inp: LatePaymentInput, totals: Totals) -> None
         amount = inp.amount * rate / 100 * months
         totals.add_amount("Intérêts de retard / late interest", f"{inp.amount} x {rate}% x {months} month(s)", amount)
     else:
-        days = (inp.payment_date - start).days if inp.payment_date else None
+        days = (inp.payment_date - start).days if inp.payment_date and start else inp.days_late
         if days is None:
             days = (inp.months_late or 0) * 365 // 12
             totals.assumptions.append("Without a payment date, one month late = 365/12 days.")

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from assistant.models import CalcResult
-from assistant.tools import fees, payment, termination, usage
+from assistant.tools import fees, limits, payment, termination, usage
 from assistant.tools.common import validate
 from assistant.tools.rules import RuleBook, load_rules
 
@@ -65,6 +65,17 @@ _ALL = [
     Calculator("deposit_ceiling", "Plafond du dépôt de garantie", "Deposit ceiling",
                "The highest deposit or advance an operator may ask, in months of the average bill.",
                fees.DepositInput, fees.deposit_ceiling),
+    Calculator("liability_cap", "Plafond de responsabilité", "Liability cap",
+               "The most the operator pays when it is liable for a damage: the fees of the last months the "
+               "clause names, computed from the customer's monthly fee.",
+               limits.LiabilityInput, limits.liability_cap),
+    Calculator("interim_invoice", "Facture intermédiaire", "Interim invoice",
+               "Above which amount the operator may send an intermediate invoice or ask an advance, from the "
+               "customer's average bill.",
+               limits.InterimInvoiceInput, limits.interim_invoice),
+    Calculator("reduction_allowance", "Réduction du nombre d'utilisateurs", "Reducing users",
+               "How many users or lines the customer may remove in one period.",
+               limits.ReductionInput, limits.reduction_allowance),
 ]
 
 CALCULATORS: dict[str, Calculator] = {c.name: c for c in _ALL}

@@ -31,6 +31,7 @@ FeeKind = Literal[
     "temporary_service", "equipment_late_return", "equipment_damaged", "equipment_not_returned",
     "early_termination_admin", "termination_fee", "abuse_penalty", "intervention_rate",
     "configuration_restore", "speed_change", "missed_appointment", "sim_replacement", "suspension_fee",
+    "support_intervention", "offer_change",
 ]
 FEE_KINDS: tuple[str, ...] = get_args(FeeKind)
 
@@ -127,6 +128,10 @@ class Fee(Fact):
     customer_types: list[CustomerType] = Field(default_factory=lambda: ["business", "consumer"])
     applies_from: int = 1  # first counted unit, e.g. 2 = "à partir du deuxième rappel"
     applies_after_days: int | None = None  # e.g. cancellation fee only "plus de 14 jours après la signature"
+    increment_minutes: int | None = Field(None, ge=1)  # per-hour fees billed by indivisible slices ("tranches de 30 minutes")
+    above_hours: Decimal | None = None  # applies only when the work lasts more than this many hours
+    below_hours: Decimal | None = None  # ... and less than this many hours
+    supplement: bool = False  # charged on top of the base fee of the same kind ("en outre", "en supplément")
 
 
 class Notice(Fact):
@@ -206,6 +211,26 @@ class OutageRule(Fact):
     yearly_cap_months: Decimal | None = None
 
 
+class LiabilityRule(Fact):
+    """Ceiling of the operator's liability: the fees of the last N months (values carry months), maybe a yearly cap."""
+
+    per_event: bool = True
+    yearly_cap: Fact | None = None  # an amount per calendar year, whatever the number of events
+
+
+class InterimInvoiceRule(Fact):
+    """An intermediate invoice / advance may be sent when the bill exceeds the average by this amount."""
+
+    reference_months: int | None = None  # months the average is computed on
+
+
+class ReductionLimit(Fact):
+    """How much of a countable subscription (users, lines) may be removed per period (values carry percent)."""
+
+    unit: str = "user"
+    period: Literal["month", "quarter", "year"] = "quarter"
+
+
 class CallRating(Fact):
     """How calls are charged: billing increment and rounding of the call price."""
 
@@ -225,6 +250,9 @@ class OperatorRules(Rule):
     deposit: list[DepositRule] = Field(default_factory=list)
     outage: list[OutageRule] = Field(default_factory=list)
     call_rating: list[CallRating] = Field(default_factory=list)
+    liability: list[LiabilityRule] = Field(default_factory=list)
+    interim_invoice: list[InterimInvoiceRule] = Field(default_factory=list)
+    reduction_limit: list[ReductionLimit] = Field(default_factory=list)
     moving_recommitment: Fact | None = None  # months of new commitment a move to a new address starts
 
     @model_validator(mode="after")
@@ -254,7 +282,9 @@ class OperatorRules(Rule):
 
     def facts(self) -> list[Fact]:
         """Every fact of the file (for the quote-verification test)."""
-        out: list[Fact] = [*self.fees, *self.interest, *self.deposit, *self.outage, *self.call_rating]
+        out: list[Fact] = [*self.fees, *self.interest, *self.deposit, *self.outage, *self.call_rating,
+                           *self.liability, *self.interim_invoice, *self.reduction_limit]
+        out += [r.yearly_cap for r in self.liability if r.yearly_cap is not None]
         out += [self.moving_recommitment] if self.moving_recommitment else []
         for s in self.services:
             out += [s.minimum_term, s.renewal, s.notice]

@@ -57,15 +57,32 @@ class EarlyTerminationInput(OperatorInput):
 
 class TimelineInput(OperatorInput):
     service: str = Field(description="Service to terminate, e.g. 'mobile', 'VoIP', 'fibre'")
-    request_date: date = Field(description="Date the termination request is sent (YYYY-MM-DD)")
-    start_date: date = Field(description="Activation / commitment start date (YYYY-MM-DD)")
+    request_date: date | None = Field(None, description="Date the termination request is sent (YYYY-MM-DD); "
+                                      "optional when the term end or renewal date is given")
+    start_date: date | None = Field(None, description="Activation / commitment start date (YYYY-MM-DD)")
     commitment_months: int | None = CommitmentField
+    term_end_date: date | None = Field(None, description="Last day of the current term ('échéance'), if known "
+                                       "(instead of start_date + commitment)")
+    renewal_date: date | None = Field(None, description="Date the contract renews (first day of the next period), "
+                                      "if known (instead of start_date + commitment)")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> TimelineInput:
-        if self.request_date < self.start_date:
-            raise InputError("request_date", "is before start_date", "est antérieure à la date de début")
+        if self.term_end_date is None and self.renewal_date is None:
+            if self.start_date is None:
+                raise InputError("start_date", "give start_date, term_end_date or renewal_date",
+                                 "indiquez la date de début, la date d'échéance ou la date de reconduction")
+            if self.request_date is None:
+                raise InputError("request_date", "give the date the request is sent", "indiquez la date de la demande")
+            if self.request_date < self.start_date:
+                raise InputError("request_date", "is before start_date", "est antérieure à la date de début")
         return self
+
+    def known_term_end(self) -> date | None:
+        """Last day of the current term when the customer gives it (a renewal date is the day after)."""
+        if self.term_end_date is not None:
+            return self.term_end_date
+        return self.renewal_date - timedelta(days=1) if self.renewal_date is not None else None
 
 
 def _commitment_alternatives(svc: Service, given: int | None, warnings: list[str]) -> list[int]:
@@ -253,6 +270,10 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     warnings: list[str] = []
     sources: list[Source] = list(svc.minimum_term.all_sources)
     scenarios: list[dict[str, Any]] = []
+    known_end = inp.known_term_end()
+    if known_end is not None:
+        return _timeline_from_term_end(inp, book, rules, svc, known_end)
+    assert inp.start_date is not None and inp.request_date is not None
     for months in _commitment_alternatives(svc, inp.commitment_months, warnings):
         for renewal in _renewal_alternatives(svc, months) if months else [None]:
             ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.request_date)
@@ -316,3 +337,70 @@ def _scenario(inp: TimelineInput, notice: Notice, nv: Value | None, ps: date, pm
     out.update(last_notice_day=deadline.isoformat(), effective_end_date=effective.isoformat(),
                next_renewal_date=next_renewal.isoformat() if next_renewal else None)
     return out
+
+
+def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorRules, svc: Service,
+                            end: date) -> CalcResult:
+    """Timeline when the customer knows the last day of the term (or the renewal date, the day after).
+
+    Deadline = last day of the term minus the notice. Without a request date the answer is that deadline
+    (notice sent by then ends the contract on the last day of the term); with one, as for start + term.
+    """
+    notice = svc.notice
+    sources: list[Source] = [*notice.all_sources, *svc.renewal.all_sources]
+    warnings: list[str] = []
+    if svc.notice_renewed is not None and {v.figure_key for v in svc.notice_renewed.values} != {
+            v.figure_key for v in notice.values}:
+        alt = "; ".join(f"{v.months} month(s)" if v.months is not None else f"{v.days} day(s)"
+                        for v in svc.notice_renewed.distinct_values()) or "see the clause"
+        warnings.append(f"The notice of the first term is used; for a renewed period the documents give {alt} "
+                        f"/ préavis différent pour une période renouvelée.")
+        sources += svc.notice_renewed.all_sources
+    months = inp.commitment_months
+    if months is None and svc.minimum_term.value is not None and svc.minimum_term.value.months is not None:
+        months = svc.minimum_term.value.months
+    renewals = _renewal_alternatives(svc, months or 0) if svc.renewal.mode not in ("indefinite", "none") else [None]
+    renewals = [r for r in renewals if r] or [None]
+    scenarios = []
+    for nv in _notice_alternatives(notice):
+        for renewal in renewals:
+            deadline = _shift(end, nv, -1) if notice.anchor in ("before_term_end", "from_request") else end
+            req = inp.request_date
+            fees = False
+            if req is None or req <= deadline:
+                effective, next_renewal = end, None
+            elif notice.anchor == "from_request" or not renewal:
+                effective, next_renewal = _shift(req, nv, +1), end + timedelta(days=1)
+            else:
+                effective, next_renewal = term_end(end + timedelta(days=1), renewal), end + timedelta(days=1)
+            scenarios.append({"renewal_months": renewal, "term_end": end.isoformat(), "notice_rule": notice.anchor,
+                              "notice": (f"{nv.months} month(s)" if nv.months is not None else f"{nv.days} day(s)") if nv else "none",
+                              "last_notice_day": deadline.isoformat(), "effective_end_date": effective.isoformat(),
+                              "next_renewal_date": next_renewal.isoformat() if next_renewal else None,
+                              "early_termination_fees_apply": fees})
+    keys = ("last_notice_day", "effective_end_date", "next_renewal_date")
+    distinct = {tuple(s[k] for k in keys) for s in scenarios}
+    status = FactStatus.STATED if len(distinct) == 1 else FactStatus.CONFLICTING
+    first = scenarios[0]
+    # Without a request date the question is "by when must I give notice": the deadline is the answer.
+    headline = first["last_notice_day"] if inp.request_date is None else first["effective_end_date"]
+    steps = [CalcStep(label="Last day of the term / dernier jour de la période", value=end.isoformat(),
+                      formula="renewal date - 1 day" if inp.term_end_date is None else "given"),
+             CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
+             CalcStep(label="Last day to send notice / dernier jour pour résilier",
+                      formula=f"{end.isoformat()} - {first['notice']}", value=first["last_notice_day"]),
+             CalcStep(label="Effective end / fin effective", value=first["effective_end_date"])]
+    if first["next_renewal_date"]:
+        steps.append(CalcStep(label="Next renewal / prochaine reconduction", value=first["next_renewal_date"]))
+    if status == FactStatus.CONFLICTING:
+        warnings.append("The documents disagree on a period or notice; each alternative is listed "
+                        "/ les documents se contredisent : chaque hypothèse est listée.")
+    return CalcResult(tool="termination_timeline", amount=None, currency=None, unit="date", status=status,
+                      result_date=headline if status == FactStatus.STATED else None,
+                      values={k: first[k] for k in (*keys, "term_end", "early_termination_fees_apply")}
+                      | {"alternatives": scenarios if status == FactStatus.CONFLICTING else []},
+                      breakdown=steps,
+                      assumptions=["The renewal date is the first day of the new period: the term ends the day before.",
+                                   "A notice of N days/months before the term end must be sent at the latest N days / N "
+                                   "calendar months before the last day of the term."],
+                      warnings=warnings, citations=cite_all(book, rules, sources))

@@ -9,6 +9,7 @@ both included; each day is refunded at the monthly fee / number of days of that 
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
@@ -55,16 +56,32 @@ def call_charge(inp: CallChargeInput, book: RuleBook) -> CalcResult:
 class OutageInput(OperatorInput):
     service: str | None = Field(None, description="Service affected (optional), e.g. 'mobile'")
     monthly_fee: Money = Field(description="Monthly subscription fee of the affected service in EUR")
-    outage_start: date = Field(description="Day the outage was reported (YYYY-MM-DD)")
-    outage_end: date = Field(description="Day the service was restored (YYYY-MM-DD)")
+    outage_start: date | None = Field(None, description="Day the outage was reported (YYYY-MM-DD)")
+    outage_end: date | None = Field(None, description="Day the service was restored (YYYY-MM-DD)")
+    outage_days: int | None = Field(None, ge=1, le=3660, description="Days without service, reported day and "
+                                    "restored day included, when the dates are not given")
     restoration_hours: Decimal | None = Field(None, ge=0, le=10000,
                                               description="Restoration time in hours, for hour-based guarantees (GTR)")
 
     @model_validator(mode="after")
     def _order(self) -> OutageInput:
-        if self.outage_end < self.outage_start:
+        if self.outage_start and self.outage_end and self.outage_end < self.outage_start:
             raise InputError("outage_end", "is before outage_start", "est antérieure au début de l'interruption")
+        if self.outage_start and self.outage_end is None and self.outage_days:
+            self.outage_end = self.outage_start + timedelta(days=self.outage_days - 1)
+        if not ((self.outage_start and self.outage_end) or self.outage_days or self.restoration_hours is not None):
+            raise InputError("outage_end", "give the outage dates, its length in days or the restoration time in hours",
+                             "indiquez les dates de l'interruption, sa durée en jours ou le temps de rétablissement en heures")
         return self
+
+    def days(self) -> tuple[int, str]:
+        """Days of outage (reported day to restored day inclusive) and how they were obtained."""
+        if self.outage_start and self.outage_end:
+            return inclusive_days(self.outage_start, self.outage_end), f"{self.outage_start} .. {self.outage_end} inclusive"
+        if self.outage_days:
+            return self.outage_days, "length given"
+        hours = self.restoration_hours or Decimal(0)
+        return max(1, math.ceil(hours / 24)), f"{hours} h, a started day counts"
 
 
 def _pro_rata(fee: Decimal, first: date, last: date) -> Decimal:
@@ -88,20 +105,25 @@ def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
         return CalcResult(tool="outage_refund", status=FactStatus.NOT_STATED, currency=rules.currency,
                           warnings=["The documents state no outage refund / aucun remboursement prévu."])
     rule = candidates[0]
-    days = inclusive_days(inp.outage_start, inp.outage_end)
+    days, how = inp.days()
     citations = cite_all(book, rules, rule.all_sources)
     base = {"tool": "outage_refund", "currency": rules.currency, "unit": "EUR", "citations": citations,
             "assumptions": [rule.note] if rule.note else [],
             "warnings": [f"Other rule(s) may apply: {', '.join(r.key for r in candidates[1:])}"] if len(candidates) > 1 else []}
-    steps = [CalcStep(label="Outage length / durée", formula=f"{inp.outage_start} .. {inp.outage_end} inclusive", value=f"{days} day(s)")]
+    steps = [CalcStep(label="Outage length / durée", formula=how, value=f"{days} day(s)")]
     if rule.status != FactStatus.STATED:
         return CalcResult(**base, status=rule.status, breakdown=steps, values={"rule": rule.key, "days": days})
     if rule.min_days and days < rule.min_days:
         steps.append(CalcStep(label="Threshold / seuil", formula=f"{days} < {rule.min_days} days", value="0.00 EUR"))
         return CalcResult(**base, amount=money(Decimal(0)), breakdown=steps, values={"rule": rule.key, "days": days})
-    if rule.method == "pro_rata_days":
+    if rule.method == "pro_rata_days" and inp.outage_start and inp.outage_end:
         amount = money(_pro_rata(inp.monthly_fee, inp.outage_start, inp.outage_end))
         steps.append(CalcStep(label="Pro rata", formula="sum of monthly fee / days in month, per day", value=f"{amount} EUR"))
+    elif rule.method == "pro_rata_days":
+        amount = money(inp.monthly_fee * days / 30)
+        steps.append(CalcStep(label="Pro rata", formula=f"{inp.monthly_fee} / 30 x {days} day(s)", value=f"{amount} EUR"))
+        base["assumptions"].append("Without the outage dates, a day is refunded at 1/30 of the monthly fee "
+                                   "(give the dates for the exact month lengths).")
     elif rule.method == "fixed_months":
         months = rule.value.months if rule.value and rule.value.months else 0
         amount = money(inp.monthly_fee * months)

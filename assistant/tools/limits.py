@@ -1,0 +1,124 @@
+"""Limits the documents set relative to the customer's own figures.
+
+- Liability cap: the operator's liability is limited to the fees of the last N months (values carry months),
+  computed from the monthly fee the customer gives; a customer in service for fewer months than N counts
+  only the months paid; a yearly cap in euros, when stated, bounds the result.
+- Interim invoice: an intermediate invoice / advance may be sent once the amount to bill exceeds the
+  average bill by a stated amount: threshold = average + that amount.
+- Reduction allowance: how many users / lines may be removed in one period = floor(count x percent / 100)
+  (a maximum: a fraction of a user cannot be removed).
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field
+
+from assistant.models import CalcResult, CalcStep, FactStatus
+from assistant.tools.common import Money, OperatorInput, cite_all, describe_fact, money
+from assistant.tools.rules import Fact, OperatorRules, RuleBook
+
+
+def _not_stated(tool: str, rules: OperatorRules, what: str) -> CalcResult:
+    return CalcResult(tool=tool, status=FactStatus.NOT_STATED, currency=rules.currency,
+                      warnings=[f"The documents of {rules.operator} state no {what} / rien dans les documents."])
+
+
+def _unclear(tool: str, book: RuleBook, rules: OperatorRules, fact: Fact, label: str) -> CalcResult:
+    return CalcResult(tool=tool, status=fact.status if fact.status != FactStatus.STATED else FactStatus.NOT_STATED,
+                      currency=rules.currency, warnings=[describe_fact(fact, label)],
+                      citations=cite_all(book, rules, fact.all_sources))
+
+
+class LiabilityInput(OperatorInput):
+    monthly_fee: Money = Field(gt=0, description="What the customer pays per month for the service, in EUR")
+    months_in_service: int | None = Field(None, ge=0, le=600, description="Months the service has been paid "
+                                          "for, if fewer than the cap's period (optional)")
+
+
+def liability_cap(inp: LiabilityInput, book: RuleBook) -> CalcResult:
+    """The most the operator pays when it is liable: monthly fee x the months the clause names."""
+    rules = book.for_operator(inp.operator)
+    if not rules.liability:
+        return _not_stated("liability_cap", rules, "liability ceiling")
+    rule = rules.liability[0]
+    if rule.value is None or rule.value.months is None:
+        return _unclear("liability_cap", book, rules, rule, "Liability ceiling / plafond de responsabilité")
+    months = rule.value.months
+    counted = min(months, inp.months_in_service) if inp.months_in_service is not None else months
+    amount = money(inp.monthly_fee * counted)
+    steps = [CalcStep(label="Plafond / ceiling", formula=f"{inp.monthly_fee} x {counted} month(s)"
+                      + (f" (in service {inp.months_in_service} < {months})" if counted < months else ""),
+                      value=f"{amount} EUR")]
+    sources = list(rule.all_sources)
+    values: dict[str, Any] = {"months": counted, "per_event": rule.per_event}
+    assumptions = [rule.note] if rule.note else []
+    assumptions.append("The monthly fee is taken as constant over the period; the ceiling follows its tax basis.")
+    cap = rule.yearly_cap.value if rule.yearly_cap else None
+    if rule.yearly_cap is not None:
+        sources += rule.yearly_cap.all_sources
+    if cap is not None and cap.amount is not None:
+        values["yearly_cap"] = str(money(cap.amount))
+        if amount > cap.amount:
+            amount = money(cap.amount)
+            steps.append(CalcStep(label="Plafond annuel / yearly cap", value=f"{amount} EUR"))
+        else:
+            assumptions.append(f"Whatever the number of events, at most {money(cap.amount)} EUR per calendar year.")
+    return CalcResult(tool="liability_cap", amount=amount, currency=rules.currency, unit="EUR", breakdown=steps,
+                      assumptions=assumptions, values=values, citations=cite_all(book, rules, sources))
+
+
+class InterimInvoiceInput(OperatorInput):
+    average_monthly_bill: Money = Field(gt=0, description="Average bill over the reference period, in EUR")
+    current_amount: Money | None = Field(None, description="Amount to bill this period, in EUR (optional)")
+
+
+def interim_invoice(inp: InterimInvoiceInput, book: RuleBook) -> CalcResult:
+    """Above which amount the operator may send an intermediate invoice or ask an advance."""
+    rules = book.for_operator(inp.operator)
+    if not rules.interim_invoice:
+        return _not_stated("interim_invoice", rules, "intermediate-invoice threshold")
+    rule = rules.interim_invoice[0]
+    if rule.value is None or rule.value.amount is None:
+        return _unclear("interim_invoice", book, rules, rule, "Interim invoice threshold / seuil")
+    margin = rule.value.amount
+    threshold = money(inp.average_monthly_bill + margin)
+    steps = [CalcStep(label="Seuil / threshold", formula=f"{inp.average_monthly_bill} + {margin}", value=f"{threshold} EUR")]
+    values: dict[str, Any] = {"threshold": str(threshold)}
+    if inp.current_amount is not None:
+        allowed = inp.current_amount >= threshold
+        values["allowed"] = allowed
+        steps.append(CalcStep(label="Montant du mois / this period",
+                              formula=f"{inp.current_amount} {'>=' if allowed else '<'} {threshold}",
+                              value="interim invoice possible" if allowed else "no interim invoice"))
+    return CalcResult(tool="interim_invoice", amount=threshold, currency=rules.currency, unit="EUR",
+                      tax_basis=rule.value.tax_basis, breakdown=steps, values=values,
+                      assumptions=[rule.note] if rule.note else [],
+                      citations=cite_all(book, rules, rule.all_sources))
+
+
+class ReductionInput(OperatorInput):
+    current_count: int = Field(ge=1, le=100000, description="Users / lines on the contract now")
+
+
+def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
+    """How many users / lines may be removed in one period (floor of count x percent)."""
+    rules = book.for_operator(inp.operator)
+    if not rules.reduction_limit:
+        return _not_stated("reduction_allowance", rules, "limit on reducing users or lines")
+    rule = rules.reduction_limit[0]
+    if rule.value is None or rule.value.percent is None:
+        return _unclear("reduction_allowance", book, rules, rule, "Reduction limit / limite de réduction")
+    pct = rule.value.percent
+    exact = Decimal(inp.current_count) * pct / 100
+    allowed = math.floor(exact)
+    return CalcResult(tool="reduction_allowance", amount=Decimal(allowed), currency=None, unit="count",
+                      breakdown=[CalcStep(label=f"Maximum per {rule.period} / maximum par période",
+                                          formula=f"{inp.current_count} x {pct}% = {exact.normalize():f}, rounded down",
+                                          value=f"{allowed} {rule.unit}(s)")],
+                      assumptions=["A fraction of a user or line cannot be removed: the result is rounded down."],
+                      values={"percent": str(pct), "period": rule.period, "unit": rule.unit},
+                      citations=cite_all(book, rules, rule.all_sources))
