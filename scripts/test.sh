@@ -12,6 +12,5 @@ echo "==> lint"
 echo "==> tests"
 .venv/bin/pytest -q -p no:cacheprovider
 
-echo "==> evaluation gate (CI subset)"
-out=$(mktemp -d)
-.venv/bin/assistant eval --subset ci --gate eval/gate.yaml --out "$out"
+echo "==> evaluation gate (CI subset, thresholds in eval/gate.yaml)"
+bash .ci/eval_gate

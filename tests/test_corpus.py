@@ -112,7 +112,7 @@ def test_cmi_parts_restart_their_numbering_and_are_kept_apart(corpus):
     doc = corpus.documents[CMI]
     assert doc.segmentation.parts == [
         FIXE, "Services internet", MOBILE, "Service fourniture de matériel",
-        "Service d’installation sur site (iss)", "Service numéros spéciaux",
+        "Service d’installation sur site (iss)", "Service de support", "Service numéros spéciaux",
     ]
     cgv_7 = corpus.find_clause(CMI, "7", None)
     mobile_7 = corpus.find_clause(CMI, "7", MOBILE)
@@ -121,6 +121,12 @@ def test_cmi_parts_restart_their_numbering_and_are_kept_apart(corpus):
     assert corpus.find_clause(CMI, "7.4", "service de telephonie MOBILE") == corpus.find_clause(CMI, "7.4", MOBILE)
     assert corpus.find_clause(CMI, "7.4", "Services internet") is None
     assert corpus.find_clause(CMI, "12.2.1", None).part is None
+    # an unnumbered part ("SERVICE DE SUPPORT") and an article glued to a sentence ("... ARTICLE 5 - MAINTENANCE")
+    support = corpus.find_clause(CMI, "SERVICE DE SUPPORT", "Service de support")
+    assert support is not None and "Configuration Standard" in support.text
+    iss = "Service d’installation sur site (iss)"
+    assert corpus.find_clause(CMI, "5", iss).title == "MAINTENANCE"
+    assert "MAINTENANCE" not in corpus.find_clause(CMI, "4", iss).text
 
 
 def test_find_clause_section_one_falls_back_to_the_article(corpus):
@@ -361,7 +367,7 @@ def test_corpus_json_lists_every_document(corpus, capsys, monkeypatch):
         assert row["collapsed_runs"] == doc.segmentation.collapsed_runs
         assert row["clauses_without_text"] == doc.segmentation.empty
     assert rows[CROSSING]["collapsed_runs"] == ["8.5.14..8.5.45 (32 clauses)"]
-    assert len(rows[CMI]["parts"]) == 6
+    assert len(rows[CMI]["parts"]) == 7
     assert rows[PROXIMUS]["operator"] == "Proximus"
 
 

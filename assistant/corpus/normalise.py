@@ -71,9 +71,15 @@ def _should_join(previous: str, following: str) -> bool:
     return bool(first) and (first.islower() or prev[-1:] in ",-(" or prev[-1:].isalpha())
 
 
+# "... hors câblage. ARTICLE 5 - MAINTENANCE": an article heading glued to the end of a sentence
+INLINE_ARTICLE = re.compile(r"(?<=[.;:!?]) (?=ARTICLE \d+ [-–—] [A-ZÀ-Ý])")
+
+
 def normalise(raw: str) -> str:
-    """NFC, unified newlines, page furniture removed and the paragraphs it cut re-joined."""
+    """NFC, unified newlines, page furniture removed and the paragraphs it cut re-joined, article
+    headings glued to a previous sentence put back on their own line (a space becomes a newline)."""
     text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    text = INLINE_ARTICLE.sub("\n", text)
     lines = text.split("\n")
     drop = _furniture(lines)
     out: list[str] = []

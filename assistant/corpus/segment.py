@@ -197,6 +197,18 @@ class _Segmenter:
         self._open(f"{self.top} §{m.group('num')}", "", start, 3)
         return True
 
+    def _banner(self, line: str, start: int) -> bool:
+        """Once a document is in parts, an upper-case banner line ("SERVICE DE SUPPORT") opens the next
+        part, even when that part has no numbered articles."""
+        s = line.strip()
+        if not (self.parts and self.article_mode and _is_heading_line(s) and _upper_ratio(s) > 0.8
+                and len(s.split()) >= 2 and not s.endswith(":")):
+            return False
+        self._new_part(s)
+        self.pending_heading = None
+        self._open(s, "", start, 1)
+        return True
+
     def _form_heading(self, line: str, start: int) -> bool:
         """Unnumbered text (forms, preambles): each heading line opens a clause named after it."""
         if self.top or not _is_heading_line(line):
@@ -214,10 +226,10 @@ class _Segmenter:
             if not line.strip():
                 continue
             if (self._article(line, start) or self._paragraph(line, start) or self._numbered(line, start)
-                    or self._letter(line, start) or self._form_heading(line, start)):
+                    or self._letter(line, start) or self._banner(line, start) or self._form_heading(line, start)):
                 continue
             if self.article_mode and _is_heading_line(line) and _upper_ratio(line) > 0.8 and len(line.split()) >= 2:
-                # an upper-case banner between articles ("SERVICES INTERNET") names the next part
+                # before the first part, an upper-case banner names the part the next ARTICLE 1 opens
                 self.pending_heading, self.pending_start = line.strip(), start
             elif _is_heading_line(line):
                 self.pending_heading, self.pending_start = line.strip().strip("*").strip(), start
