@@ -368,14 +368,17 @@ class Assistant:
         if not needs_service or len(services) < 2:
             return self._run_calculator(name, payload, turn)
         results: list[CalcResult] = []
+        errors: list[InputError] = []
         for key in services:
             try:
                 results.append(self._run_calculator(name, {**payload, "service": key}, turn))
-            except InputError:
-                continue
-        figures = {(r.amount, r.result_date, r.status) for r in results}
-        if len(results) == len(services) and len(figures) == 1:
+            except InputError as exc:  # this service needs a fact the customer did not give: no figure to compare
+                errors.append(exc)
+        figures = {(r.amount, r.result_date, r.status, str(r.values.get("known_subtotal"))) for r in results}
+        if len(figures) == 1:  # every service that can be computed gives the same answer: no need to ask
             return results[0]
+        if not results and errors and all(e.field == errors[0].field for e in errors):
+            raise errors[0]  # the same fact is missing whatever the service: ask for that fact
         raise InputError("service", "the answer depends on the service", "la réponse dépend du service")
 
     def _run_calculator(self, name: str, payload: dict[str, Any], turn: Turn) -> CalcResult:

@@ -39,6 +39,9 @@ _BY_TOPIC: dict[str, tuple[str, ...]] = {
     "late_payment": ("late_payment",),
     "porting": ("porting_cost",),
     "moving": ("moving_cost",),
+    "liability": ("liability_cap",),
+    "interim_invoice": ("interim_invoice",),
+    "reduction": ("reduction_allowance",),
 }
 _BY_FEE_KIND: dict[str, tuple[str, ...]] = {
     "cancellation_before_activation": ("cancellation_cost",),
@@ -72,17 +75,22 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "commitment_start": ("commitment_start", "start_date", "contract_start", "commitment_start_date",
                          "service_start", "signature_date"),
     "commitment_months": ("commitment_months", "duration_months", "term_months", "commitment_duration_months"),
+    "term_end_date": ("term_end_date", "term_end", "expiry_date"),
+    "renewal_date": ("renewal_date", "next_renewal_date"),
     "termination_date": ("termination_date", "request_date", "notice_date", "end_date", "effective_date",
                          "termination_request_date", "cancel_date", "cancellation_date"),
     "monthly_fee": ("monthly_fee", "monthly_amount", "monthly_price", "subscription_fee", "monthly_charge",
                     "average_monthly_bill"),
-    "amount": ("amount", "invoice_amount", "amount_due", "unpaid_amount", "sum"),
+    "amount": ("amount", "invoice_amount", "amount_due", "unpaid_amount", "sum", "current_amount"),
     "due_date": ("due_date", "invoice_due_date"),
     "payment_date": ("payment_date", "paid_date", "paid_on"),
     "move_date": ("move_date", "moving_date"),
-    "number_count": ("number_count", "numbers", "n_numbers", "numbers_count", "lines", "line_count"),
+    "number_count": ("number_count", "numbers", "n_numbers", "numbers_count", "lines", "line_count", "current_count"),
+    "distance_km": ("distance_km", "km", "kilometres"),
+    "outage_days": ("outage_days", "days_without_service"),
     "tax_basis": ("tax_basis", "fee_tax_basis"),
     "days_late": ("days_late",),
+    "quantity": ("quantity", "units"),
     "months_late": ("months_late",),
     "hours": ("restoration_hours", "hours"),
     "service": ("service", "service_kind"),
@@ -217,6 +225,12 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
             values[field_name] = n
     if u.slots.commitment_months and _TEMPORARY.search(folded):
         values["temporary_service_months"] = u.slots.commitment_months
+    quantity = _quantity(u)
+    if quantity:
+        values["quantity"] = quantity
+    if kind and u.slots.commitment_months:  # "paper invoices for 12 months": the months a monthly fee is due
+        values["months"] = u.slots.commitment_months
+
     for field_name, pattern in _FLAG_FIELDS.items():
         if re.search(pattern, folded):
             values[field_name] = True
@@ -225,6 +239,15 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
         values["reason"] = reason
     values["text"] = u.text
     return values
+
+
+def _quantity(u: Understanding) -> int | None:
+    """How many units a fee question is about: the counted lines / numbers / users, else one count of items
+    ("12 factures", "3 rappels", "2 liens SDSL"); None when the question counts different things."""
+    if u.slots.number_count:
+        return u.slots.number_count
+    counts = set(u.slots.quantities.values())
+    return counts.pop() if len(counts) == 1 else None
 
 
 def build_payload(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:

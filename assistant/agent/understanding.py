@@ -109,6 +109,10 @@ _TOPIC_RULES: list[tuple[str, str]] = [
     ("call_charge", r"appel|minute|communication|call|roaming|sms"),
     ("porting", r"portabilit|portage|porting|keep my number"),
     ("moving", r"demenag|moving|new address|(my|the|during|for) move\b"),
+    ("liability", r"responsab|liab|\bfaute\b|at fault|indemnis.{0,30}max|au max|maximum .{0,20}(payer|pay|indemn)|(pay|compensate).{0,20}at most"),
+    ("interim_invoice", r"facture intermediaire|interim invoice|intermediate invoice|demande d.avance|advance (invoice|payment)"),
+    ("reduction", r"(reduire|retirer|supprimer|enlever|diminuer).{0,40}(utilisateurs|users|lignes|postes)|(remove|reduce|cut|drop).{0,40}(users|lines|seats)"
+                  r"|(utilisateurs|users|lignes|lines).{0,40}(remove|reduce|retirer|reduire|supprimer|enlever|en moins|fewer)"),
     ("late_payment", r"retard|late|overdue|interet|interest|rappel|reminder"),
 ]
 _TOPIC_RES = [(t, re.compile(p)) for t, p in _TOPIC_RULES]
@@ -202,6 +206,8 @@ class Slots(BaseModel):
     commitment_start: date | None = None
     commitment_months: int | None = None
     termination_date: date | None = None  # when the customer wants the contract to end / sends notice
+    term_end_date: date | None = None  # last day of the current term ("échéance du contrat")
+    renewal_date: date | None = None  # the day the contract renews
     due_date: date | None = None
     payment_date: date | None = None
     move_date: date | None = None
@@ -213,6 +219,9 @@ class Slots(BaseModel):
     days_late: int | None = None
     months_late: int | None = None
     hours: Decimal | None = None
+    average_monthly_bill: Decimal | None = None  # "ma moyenne est de 200 €", "on average 80 EUR"
+    distance_km: Decimal | None = None
+    outage_days: int | None = None  # "3 jours sans service", "down for 10 days"
     quantities: dict[str, int] = Field(default_factory=dict)  # "3 postes" -> {"poste": 3}; noun singular, folded
     service: str | None = None
 
@@ -222,6 +231,8 @@ class Slots(BaseModel):
 
 # Cue words before a date tell its role; the nearest cue wins.
 _DATE_CUES: list[tuple[str, re.Pattern[str]]] = [
+    ("renewal_date", re.compile(r"renouvel|reconduit|reconduction|renews?\b|renewal|rolls? over")),
+    ("term_end_date", re.compile(r"echeance (du contrat|de l.engagement|de mon contrat)|fin d.engagement|expire|term ends")),
     ("commitment_start", re.compile(r"depuis|debut|commence|signe|souscrit|conclu|mise en service|active|activation|since|start|began|signed|subscribed|from")),
     ("due_date", re.compile(r"echeance|echue|exigible|due|date limite|a payer avant|deadline")),
     ("payment_date", re.compile(r"paye|payee|regle|reglee|verse|paid|settled")),
@@ -229,27 +240,35 @@ _DATE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("termination_date", re.compile(r"resili|fin\b|quitter|arret|cancel|terminat|end\b|stop|preavis|notice|envoy|sent")),
 ]
 _DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?)\b")
+_DMY_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
 _ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March 1st": dateparser wants plain "1"
 # "1 200,50", "1.200", "49,90", "120": thousands groups must have exactly three digits, so "2024, 120" is two numbers.
 _NUMBER = r"\d{1,3}(?:[ .\u202f]\d{3})+(?:,\d{1,2})?(?!\d)|\d+(?:[.,]\d{1,2})?(?!\d)"
 _MONEY = re.compile(
     rf"(?P<cur1>€|eur\b|euros?\b)\s*(?P<n1>{_NUMBER})|(?P<n2>{_NUMBER})\s*(?P<cur2>€|eur\b|euros?\b)"
 )
-_PER_MONTH = re.compile(r"^\s*(ht|ttc|htva|tvac)?\s*(/|par|per|a|an|each|chaque)\s*(mois|month|mo)\b|^\s*(ht|ttc)?\s*mensuel|^\s*(ht|ttc)?\s*monthly")
+_TAX_WORDS = r"(ht|ttc|htva|tvac|hors tva|tva comprise|excl\.? vat|incl\.? vat|ex vat|inc vat|excluding vat|including vat|\+ ?vat)"
+_PER_MONTH = re.compile(rf"^\s*{_TAX_WORDS}?\s*(/|par|per|a|an|each|chaque)\s*(mois|month|mo)\b|^\s*{_TAX_WORDS}?\s*mensuel"
+                        rf"|^\s*{_TAX_WORDS}?\s*monthly")
 _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per month|par mois|loyer)[^\d]{0,20}$")
-_TAX = re.compile(r"^\s*(ht|htva|ttc|tvac)\b")
+_AVERAGE_BEFORE = re.compile(r"(moyenne|average|en moyenne|on average)[^\d]{0,30}$")
+_TAX = re.compile(rf"^\s*{_TAX_WORDS}(?!\w)")
 _DURATION = re.compile(r"(\d{1,3})[\s-]*(mois|months?|ans?|annees?|years?)\b")
-_COUNT = re.compile(r"(\d{1,4})\s*(?:[a-z+]+\s+)?(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
+_COUNT = re.compile(r"(?<![\w.,/])(\d{1,4})\s*(?:[a-z+][a-z0-9+]*\s+){0,2}(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
 _LATE = re.compile(
     r"(?P<n1>\d{1,4})\s*(?P<u1>jours?|days?|mois|months?)\s*(de |of )?(retard|late|overdue)"
     r"|(retard|late|overdue)\s*(de|by|of)\s*(?P<n2>\d{1,4})\s*(?P<u2>jours?|days?|mois|months?)"
 )
-_HOURS = re.compile(r"\b(\d{1,3})\s*(?:h|heures?|hours?|hrs?)\s*(\d{2})?\b")
+_HOURS = re.compile(r"\b(\d{1,3})\s*(?:working |business |ouvrees? )?(?:h|heures?|hours?|hrs?)\s*(\d{2})?\b")
+_KM = re.compile(r"\b(\d{1,5}(?:[.,]\d{1,2})?)\s*(?:km|kilometres?|kilometers?)\b")
+_OUTAGE_DAYS = re.compile(r"(\d{1,3})\s*(?:jours?|days?)\s*(?:sans (service|internet|ligne|connexion|telephone)|without (service|internet|a line|connection)|de (panne|coupure|interruption)|of (outage|downtime))"
+                          r"|(?:panne|coupure|interruption|outage|down|sans service|without service)\D{0,20}?(\d{1,3})\s*(?:jours?|days?)")
 _QUANTITY = re.compile(r"\b(\d{1,4})\s+([a-z]{2,20})(?:\s+([a-z]{2,20}))?")
 # Nouns after a number that are units, not countable items.
 _NOT_ITEMS = _wordset(
     "mois month months jour jours day days ans annee annees year years semaine semaines week weeks heure heures "
     "hour hours min minute minutes seconde secondes second seconds eur euro euros ht ttc km pour per par fois time "
+    "working business ouvrees ouvres kilometres kilometers "
     "times des les aux avec dans sur"
 )
 _BUSINESS = re.compile(r"\b(pro|pros|professionnel(le)?s?|entreprise|societe|business|company|sarl|sa|asbl|independant|b2b|corporate)\b")
@@ -304,11 +323,31 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
     out: list[tuple[str, date, int]] = []
     cursor = 0
     for matched, value in found:
-        if not re.search(r"\d", matched) or _DURATION_UNITS.search(fold(matched)):
+        if not re.search(r"\d", matched):
             continue
+        if _DURATION_UNITS.search(fold(matched)):
+            # "24 mois depuis le 01/01/2024" read as one date: keep only the written calendar date inside it
+            inner = _DMY_DATE.search(matched)
+            if inner is None:
+                continue
+            try:
+                value = datetime(int(inner.group(3)), int(inner.group(2)), int(inner.group(1)))
+            except ValueError:
+                continue
+            matched = inner.group(0)
         pos = prepared.find(matched, cursor)
         cursor = max(cursor, pos + len(matched)) if pos >= 0 else cursor
         out.append((matched, value.date(), max(pos, 0)))
+    # dateparser sometimes swallows a written date into a neighbouring phrase ("24 mois depuis le 01/01/2024"):
+    # a dd/mm/yyyy date it did not return is still a date.
+    for m in _DMY_DATE.finditer(prepared):
+        if any(p <= m.start() < p + len(t) for t, _, p in out):
+            continue
+        try:
+            out.append((m.group(0), date(int(m.group(3)), int(m.group(2)), int(m.group(1))), m.start()))
+        except ValueError:
+            continue
+    out.sort(key=lambda x: x[2])
     return out
 
 
@@ -342,8 +381,10 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         after, before = folded[m.end():m.end() + 20], folded[max(0, m.start() - 30):m.start()]
         tax = _TAX.match(after)
         if tax:
-            slots.tax_basis = "HT" if tax.group(1) in ("ht", "htva") else "TTC"
-        if _PER_MONTH.match(after) or _MONTHLY_BEFORE.search(before):
+            slots.tax_basis = "HT" if re.match(r"ht|hors|ex", tax.group(1)) else "TTC"
+        if _AVERAGE_BEFORE.search(before) and slots.average_monthly_bill is None:
+            slots.average_monthly_bill = value
+        elif _PER_MONTH.match(after) or _MONTHLY_BEFORE.search(before):
             slots.monthly_fee = slots.monthly_fee or value
         else:
             slots.amount = slots.amount or value
@@ -360,6 +401,12 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
             slots.days_late = slots.days_late or n
         else:
             slots.months_late = slots.months_late or n
+    km = _KM.search(folded)
+    if km:
+        slots.distance_km = _decimal(km.group(1))
+    outage = _OUTAGE_DAYS.search(folded)
+    if outage:
+        slots.outage_days = int(outage.group(1) or outage.group(6))
     hours = _HOURS.search(folded)
     if hours:
         minutes = Decimal(hours.group(2) or 0) / 60
@@ -459,6 +506,9 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
     # Call-centre shorthand: a termination question that carries a monthly fee or a commitment asks for the cost.
     if intent in ("termination", "notice") and (slots.monthly_fee or (slots.commitment_months and slots.commitment_start)):
         intent = "early_termination_cost"
+    # "échéance" of a contract (not of an invoice) when leaving: the last day of the term.
+    if intent in ("termination", "notice") and slots.due_date and not slots.payment_date and not slots.term_end_date:
+        slots.term_end_date, slots.due_date = slots.due_date, None
     assign_unlabelled_dates(slots, intent)
     other = OTHER_OPERATORS.search(text) if not operators else None
     articles = [m.group(1) for m in _ARTICLE.finditer(fold(text))]
@@ -498,6 +548,9 @@ _FEE_KIND_RULES: list[tuple[str, str]] = [
     ("cabling", r"cablage|raccordement|cabling|wiring"),
     ("temporary_service", r"temporaire|temporary"),
     ("abuse_penalty", r"abus|abuse|usage anormal|misuse"),
+    ("support_intervention", r"(intervention|depannage)s? (de )?support|support (intervention|facturable)|billable support"
+                             r"|support (call|visit|call.out)"),
+    ("offer_change", r"migration|changer d.offre|changement d.offre|change (my |of )?(offer|plan)"),
     ("travel", r"deplacement|travel|call.out"),
     ("technician", r"technicien|technician|engineer"),
     ("intervention_rate", r"intervention|tarif horaire|taux horaire|hourly rate"),
