@@ -225,3 +225,83 @@ def test_a_failing_dependency_gives_a_short_reply_not_a_crash(corpus):
         a = Assistant(Settings(prompts_dir=ROOT / "prompts"), corpus=corpus, retriever=retriever, calculators={})
         reply = a.ask("Quel est le préavis chez Beta Mobile ?")
         assert reply.status == ReplyStatus.NOT_FOUND and "documents" in reply.answer and not reply.citations
+
+
+# ---------------------------------------------------------------- planner: counts, durations and dates reach the calculators
+from assistant.agent.planner import make_plan  # noqa: E402
+from assistant.agent.understanding import OperatorMatcher, understand  # noqa: E402
+from assistant.tools.registry import CALCULATORS  # noqa: E402
+
+_MATCHER = OperatorMatcher({"Crossing Telecom": ["CT", "Crossing"], "CMI Services": ["CMI"],
+                            "CE+T Télécommunications": ["CE+T", "Easy2Phone"], "Proximus": [],
+                            "Luxembourg Online": ["LOL"]})
+
+
+def _payloads(text: str, operator: str, services=()) -> dict[str, dict]:
+    u = understand(text, _MATCHER, today=date(2025, 1, 15))
+    plan = make_plan(u, operator, CALCULATORS, services=services)
+    return {c.name: c.payload for c in plan.calls}
+
+
+@pytest.mark.parametrize("text,operator,tool,expected", [
+    ("j'ai reçu 3 rappels de paiement de CT, ça fait combien de frais de rappel ?", "Crossing Telecom",
+     "fee_lookup", {"kind": "reminder_fee", "quantity": 3}),
+    ("We're cancelling 4 CMI IP lines that never had a commitment. Total termination fee?", "CMI Services",
+     "fee_lookup", {"kind": "termination_fee", "quantity": 4}),
+    ("intervention support CT facturable de 1h10 sur site, 40 km parcourus, ça fait combien ?", "Crossing Telecom",
+     "fee_lookup", {"kind": "support_intervention", "hours": Decimal("1.17"), "km": Decimal("40.00")}),
+    ("Facture Easy2Phone de 1 200 € HT payée avec 3 mois de retard, combien d'intérêts ?", "CE+T Télécommunications",
+     "late_payment", {"amount": Decimal("1200.00"), "months_late": 3}),
+    ("Panne sur mon SDSL CMI rétablie en 7h, abonnement 300 € HT/mois, quelle pénalité GTR ?", "CMI Services",
+     "outage_refund", {"restoration_hours": Decimal("7.00"), "monthly_fee": Decimal("300.00")}),
+    ("My Crossing VoIP contract renews on 01/06/2025. What's the last day to send my cancellation?",
+     "Crossing Telecom", "termination_timeline", {"renewal_date": date(2025, 6, 1)}),
+    ("Virtual PBX chez Crossing, échéance au 01/10/2025 : je dois envoyer le préavis avant quelle date ?",
+     "Crossing Telecom", "termination_timeline", {"term_end_date": date(2025, 10, 1)}),
+    ("Je paie 80 € par mois à Proximus, s'ils font une faute ils m'indemnisent au max combien ?", "Proximus",
+     "liability_cap", {"monthly_fee": Decimal("80.00")}),
+    ("Ma moyenne Proximus est de 200 € HT, ce mois-ci je suis à 310 € HT : facture intermédiaire ?", "Proximus",
+     "interim_invoice", {"average_monthly_bill": Decimal("200.00"), "current_amount": Decimal("310.00")}),
+    ("We have 40 Easy2Phone users. How many can we remove this quarter?", "CE+T Télécommunications",
+     "reduction_allowance", {"current_count": 40}),
+])
+def test_question_facts_fill_the_new_calculator_inputs(text, operator, tool, expected):
+    payload = _payloads(text, operator)[tool]
+    assert {k: payload.get(k) for k in expected} == expected
+
+
+def test_services_that_agree_answer_without_asking_the_service(corpus):
+    """The operator's services give one figure for these facts: answer; they differ: ask the service."""
+    from assistant.models import CalcResult
+
+    class PerService:
+        name = "late_payment"
+        title_fr = title_en = description = "x"
+
+        def __init__(self, figures):
+            self.figures = figures
+            self.input_model = type("M", (), {"model_fields": {"service": None, "operator": None}})
+
+        def run(self, payload):
+            from assistant.errors import InputError
+            figure = self.figures[payload["service"]]
+            if figure is None:
+                raise InputError("commitment_months", "not stated", "non indiqué")
+            return CalcResult(tool=self.name, amount=Decimal(figure))
+
+    settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None)
+    from assistant.agent.assistant import Turn
+    from assistant.errors import InputError
+
+    a = Assistant(settings, corpus=corpus, retriever=FakeRetriever(corpus),
+                  calculators={"late_payment": PerService({"a": "10", "b": "10", "c": None})})
+    a._services = {"Op": [("a", []), ("b", []), ("c", [])]}
+    assert a._run_for_service("late_payment", {"operator": "Op"}, "Op", Turn()).amount == Decimal("10")
+    a._calculators = {"late_payment": PerService({"a": "10", "b": "12", "c": None})}
+    with pytest.raises(InputError) as exc:
+        a._run_for_service("late_payment", {"operator": "Op"}, "Op", Turn())
+    assert exc.value.field == "service"
+    a._calculators = {"late_payment": PerService({"a": None, "b": None, "c": None})}
+    with pytest.raises(InputError) as exc:
+        a._run_for_service("late_payment", {"operator": "Op"}, "Op", Turn())
+    assert exc.value.field == "commitment_months"

@@ -136,3 +136,32 @@ def test_junk_is_flagged_not_crashing(text):
 def test_huge_and_mixed_input_is_bounded():
     r = u("résiliation " * 3000 + " 😀 cancel \x00")
     assert len(r.text) <= 2000 and not r.junk
+
+
+def test_counts_durations_distances_and_averages():
+    s = extract_slots("We have 40 Easy2Phone users and 4 CMI IP lines", TODAY)
+    assert s.number_count == 40  # a digit inside a product name is not a count
+    s = extract_slots("intervention de 1h10 sur site, 40 km parcourus", TODAY)
+    assert (s.hours, s.distance_km) == (Decimal("1.17"), Decimal("40.00"))
+    s = extract_slots("fibre down for 11 working hours, monthly fee 150 EUR excl. VAT", TODAY)
+    assert (s.hours, s.monthly_fee, s.tax_basis) == (Decimal("11.00"), Decimal("150.00"), "HT")
+    assert "working" not in s.quantities
+    assert extract_slots("3 jours sans service", TODAY).outage_days == 3
+    assert extract_slots("internet down for 10 days", TODAY).outage_days == 10
+    s = extract_slots("Ma moyenne est de 200 € HT, ce mois-ci je suis à 310 € HT", TODAY)
+    assert (s.average_monthly_bill, s.amount) == (Decimal("200.00"), Decimal("310.00"))
+    s = extract_slots("89 EUR excl. VAT per month", TODAY)
+    assert (s.monthly_fee, s.tax_basis) == (Decimal("89.00"), "HT")
+
+
+def test_renewal_and_term_end_dates():
+    assert u("My VoIP contract renews on 01/06/2025, last day to cancel?").slots.renewal_date == date(2025, 6, 1)
+    r = u("Virtual PBX, échéance au 01/10/2025 : je dois envoyer le préavis avant quelle date ?")
+    assert r.slots.term_end_date == date(2025, 10, 1) and r.slots.due_date is None
+    # an invoice's "échéance" in a payment question stays a due date
+    assert u("facture à échéance le 01/10/2025 payée le 15/10/2025, intérêts ?").slots.due_date == date(2025, 10, 1)
+
+
+def test_a_written_date_dateparser_swallows_is_kept():
+    s = extract_slots("engagement 24 mois depuis le 01/01/2024 à 49,90 € par mois", TODAY)
+    assert (s.commitment_start, s.commitment_months, s.monthly_fee) == (date(2024, 1, 1), 24, Decimal("49.90"))
