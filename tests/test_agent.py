@@ -305,3 +305,8 @@ def test_services_that_agree_answer_without_asking_the_service(corpus):
     with pytest.raises(InputError) as exc:
         a._run_for_service("late_payment", {"operator": "Op"}, "Op", Turn())
     assert exc.value.field == "commitment_months"
+
+
+def test_how_many_times_is_not_a_fee_question():
+    assert "fee_lookup" not in _payloads("Combien de fois par an je peux changer d'offre chez CMI ?", "CMI Services")
+    assert "fee_lookup" in _payloads("Combien coûte une migration d'offre chez CMI ?", "CMI Services")

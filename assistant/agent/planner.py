@@ -166,6 +166,9 @@ _ASKS_AMOUNT = re.compile(
 )
 
 
+_HOW_OFTEN = re.compile(r"combien de fois|how many times|how often|a quelle frequence")
+
+
 def asks_amount(u: Understanding) -> bool:
     return bool(_ASKS_AMOUNT.search(fold(u.text)))
 
@@ -183,7 +186,7 @@ def choose_calculators(u: Understanding, registry: Mapping[str, Calculator]) -> 
     names: list[str] = list(_BY_INTENT.get(u.intent, ()))
     if u.intent in ("fees", "other", "payment", "moving", "portability", "termination"):
         names += _BY_TOPIC.get(u.topic or "", ())
-    if kind:
+    if kind and not _HOW_OFTEN.search(fold(u.text)):  # "how many times may I change offer" asks no fee
         names += [*_BY_FEE_KIND.get(kind, ()), "fee_lookup"]
     return [n for n in dict.fromkeys(names) if n in registry]
 
