@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +21,12 @@ from assistant.index.text import Glossary
 from assistant.models import Chunk, Passage
 
 MAX_QUERY_CHARS = 2000  # longer input is cut: the opening of a message carries the question
+# A question about a price ("combien", "how much", "frais"...) is answered by a passage that states an
+# amount: such passages get a bonus worth half of a first-rank vote in the fusion.
+PRICE_QUESTION = re.compile(r"\b(?:combien|co[uû]te?s?|co[uû]t|prix|tarifs?|frais|factur\w*|how much|cost\w*|"
+                            r"price\w*|fees?|charge[sd]?)\b", re.IGNORECASE)
+AMOUNT = re.compile(r"\d[\d\s.,]*\s?(?:€|eur\b|euros?\b)", re.IGNORECASE)
+AMOUNT_BONUS = 0.5
 
 
 class Retriever:
@@ -113,6 +120,10 @@ class Retriever:
             for rank, (idx, _score) in enumerate(hits):
                 fused[idx] = fused.get(idx, 0.0) + weight / (self.settings.rrf_k + rank + 1)
                 found_by.setdefault(idx, []).append(name)
+        if PRICE_QUESTION.search(query):
+            for idx in fused:
+                if AMOUNT.search(self.chunks[idx].text):
+                    fused[idx] += AMOUNT_BONUS / (self.settings.rrf_k + 1)
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [Passage(chunk=self.chunks[i], score=round(s, 6), rank=r + 1, sources=found_by[i])
                 for r, (i, s) in enumerate(best)]
