@@ -85,6 +85,8 @@ def english_score(message: str) -> int:
     """> 0 for English, < 0 for French, judged on the answer's first line: the assistant's own words (what
     follows quotes the French documents, in any interface language)."""
     text = message.strip().splitlines()[0]
+    # a quote inside that line is the document speaking (always French), not the assistant
+    text = re.sub(r"«[^»]*»|“[^”]*”", " ", text)
     words = re.findall(r"[a-zà-ÿ']+", text.lower())
     english = sum(word in {"the", "you", "your", "is", "to", "of", "and", "must", "notice", "contract"}
                   for word in words)
