@@ -34,7 +34,7 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "examples": {"fr": "Exemples de questions", "en": "Example questions"},
     "sources": {"fr": "Sources citées", "en": "Cited sources"},
     "no_sources": {"fr": "Aucune source pour cette réponse.", "en": "No sources for this answer."},
-    "sources_heading": {"fr": "Sources", "en": "Sources"},
+    "sources_heading": {"fr": "Références (détail dans « Sources citées »)", "en": "References (full text under “Cited sources”)"},
     "quote_not_located": {
         "fr": "Texte de l'article indisponible ; extrait cité :",
         "en": "Clause text unavailable; quoted excerpt:",

@@ -74,13 +74,13 @@ def shorten(text: str, limit: int = 160) -> str:
 
 
 def answer_markdown(reply: Reply) -> str:
-    """The chat bubble: the answer, then numbered sources matching the numbers of the sources panel."""
+    """The chat bubble: the answer (which already quotes the clauses), then the numbered references of
+    the sources panel, by label only so that no quote is shown twice."""
     parts = [escape_markdown_html(reply.answer.strip())]
     if reply.citations:
         lines = [f"**{t('sources_heading', reply.language)}**"]
         for number, citation in enumerate(reply.citations, start=1):
-            lines.append(f"[{number}] {escape_markdown_html(citation_label(citation))} — "
-                         f"« {escape_markdown_html(shorten(citation.quote))} »")
+            lines.append(f"[{number}] {escape_markdown_html(citation_label(citation))}")
         parts.append("\n\n".join(lines))
     return "\n\n".join(parts)
 
