@@ -386,3 +386,15 @@ def test_liability_interim_invoice_and_reduction_limits():
     # CE+T 8.5: 10 % per quarter: 40 users -> 4; 45 -> 4 (rounded down)
     assert run("reduction_allowance", operator="CE+T", current_count=40).amount == Decimal("4")
     assert run("reduction_allowance", operator="CE+T", current_count=45).amount == Decimal("4")
+
+
+def test_a_fee_per_line_is_multiplied_by_the_lines_before_counting_months():
+    # CMI CGV 12.2.1: the unexpired fraction of the commitment; 3 lines at 25 EUR HT each, 24 months from
+    # 15/03/2024, effective 15/09/2025 -> periods from 15/09/2025 to 14/03/2026 = 6; 3 x 25 x 6 = 450
+    r = run(ET, operator="CMI", service="mobile", monthly_fee="25", monthly_fee_per_line=True, lines=3,
+            start_date="2024-03-15", termination_date="2025-09-15", commitment_months=24)
+    assert r.amount == Decimal("450.00")
+    assert r.breakdown[0].value == "75.00 EUR" and "x 3 line(s)" in r.breakdown[0].formula
+    same = run(ET, operator="CMI", service="mobile", monthly_fee="75", lines=3,
+               start_date="2024-03-15", termination_date="2025-09-15", commitment_months=24)
+    assert same.amount == r.amount

@@ -165,3 +165,10 @@ def test_renewal_and_term_end_dates():
 def test_a_written_date_dateparser_swallows_is_kept():
     s = extract_slots("engagement 24 mois depuis le 01/01/2024 à 49,90 € par mois", TODAY)
     assert (s.commitment_start, s.commitment_months, s.monthly_fee) == (date(2024, 1, 1), 24, Decimal("49.90"))
+
+
+def test_a_monthly_fee_per_line_is_recognised():
+    slots = u("3 lignes mobiles, 25 € HT/mois par ligne, résiliation au 15/09/2025").slots
+    assert slots.monthly_fee == Decimal("25") and slots.monthly_fee_per_line
+    assert u("10 EUR a month per line on 4 lines").slots.monthly_fee_per_line
+    assert not u("abonnement de 120 €/mois pour 8 numéros").slots.monthly_fee_per_line

@@ -81,6 +81,7 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
                          "termination_request_date", "cancel_date", "cancellation_date"),
     "monthly_fee": ("monthly_fee", "monthly_amount", "monthly_price", "subscription_fee", "monthly_charge",
                     "average_monthly_bill"),
+    "monthly_fee_per_line": ("monthly_fee_per_line",),
     "amount": ("amount", "invoice_amount", "amount_due", "unpaid_amount", "sum", "current_amount"),
     "due_date": ("due_date", "invoice_due_date"),
     "payment_date": ("payment_date", "paid_date", "paid_on"),

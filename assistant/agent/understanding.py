@@ -213,6 +213,7 @@ class Slots(BaseModel):
     move_date: date | None = None
     other_dates: list[date] = Field(default_factory=list)
     monthly_fee: Decimal | None = None
+    monthly_fee_per_line: bool | None = None  # "25 € HT/mois par ligne", "per line"
     amount: Decimal | None = None
     tax_basis: Literal["HT", "TTC"] | None = None
     number_count: int | None = None
@@ -250,6 +251,8 @@ _MONEY = re.compile(
 _TAX_WORDS = r"(ht|ttc|htva|tvac|hors tva|tva comprise|excl\.? vat|incl\.? vat|ex vat|inc vat|excluding vat|including vat|\+ ?vat)"
 _PER_MONTH = re.compile(rf"^\s*{_TAX_WORDS}?\s*(/|par|per|a|an|each|chaque)\s*(mois|month|mo)\b|^\s*{_TAX_WORDS}?\s*mensuel"
                         rf"|^\s*{_TAX_WORDS}?\s*monthly")
+# "25 € HT/mois par ligne", "10 EUR per line a month", "/numéro": the fee is per line, not for the contract
+_PER_LINE = re.compile(r"^[^\d]{0,25}?(par|per|/|each|chaque|pour chaque)\s*(ligne|line|numero|number|sim|poste|user|utilisateur)s?\b")
 _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per month|par mois|loyer)[^\d]{0,20}$")
 _AVERAGE_BEFORE = re.compile(r"(moyenne|average|en moyenne|on average)[^\d]{0,30}$")
 _TAX = re.compile(rf"^\s*{_TAX_WORDS}(?!\w)")
@@ -385,7 +388,9 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         if _AVERAGE_BEFORE.search(before) and slots.average_monthly_bill is None:
             slots.average_monthly_bill = value
         elif _PER_MONTH.match(after) or _MONTHLY_BEFORE.search(before):
-            slots.monthly_fee = slots.monthly_fee or value
+            if slots.monthly_fee is None:
+                slots.monthly_fee = value
+                slots.monthly_fee_per_line = bool(_PER_LINE.search(folded[m.end():m.end() + 40])) or None
         else:
             slots.amount = slots.amount or value
     # --- durations and counts

@@ -38,7 +38,9 @@ CommitmentField = Field(None, ge=0, le=120, description="Minimum term in months 
 
 class EarlyTerminationInput(OperatorInput):
     service: str = Field(description="Service terminated, e.g. 'mobile', 'VoIP', 'fibre', 'internet'")
-    monthly_fee: Money = Field(description="Monthly recurring fee of the terminated service, all lines, in EUR")
+    monthly_fee: Money = Field(description="Monthly recurring fee of the terminated service in EUR: for all "
+                               "lines, or per line when monthly_fee_per_line is set")
+    monthly_fee_per_line: bool = Field(False, description="The monthly fee is per line / number: multiply it by lines")
     start_date: date = Field(description="Activation / commitment start date (YYYY-MM-DD)")
     termination_date: date = Field(description="Date termination takes effect (YYYY-MM-DD)")
     commitment_months: int | None = CommitmentField
@@ -168,11 +170,18 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     rules = book.for_operator(inp.operator)
     svc = rules.service(inp.service)
     warnings: list[str] = []
+    per_line_step: list[CalcStep] = []
+    if inp.monthly_fee_per_line and inp.lines > 1:
+        # the contract's monthly fee is what every later step multiplies: compute it once, visibly
+        total = money(inp.monthly_fee * inp.lines)
+        per_line_step = [CalcStep(label="Monthly fee, all lines / redevance mensuelle, toutes lignes",
+                                  formula=f"{inp.monthly_fee} x {inp.lines} line(s)", value=f"{total} EUR")]
+        inp = inp.model_copy(update={"monthly_fee": total, "monthly_fee_per_line": False})
     commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
     case = _cases_for(rules, inp, svc, committed=all(m > 0 for m in commitments))
     sources: list[Source] = list(case.sources) + svc.minimum_term.all_sources
     basis = case.tax_basis or TaxBasis(inp.fee_tax_basis)
-    steps = [CalcStep(label="Rule applied / règle appliquée", formula=case.label_fr, value=case.formula)]
+    steps = [*per_line_step, CalcStep(label="Rule applied / règle appliquée", formula=case.label_fr, value=case.formula)]
     assumptions = [case.note] if case.note else []
     scenarios: list[dict[str, Any]] = []
 
