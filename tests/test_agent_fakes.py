@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from assistant.agent.text import words
+from assistant.corpus.operators import OperatorMatcher
 from assistant.errors import InputError
 from assistant.models import CalcResult, CalcStep, Chunk, Citation, Clause, DocumentMeta, FactStatus, Passage
 
@@ -76,6 +77,14 @@ class FakeCorpus:
 
     def operators(self) -> list[str]:
         return sorted({d.meta.operator for d in self.documents.values()})
+
+    @property
+    def matcher(self) -> OperatorMatcher:
+        return OperatorMatcher({d.meta.operator: d.meta.operator_aliases for d in self.documents.values()})
+
+    @property
+    def other_matcher(self) -> OperatorMatcher:
+        return OperatorMatcher({"Orange": [], "Vodafone": []}, exact=True)
 
     def resolve_operator(self, name: str | None) -> str | None:
         if not name:

@@ -153,12 +153,7 @@ class Assistant:
 
     @property
     def matcher(self) -> OperatorMatcher:
-        if self._matcher is None:
-            names: dict[str, set[str]] = {}
-            for doc in self.corpus.documents.values():
-                names.setdefault(doc.meta.operator, set()).update(doc.meta.operator_aliases)
-            self._matcher = OperatorMatcher(names)
-        return self._matcher
+        return self._matcher or self.corpus.matcher
 
     @property
     def verifier(self) -> QuoteVerifier:
@@ -205,7 +200,8 @@ class Assistant:
         return reply
 
     def _ask(self, question: str, state: SessionState, fixed_operator: str | None) -> Reply:
-        u = understand(question, self.matcher, default_language=state.language or "fr", today=self.today())
+        u = understand(question, self.matcher, default_language=state.language or "fr", today=self.today(),
+                       others=self.corpus.other_matcher)
         if u.junk:
             return self._simple(state.language or u.language, "junk", ReplyStatus.CLARIFY, "other")
         state.language = u.language

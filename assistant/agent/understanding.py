@@ -142,13 +142,6 @@ _OFF_TOPIC = re.compile(
     r"meteo|weather|recette|recipe|blague|joke|poeme|poem|football|match de|capitale|capital of|bitcoin|bourse"
     r"|stock price|horoscope|president|election|film|movie|devoirs|homework|medical|medecin|doctor|restaurant"
 )
-# Telecom operators that have no documents here: a telecom question about them is "not found", not refused.
-# Matched as printed (capitalised) because several are ordinary words in lowercase ("free", "base", "orange").
-OTHER_OPERATORS = re.compile(
-    r"(?<![\w-])(Orange|ORANGE|SFR|Free|FREE|Bouygues|Sosh|Livebox|Vodafone|Telenet|BASE|Base|VOO|Voo|Scarlet"
-    r"|Mobile Vikings|Tango|Lycamobile|T-Mobile|Telekom|O2|EE|BT|Three|Swisscom|Sunrise|Verizon|AT&T|Telefonica"
-    r"|Movistar|Iliad|Numericable|Telenet|Proximus Pickx)(?![\w-])"
-)
 _DOMAIN = re.compile(
     r"contrat|abonnement|operat|ligne|numero|internet|fibre|adsl|dsl|telephon|mobile|sim|facture|factur|service|resili"
     r"|preavis|engagement|frais|tarif|prix|paiement|payer|portabilit|portage|demenag|modem|routeur|box|materiel"
@@ -499,7 +492,9 @@ MAX_CHARS = 2000  # longer messages are cut: a support question is never that lo
 
 
 def understand(raw: str, matcher: OperatorMatcher, default_language: Language = "fr",
-               today: date | None = None) -> Understanding:
+               today: date | None = None, others: OperatorMatcher | None = None) -> Understanding:
+    """`matcher` finds the operators we have documents for; `others` the telecom operators we have none
+    for (a question about them is "not found")."""
     text = clean_input(raw or "")[:MAX_CHARS]
     if _is_junk(text):
         return Understanding(text=text, language=default_language, junk=True, intent="other")
@@ -515,10 +510,10 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
     if intent in ("termination", "notice") and slots.due_date and not slots.payment_date and not slots.term_end_date:
         slots.term_end_date, slots.due_date = slots.due_date, None
     assign_unlabelled_dates(slots, intent)
-    other = OTHER_OPERATORS.search(text) if not operators else None
+    other = next(iter(others.find(text)), None) if others and not operators else None
     articles = [m.group(1) for m in _ARTICLE.finditer(fold(text))]
     return Understanding(text=text, language=language, operators=operators, intent=intent,
-                         other_operator=other.group(1) if other else None, articles=articles,
+                         other_operator=other, articles=articles,
                          topic=topic, injection=injection, slots=slots)
 
 

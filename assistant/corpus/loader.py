@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from assistant.config import Settings, get_settings
 from assistant.corpus.chunk import chunk_document
-from assistant.corpus.manifest import load_manifest
+from assistant.corpus.manifest import read_manifest
 from assistant.corpus.normalise import normalise, read_document
 from assistant.corpus.segment import Segmentation, segment
 from assistant.models import Chunk, Clause, DocumentMeta
@@ -42,7 +42,9 @@ class Document:
 @dataclass
 class Corpus:
     documents: dict[str, Document]
+    other_operators: list[str] = field(default_factory=list)  # no documents here: "not found"
     _matcher: OperatorMatcher | None = field(default=None, repr=False)
+    _other_matcher: OperatorMatcher | None = field(default=None, repr=False)
 
     @property
     def clauses(self) -> list[Clause]:
@@ -62,6 +64,15 @@ class Corpus:
 
             self._matcher = OperatorMatcher(names)
         return self._matcher
+
+    @property
+    def other_matcher(self) -> OperatorMatcher:
+        """Mentions of operators the knowledge base has no documents for, matched as printed."""
+        if self._other_matcher is None:
+            from assistant.corpus.operators import OperatorMatcher
+
+            self._other_matcher = OperatorMatcher({name: [] for name in self.other_operators}, exact=True)
+        return self._other_matcher
 
     def mentioned_operators(self, text: str) -> list[str]:
         return self.matcher.find(text)
@@ -121,8 +132,9 @@ def load_document(meta: DocumentMeta, corpus_dir: Path) -> Document:
 
 def load_corpus_from(knowledge_dir: Path) -> Corpus:
     corpus_dir = knowledge_dir / "documents"
-    metas = load_manifest(knowledge_dir / "manifest.yaml", corpus_dir)
-    return Corpus({m.doc_id: load_document(m, corpus_dir) for m in metas})
+    manifest = read_manifest(knowledge_dir / "manifest.yaml", corpus_dir)
+    return Corpus({m.doc_id: load_document(m, corpus_dir) for m in manifest.documents},
+                  other_operators=manifest.other_operators)
 
 
 @lru_cache(maxsize=4)

@@ -13,9 +13,14 @@ from assistant.models import DocumentMeta
 
 class Manifest(BaseModel):
     documents: list[DocumentMeta]
+    other_operators: list[str] = []  # operators without documents here (questions about them: not found)
 
 
 def load_manifest(manifest_path: Path, corpus_dir: Path) -> list[DocumentMeta]:
+    return read_manifest(manifest_path, corpus_dir).documents
+
+
+def read_manifest(manifest_path: Path, corpus_dir: Path) -> Manifest:
     """Read and cross-check the manifest against the files on disk.
 
     Every entry must have its file and every text file must have an entry: a document nobody
@@ -48,4 +53,4 @@ def load_manifest(manifest_path: Path, corpus_dir: Path) -> list[DocumentMeta]:
             raise CorpusError(f"document {path.name} has no manifest entry in {manifest_path}")
     if not manifest.documents:
         raise CorpusError(f"manifest {manifest_path} lists no documents")
-    return manifest.documents
+    return manifest

@@ -15,16 +15,17 @@ class OperatorMatcher:
     lowercase forms can be ordinary words; longer names match accent- and case-insensitively.
     """
 
-    def __init__(self, names: dict[str, Iterable[str]]):
+    def __init__(self, names: dict[str, Iterable[str]], exact: bool = False):
         self._patterns: list[tuple[re.Pattern[str], bool, str]] = []
         for operator, aliases in names.items():
             for alias in {operator, *aliases}:
                 alias = alias.strip()
                 if not alias:
                     continue
-                exact = len(alias) <= 4
-                needle = alias if exact else fold(alias)
-                self._patterns.append((re.compile(rf"(?<![\w+]){re.escape(needle)}(?![\w+])"), exact, operator))
+                as_printed = exact or len(alias) <= 4
+                needle = alias if as_printed else fold(alias)
+                self._patterns.append((re.compile(rf"(?<![\w+-]){re.escape(needle)}(?![\w+-])"), as_printed,
+                                       operator))
         # longest aliases first so that "Proximus VoIP" wins over "Proximus" at the same position
         self._patterns.sort(key=lambda p: -len(p[0].pattern))
 
