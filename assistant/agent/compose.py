@@ -8,6 +8,7 @@ so it is a substring of the normalised document by construction; the guard check
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,35 +106,54 @@ def citation_label(c: Citation) -> str:
 
 
 # --------------------------------------------------------------------------- extractive answers
+#
+# Sentence choice for questions no calculator answers. Each sentence of the retrieved chunks is scored by
+# the question terms it holds, each term weighted by
+#   - its role: a concept of the bilingual glossary (préavis, délai, frais, portabilité...) counts most, other
+#     words of the question less, the planner's per-intent retrieval hints least;
+#   - how rare it is among the candidate sentences (every retrieved clause says "résiliation"; few say "préavis");
+# plus the retrieval rank of its passage, a bonus when the question asks for a figure and the sentence gives a
+# duration or an amount, and a small bonus when the clause title names the concept. Headings and list
+# introductions ("Indemnités en cas de résiliation anticipée :") are never quoted, nor the same text twice.
+# Stems come from the lexical index's French analyser, concepts from knowledge/glossary.yaml, so the
+# composer and the retriever read a question the same way.
 
-_STOP = frozenset(str.split(
+# Words of a question that say nothing about its topic (French, English, customer and call-centre phrasing).
+_QUESTION_STOP = (
     "le la les de des du un une et ou en au aux a ce ces cet cette est sont je tu il elle nous vous ils mon ma mes "
     "ton ta tes son sa ses notre votre nos vos leur leurs que qui quoi quel quelle quels quelles dans pour par sur "
     "avec sans pas ne plus se si y d l j qu s n c m t est-ce comment combien quand puis peux peut dois doit faire "
-    "chez mon the a an of to in on for and or is are be do does i my me you your what which how when who can will "
-    "with at by it this that from if there have has would should could about est-il client contrat contract"
-))
-# English customer words -> the French words of the corpus (content words only).
-_GLOSSARY: dict[str, str] = {
-    "cancel": "résiliation résilier", "cancellation": "résiliation", "terminate": "résiliation résilier",
-    "termination": "résiliation", "notice": "préavis", "invoice": "facture", "bill": "facture",
-    "fee": "frais", "fees": "frais", "price": "prix tarif", "liability": "responsabilité", "liable": "responsabilité",
-    "data": "données", "personal": "personnelles", "privacy": "vie privée données", "equipment": "matériel équipement",
-    "router": "modem routeur matériel", "modem": "modem", "outage": "interruption", "interruption": "interruption",
-    "warranty": "garantie", "guarantee": "garantie", "dispute": "litige", "court": "tribunaux",
-    "law": "droit loi", "deposit": "dépôt garantie caution", "suspend": "suspension suspendre",
-    "suspension": "suspension", "complaint": "réclamation plainte", "refund": "remboursement",
-    "compensation": "indemnisation dédommagement", "payment": "paiement", "pay": "paiement payer",
-    "late": "retard", "interest": "intérêts", "number": "numéro", "porting": "portabilité portage",
-    "port": "portabilité portage", "moving": "déménagement", "move": "déménagement", "address": "adresse",
-    "commitment": "engagement", "duration": "durée", "renewal": "reconduction renouvellement",
-    "renew": "reconduction", "change": "modification", "changes": "modifications", "modify": "modification",
-    "transfer": "cession transfert", "death": "décès", "bankruptcy": "faillite", "installation": "installation",
-    "activation": "activation", "directory": "annuaire", "emergency": "urgence", "abuse": "abus",
-    "maintenance": "maintenance", "speed": "débit", "minimum": "minimale", "period": "période durée",
-    "written": "écrit", "letter": "lettre recommandée", "registered": "recommandée", "email": "courriel",
-    "force": "force", "majeure": "majeure", "withdrawal": "rétractation", "reminder": "rappel",
-}
+    "chez the a an of to in on for and or is are be do does i my me you your what which how when who can will "
+    "with at by it this that from if there have has would should could about est-il veux voudrais veut souhaite "
+    "savoir dire bonjour merci svp stp ca cela alors donc mais aussi want know tell please need much many long any "
+    "they them their here client cliente clients customer contrat contract operateur operator"
+)
+CONCEPT_WEIGHT, WORD_WEIGHT, HINT_WEIGHT = 2.0, 1.0, 0.35
+RANK_WEIGHT, FIGURE_WEIGHT, TITLE_WEIGHT, FRAGMENT_PENALTY = 0.3, 0.35, 0.15, 0.15
+KEEP_RATIO = 0.55  # a further quote must score at least this share of the best one
+KEEP_RELEVANCE = 0.5  # and match the question at least this much relative to the best match
+LEAD_MAX = 260  # longer first quotes are excerpted in the lead sentence (the full quote follows)
+
+_ASKS_QUANTITY = re.compile(
+    r"combien|how (much|long|many)|en combien|dans quel delai|quel(le)?s? (est |sont |serait )?(le |la |les |l.)?"
+    r"(delai|duree|preavis|montant|prix|tarif|cout|frais|taux|penalite|indemnite|periode)"
+    r"|what (is |are |would be )?(the |my )?(notice|fees?|price|cost|deadline|time limit|period|rate|amount|penalty)"
+    r"|notice period|within how|by when|how soon"
+)
+# Which kind of figure: money ("combien ça coûte", "how much is the fee") or time ("combien de temps", "how long").
+_ASKS_MONEY = re.compile(r"cout|prix|tarif|frais|montant|penalit|indemnit|factur|pay|cost|price|fee|charge|how much|euro|€")
+_ASKS_TIME = re.compile(r"combien de (temps|jours|mois|semaines|heures)|how long|delai|duree|preavis|notice|quand|when"
+                        r"|deadline|jusqu.a quand|until|period|days|months|weeks")
+_MONEY_FIGURE = re.compile(r"\d\s*(€|eur\b|euros?\b|%)|€\s*\d|pour ?cent")
+_NUM_WORD = (r"(?:un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize"
+             r"|vingt|trente|quarante|cinquante|soixante|cent|mille)")
+_FIGURE = re.compile(
+    rf"(?:\d+(?:[.,]\d+)?|\b{_NUM_WORD}(?:[\s-]+(?:et[\s-]+)?{_NUM_WORD})*)\s*(?:\(\s*\d+\s*\)\s*)?"
+    r"(?:€|eur\b|euros?\b|%|pour ?cent|jours?\b|mois\b|ans\b|an\b|annees?\b|semaines?\b|heures?\b|h\b|minutes?\b|km\b)"
+    r"|€\s*\d"
+)
+# A clause number opening a sentence ("11.4 ", "66. ", "§2 "): the citation label already says it.
+_LEADING_NUMBER = re.compile(r"^(?:§\s*\d+\.?|\d+(?:\.\d+)+\.?|\d+\.)\s+(?=\S)")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[«\"(\-–•A-ZÀ-ÖØ-Ý0-9])|\n+")
 _POINTER = re.compile(
     r"liste des prix|tarifs? en vigueur|grille tarifaire|fiches? (tarifaire|signaletique|produit)|brochure"
@@ -143,16 +163,116 @@ _MONEY_IN_TEXT = re.compile(r"\d\s*(€|eur|euro)")
 MAX_QUOTE = 420
 
 
-def _stem(word: str) -> str:
-    return word[:6]
+@lru_cache(maxsize=4)
+def _glossary(path: Path, mtime: float) -> Any:
+    from assistant.index.text import Glossary  # the retriever's own glossary (lazy: assistant.index is heavy)
+
+    return Glossary.load(path)
+
+
+def default_glossary() -> Any:
+    """knowledge/glossary.yaml through `assistant.index.text.Glossary`, reloaded when the file changes."""
+    from assistant.config import get_settings
+
+    path = get_settings().knowledge_dir / "glossary.yaml"
+    return _glossary(path, path.stat().st_mtime if path.is_file() else 0.0)
+
+
+def _analyse(text: str) -> list[str]:
+    from assistant.index.text import analyse  # the lexical index's French analyser (Snowball stems)
+
+    return analyse(text)
+
+
+@lru_cache(maxsize=1)
+def _stop_stems() -> frozenset[str]:
+    return frozenset(_analyse(_QUESTION_STOP))
+
+
+@lru_cache(maxsize=8)
+def _concept_stems(glossary: Any) -> frozenset[str]:
+    """Stems of the French vocabulary the glossary maps customer words to (préavis, frais, portabilité...)."""
+    return frozenset(_analyse(" ".join(t for _, targets in glossary.entries for t in targets))) - _stop_stems()
+
+
+# Glossary phrases that say what kind of answer is wanted ("how long" -> délai, "combien" -> frais) rather
+# than what the question is about: their French terms count as plain words, not as the concept.
+_INTERROGATIVE = re.compile(r"(how|when|who|what|which|where|why|combien|quand|quel|quelle|quels|quelles|qui"
+                            r"|comment|pourquoi)\b")
+
+
+def _added_terms(glossary: Any, text: str) -> str:
+    """The French terms `glossary.expand` appends to `text` (nothing when no phrase matches)."""
+    expanded = glossary.expand(text)
+    return expanded[len(text):] if expanded != text and expanded.startswith(text) else ""
+
+
+def _split_hints(query: str) -> tuple[str, str]:
+    """(the question, the planner's per-intent French retrieval hints appended to it)."""
+    from assistant.agent.planner import QUERY_HINTS  # lazy: the planner imports understanding
+
+    for hint in QUERY_HINTS.values():
+        if hint and query.endswith(hint) and len(query) > len(hint):
+            return query[: -len(hint)].strip(), hint
+    return query, ""
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """Stems of a question with their role weights, and whether it asks for a figure (and which kind)."""
+
+    weights: dict[str, float]
+    wants_figure: bool
+    figure_kind: str = ""  # "money", "time" or "" (either)
+
+    def gives_figure(self, sentence: str) -> bool:
+        """The sentence holds the kind of figure the question asks for."""
+        if not self.wants_figure or not has_figure_unit(sentence):
+            return False
+        money = bool(_MONEY_FIGURE.search(fold(sentence)))
+        return {"money": money, "time": not money or bool(re.search(r"\d\s*(jours?|mois|semaines?|heures?|ans?)\b",
+                                                                    fold(sentence)))}.get(self.figure_kind, True)
+
+    @property
+    def concepts(self) -> set[str]:
+        return {s for s, w in self.weights.items() if w >= CONCEPT_WEIGHT}
+
+
+def query_terms(query: str, glossary: Any = None, want_figure: bool = False) -> QueryTerms:
+    """The question's stems weighted by role: glossary concepts (the French terms its words and phrases map
+    to, and the terms those map to in turn: "notice" -> "préavis" -> "avant l'échéance") count most, its other
+    words and the answer-kind terms ("how long" -> "délai") less, the retrieval hints least."""
+    glossary = glossary if glossary is not None else default_glossary()
+    question, hints = _split_hints(query)
+    padded = f" {' '.join(words(question))} "
+    for phrase, _targets in glossary.entries:
+        if _INTERROGATIVE.match(phrase):
+            padded = padded.replace(f" {phrase} ", " ")
+    topic = _added_terms(glossary, padded.strip())
+    topic = f"{topic} {_added_terms(glossary, topic)}" if topic else ""
+    stop, vocab = _stop_stems(), _concept_stems(glossary)
+    weights: dict[str, float] = {}
+    for stem in _analyse(_added_terms(glossary, question)):
+        if stem not in stop:
+            weights[stem] = WORD_WEIGHT
+    for stem in _analyse(topic):
+        if stem not in stop:
+            weights[stem] = CONCEPT_WEIGHT
+    for stem in _analyse(question):
+        if stem not in stop and not stem.isdigit():
+            weights[stem] = max(weights.get(stem, 0.0), CONCEPT_WEIGHT if stem in vocab else WORD_WEIGHT)
+    for stem in _analyse(hints):
+        if stem not in stop:
+            weights.setdefault(stem, HINT_WEIGHT)
+    folded = fold(question)
+    money, time = bool(_ASKS_MONEY.search(folded)), bool(_ASKS_TIME.search(folded))
+    kind = "money" if money and not time else "time" if time and not money else ""
+    return QueryTerms(weights, want_figure or bool(_ASKS_QUANTITY.search(folded)), kind)
 
 
 def query_stems(query: str) -> set[str]:
-    tokens = [t for t in words(query) if len(t) > 2 and t not in _STOP]
-    expanded = list(tokens)
-    for t in tokens:
-        expanded += words(_GLOSSARY.get(t, ""))
-    return {_stem(t) for t in expanded if len(t) > 2 and t not in _STOP}
+    """The stems a question is matched on (its words, their glossary concepts and the retrieval hints)."""
+    return set(query_terms(query).weights)
 
 
 @dataclass
@@ -160,6 +280,7 @@ class Sentence:
     passage: Passage
     text: str  # exact slice of passage.chunk.text
     score: float
+    relevance: float = 1.0  # share of the best sentence's weighted match with the question
 
 
 def sentences_of(text: str) -> list[str]:
@@ -169,6 +290,7 @@ def sentences_of(text: str) -> list[str]:
     for m in [*_SENTENCE_END.finditer(text), None]:
         end = m.start() if m else len(text)
         piece = text[pos:end].strip().lstrip("-–•* ").strip()
+        piece = piece[_m.end():] if (_m := _LEADING_NUMBER.match(piece)) else piece
         if len(piece) >= 25 and re.search(r"[a-zA-Zà-ÿ]{3}", piece):
             out.append(_clip(piece))
         pos = m.end() if m else len(text)
@@ -176,30 +298,96 @@ def sentences_of(text: str) -> list[str]:
 
 
 def _clip(piece: str) -> str:
+    """At most MAX_QUOTE characters, cut after a comma or semicolon when one is near the limit."""
     if len(piece) <= MAX_QUOTE:
         return piece
-    cut = piece.rfind(" ", 0, MAX_QUOTE)
+    head = piece[:MAX_QUOTE]
+    cut = max(head.rfind(", "), head.rfind("; "))
+    if cut < 200:
+        cut = head.rfind(" ")
     return piece[: cut if cut > 200 else MAX_QUOTE].rstrip(" ,;:")
 
 
-def best_sentences(query: str, passages: Sequence[Passage], limit: int = 3, per_passage: int = 2,
-                   want_figure: bool = False) -> list[Sentence]:
-    stems = query_stems(query)
-    scored: list[Sentence] = []
-    for p in passages:
+def has_figure_unit(text: str) -> bool:
+    """A duration, an amount or a percentage ("30 jours", "trois (3) mois", "d'un mois", "50 €", "10 %")."""
+    return bool(_FIGURE.search(fold(text)))
+
+
+def is_heading(text: str, title: str = "") -> bool:
+    """A heading or list introduction rather than a statement: not worth quoting on its own."""
+    body = _LEADING_NUMBER.sub("", text.strip()).strip()
+    if body.endswith(":") or (title and fold(body).strip(" .:") == fold(title).strip(" .:")):
+        return True
+    letters = [c for c in body if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > 0.7 * len(letters):
+        return True
+    return len(body) < 100 and not re.search(r"[.;!?,)»\"”]$", body) and not re.search(r"\d", body)
+
+
+def _dedupe_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", fold(text)).strip()
+
+
+def score_sentences(query: str, passages: Sequence[Passage], want_figure: bool = False,
+                    glossary: Any = None) -> list[Sentence]:
+    """Every quotable sentence of `passages` (headings and repeats left out) with its score, best first."""
+    terms = query_terms(query, glossary, want_figure)
+    candidates: list[tuple[int, Passage, str, set[str], int]] = []
+    seen: set[str] = set()
+    for i, p in enumerate(passages):
         for s in sentences_of(p.chunk.text):
-            s_stems = {_stem(w) for w in words(s) if len(w) > 2}
-            overlap = len(stems & s_stems)
-            score = overlap + 0.6 / (1 + p.rank) + (0.5 if want_figure and _MONEY_IN_TEXT.search(fold(s)) else 0.0)
-            heading = {_stem(w) for w in words(" ".join([p.chunk.title, *p.chunk.heading_path]))}
-            score += 0.3 * len(stems & heading)
-            scored.append(Sentence(p, s, score))
+            key = _dedupe_key(s)
+            if key in seen or is_heading(s, p.chunk.title):
+                continue
+            seen.add(key)
+            stems = _analyse(s)
+            candidates.append((i, p, s, set(stems), len(stems)))
+    if not candidates:
+        return []
+    n = len(candidates)
+    avg_len = sum(c[4] for c in candidates) / n or 1.0
+    df: dict[str, int] = {}
+    for c in candidates:
+        for stem in c[3] & terms.weights.keys():
+            df[stem] = df.get(stem, 0) + 1
+    # rarer among the candidates = more telling; damped so that one rare word does not outweigh the topic
+    weight = {s: w * (1.0 + 0.5 * math.log((n + 1) / (df.get(s, 0) + 1))) for s, w in terms.weights.items()}
+    # a short sentence holding the concept answers more directly than a long one that mentions it in passing
+    matches = [sum(weight[t] for t in c[3] & weight.keys()) / (0.7 + 0.3 * c[4] / avg_len) for c in candidates]
+    top_match = max(matches) or 1.0
+    concepts = terms.concepts
+    scored: list[Sentence] = []
+    for (i, p, s, _stems, _len), match in zip(candidates, matches, strict=True):
+        relevance = match / top_match
+        score = relevance + RANK_WEIGHT / (1 + i)
+        if terms.gives_figure(s):
+            score += FIGURE_WEIGHT * min(1.0, 2 * relevance)  # helps a sentence on the topic, not any sentence
+        heading = set(_analyse(" ".join([p.chunk.title, *p.chunk.heading_path])))
+        if concepts and heading & concepts:
+            score += TITLE_WEIGHT * len(heading & concepts) / len(concepts)
+        if re.match(r"[a-zà-ÿ]|\(?[a-z0-9]\)\s", s):
+            score -= FRAGMENT_PENALTY  # a list item cut from its introduction ("si le Client...;", "a) ...")
+        if match == 0:
+            score -= 1.0  # shares no word with the question: only quoted when nothing else is left
+        scored.append(Sentence(p, s, score, relevance))
     scored.sort(key=lambda s: -s.score)
+    return scored
+
+
+def best_sentences(query: str, passages: Sequence[Passage], limit: int = 3, per_passage: int = 2,
+                   want_figure: bool = False, glossary: Any = None) -> list[Sentence]:
+    """The sentences of `passages` that best answer `query`, best first, each an exact slice of its chunk:
+    at most `limit`, `per_passage` per chunk, none far below the best one, no text twice."""
     chosen: list[Sentence] = []
     per: dict[str, int] = {}
-    for s in scored:
+    for s in score_sentences(query, passages, want_figure, glossary):
+        if chosen and (s.score < KEEP_RATIO * chosen[0].score or s.relevance < KEEP_RELEVANCE):
+            continue
         key = s.passage.chunk.chunk_id
         if per.get(key, 0) >= per_passage:
+            continue
+        folded = _dedupe_key(s.text)
+        if any(folded in _dedupe_key(c.text) or _dedupe_key(c.text) in folded for c in chosen):
             continue
         per[key] = per.get(key, 0) + 1
         chosen.append(s)
@@ -229,6 +417,31 @@ def has_figure(text: str) -> bool:
 def is_pointer(text: str) -> bool:
     folded = fold(text)
     return bool(_POINTER.search(folded)) and not _MONEY_IN_TEXT.search(folded)
+
+
+def lead_excerpt(quote: str, limit: int = LEAD_MAX) -> str:
+    """The quote, or for a long one the run of its comma/semicolon segments (at most `limit` characters) that
+    holds its first figure (else its opening), with "…" where text was left out. Verbatim apart from the "…"."""
+    if len(quote) <= limit:
+        return quote
+    bounds = [0, *(m.end() for m in re.finditer(r"[,;:]\s+", quote)), len(quote)]
+    segments = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
+    focus = next((k for k, (a, b) in enumerate(segments) if has_figure_unit(quote[a:b])), 0)
+    lo = hi = focus
+    while True:  # grow around the focus segment, preferring what follows it
+        if hi + 1 < len(segments) and segments[hi + 1][1] - segments[lo][0] <= limit:
+            hi += 1
+        elif lo > 0 and segments[hi][1] - segments[lo - 1][0] <= limit:
+            lo -= 1
+        else:
+            break
+    start, end = segments[lo][0], segments[hi][1]
+    text = quote[start:end].strip().rstrip(",;:")
+    if len(text) > limit:
+        cut = text.rfind(" ", 0, limit)
+        text = text[: cut if cut > 0 else limit]
+        end = -1
+    return ("… " if start > 0 else "") + text + (" …" if end != len(quote) else "")
 
 
 # --------------------------------------------------------------------------- answers
@@ -297,17 +510,43 @@ def compose_calculation(t: Templates, language: str, operator: str, result: Calc
     return Composed("\n\n".join(parts), customer_reply(t, language, lead, citations), status, list(citations))
 
 
+def clause_ref(c: Citation, language: str) -> str:
+    """How the lead sentence names a clause: "l'art. 65" / "art. 65", "l'article 4", "la partie « X »"."""
+    cid = c.clause_id.strip()
+    if re.match(r"(§\s*)?\d", cid):
+        ref = f"l'art. {cid}" if language == "fr" else f"art. {cid}"
+    elif fold(cid).startswith("article"):
+        ref = f"l'{cid.lower()}" if language == "fr" else cid.lower()
+    else:  # an unnumbered part named by its heading
+        ref = f"la partie « {cid} »" if language == "fr" else f"the section “{cid}”"
+    return f"{ref} ({c.part})" if c.part else ref
+
+
 def compose_extract(t: Templates, language: str, operator: str | None, chosen: Sequence[Citation],
                     note: str = "") -> Composed:
-    """Answer made of verbatim sentences from the top clauses."""
-    lead = t.get(language, "extract_intro", operator=operator or "?")
-    if note:
-        lead = f"{note}\n\n{lead}"
-    body = render_quotes(t, language, chosen)
-    answer = "\n\n".join([lead, *body])
-    first = chosen[0].quote if chosen else ""
-    reply = customer_reply(t, language, f"{_strip_md(lead)} « {first} »" if language == "fr" else f"{_strip_md(lead)} “{first}”", chosen[:2])
-    return Composed(answer, reply, ReplyStatus.ANSWERED, list(chosen))
+    """Extractive answer: one direct sentence in the user's language built on the best quote (verbatim, or a
+    verbatim excerpt of a long one), then the other quotes. No quote is shown twice."""
+    unique: list[Citation] = []
+    keys: set[str] = set()
+    for c in chosen:
+        key = _dedupe_key(c.quote)
+        if key and key not in keys:
+            keys.add(key)
+            unique.append(c)
+    if not unique:
+        return compose_not_found(t, language, operator, [])
+    first = unique[0]
+    excerpt = lead_excerpt(first.quote)
+    lead = t.get(language, "extract_lead", ref=clause_ref(first, language), operator=operator or first.operator,
+                 quote=excerpt)
+    source = t.get(language, "extract_lead_source", label=citation_label(first), doc_title=first.doc_title)
+    shown = unique[1:] if excerpt == first.quote else unique  # an excerpt is followed by its full sentence
+    parts = [f"{note}\n\n{lead}" if note else lead]
+    parts[0] += f"\n{source}"
+    if shown:
+        parts.append("\n\n".join([t.get(language, "sources_heading"), *render_quotes(t, language, shown)]))
+    reply = customer_reply(t, language, lead, unique[:2])
+    return Composed("\n\n".join(parts), reply, ReplyStatus.ANSWERED, unique)
 
 
 def compose_not_found(t: Templates, language: str, operator: str | None, pointers: Sequence[Citation]) -> Composed:
