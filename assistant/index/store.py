@@ -24,6 +24,7 @@ from assistant.errors import AssistantError
 from assistant.index.embeddings import embeddings_name
 
 STATE_COLLECTION = "assistant_index_state"
+QUERY_CACHE_S = 5.0
 
 
 def make_client(settings: Settings) -> ClientAPI:
@@ -61,7 +62,17 @@ class Store:
         self._state().upsert(ids=[self.key], embeddings=[[0.0]], metadatas=[{"collection": name}],
                              documents=[json.dumps({"switched_at": time.time()})])
 
-    def active(self) -> Collection | None:
+    def active(self, max_age_s: float = 0.0) -> Collection | None:
+        """The serving collection. With `max_age_s`, a handle looked up less than that long ago is reused:
+        queries skip two lookups, and a rebuild by another process is still seen within seconds."""
+        cached = getattr(self, "_cached", None)
+        if max_age_s and cached and time.monotonic() - cached[0] < max_age_s:
+            return cached[1]
+        col = self._lookup_active()
+        self._cached = (time.monotonic(), col)
+        return col
+
+    def _lookup_active(self) -> Collection | None:
         name = self.active_name()
         if not name:
             return None
@@ -101,7 +112,7 @@ class Store:
 
     def query(self, vector: list[float], k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         for attempt in range(2):
-            col = self.active()
+            col = self.active(max_age_s=QUERY_CACHE_S if attempt == 0 else 0.0)
             if col is None:
                 raise AssistantError("the index is not built yet: run `assistant ingest`")
             try:
