@@ -443,6 +443,12 @@ class Assistant:
         want_figure = asks_figure(u)
         chosen = best_sentences(plan.query, passages, want_figure=want_figure)
         cites = [self.citation_from(s.passage, s.text) for s in chosen]
+        on_topic = max(chosen, key=lambda s: s.relevance) if chosen else None
+        if asks_amount(u) and on_topic is not None and is_pointer(on_topic.text):
+            # The sentence closest to the question says "against payment" / "see the price list" without a
+            # figure: whatever amounts other clauses state, this one is not given.
+            pointer = self.citation_from(on_topic.passage, on_topic.text)
+            return compose_not_found(t, lang, operator, [pointer])
         if asks_amount(u) and cites and not any(has_figure(c.quote) for c in cites[:2]):
             # An amount was asked and none of the best sentences gives one: say so, with any pointer clause.
             return compose_not_found(t, lang, operator, [c for c in cites if is_pointer(c.quote)][:2])

@@ -158,6 +158,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[«\"(\-–•A-ZÀ-ÖØ-Ý0-9])|\
 _POINTER = re.compile(
     r"liste des prix|tarifs? en vigueur|grille tarifaire|fiches? (tarifaire|signaletique|produit)|brochure"
     r"|sur (le|notre) site|bon de commande|selon l.offre|conditions tarifaires|price list"
+    r"|contre paiement|moyennant paiement|moyennant (le )?paiement|a (ses|leurs) frais"
 )
 _MONEY_IN_TEXT = re.compile(r"\d\s*(€|eur|euro)")
 MAX_QUOTE = 420

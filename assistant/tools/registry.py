@@ -43,7 +43,7 @@ _ALL = [
     Calculator("equipment_return", "Restitution du matériel", "Equipment return",
                "Charges for equipment returned late (per day), damaged or incomplete (per item) or not returned.",
                fees.EquipmentInput, fees.equipment_return),
-    Calculator("fee_lookup", "Recherche d'un frais", "Fee lookup",
+    Calculator("fee_lookup", "Montant des frais", "Fee amount",
                "The amount of one kind of fee (paper invoice, reminder, moving...), or where the text points "
                "when it gives no figure, or both figures when the text contradicts itself.",
                fees.FeeLookupInput, fees.fee_lookup),
