@@ -179,3 +179,12 @@ def test_a_long_quote_is_excerpted_in_the_lead_around_its_figure(templates):
     composed = compose_extract(templates, "fr", OPERATOR, [cite(p, long_quote)])
     assert excerpt in composed.answer.split("\n")[0] and long_quote in composed.answer  # full text under Sources
     assert lead_excerpt("Court.") == "Court."
+
+
+def test_a_charge_without_figure_is_a_pointer_but_a_stated_amount_is_not():
+    from assistant.agent.compose import is_pointer
+
+    assert is_pointer("Cette modification a lieu contre paiement.")
+    assert is_pointer("Des frais de blocage sont facturés selon les conditions précisées dans la Liste des Prix.")
+    assert not is_pointer("Le changement de numéro est facturé 25 € contre paiement.")
+    assert not is_pointer("Le Client peut demander à modifier son numéro d'appel.")
