@@ -188,3 +188,13 @@ def test_a_charge_without_figure_is_a_pointer_but_a_stated_amount_is_not():
     assert is_pointer("Des frais de blocage sont facturés selon les conditions précisées dans la Liste des Prix.")
     assert not is_pointer("Le changement de numéro est facturé 25 € contre paiement.")
     assert not is_pointer("Le Client peut demander à modifier son numéro d'appel.")
+
+
+def test_a_price_question_is_covered_only_by_a_sentence_about_its_subject():
+    from assistant.agent.compose import covers_topic, topic_stems
+
+    assert not topic_stems("Combien ça coûte ?")  # nothing but "how much": any amount may answer
+    assert not covers_topic("Combien coûte un iPhone 16 ?", "Les frais de déménagement sont de 100,00 €.")
+    assert covers_topic("combien coûte le déménagement ?", "Frais de déménagement : 100,00 €.")
+    # English words reach the French text through the glossary
+    assert covers_topic("how much does moving cost?", "Frais de déménagement : 100,00 €.")

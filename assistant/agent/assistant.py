@@ -23,6 +23,7 @@ from assistant.agent.compose import (
     compose_extract,
     compose_not_found,
     compose_simple,
+    covers_topic,
     has_figure,
     is_pointer,
 )
@@ -443,6 +444,10 @@ class Assistant:
         want_figure = asks_figure(u)
         chosen = best_sentences(plan.query, passages, want_figure=want_figure)
         cites = [self.citation_from(s.passage, s.text) for s in chosen]
+        if asks_amount(u) and chosen and not any(covers_topic(self.matcher.strip(u.text), s.text) for s in chosen):
+            # A price for something no retrieved sentence even mentions (a handset, another product): the
+            # documents are silent, whatever other amounts they state.
+            return compose_not_found(t, lang, operator, [])
         on_topic = max(chosen, key=lambda s: s.relevance) if chosen else None
         if asks_amount(u) and on_topic is not None and is_pointer(on_topic.text):
             # The sentence closest to the question says "against payment" / "see the price list" without a

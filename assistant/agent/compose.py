@@ -271,6 +271,25 @@ def query_terms(query: str, glossary: Any = None, want_figure: bool = False) -> 
     return QueryTerms(weights, want_figure or bool(_ASKS_QUANTITY.search(folded)), kind)
 
 
+# Words that only say "how much" (the kind of answer), never what the question is about.
+_PRICE_WORDS = ("combien cout coute coutent coûte coûtent prix tarif tarifs montant frais factur facture facturé "
+                "payer paie paye euro euros eur cost costs price fee fees charge charged pay amount much")
+
+
+def topic_stems(question: str, glossary: Any = None) -> set[str]:
+    """What a question is about: its stems and their glossary concepts, minus stop words and the words
+    that only ask for a price. Empty when the question is nothing but "how much?"."""
+    generic = _stop_stems() | set(_analyse(_PRICE_WORDS)) | set(_analyse(_added_terms(
+        glossary if glossary is not None else default_glossary(), _PRICE_WORDS)))
+    return {s for s in query_terms(question, glossary).weights if s not in generic and not s.isdigit()}
+
+
+def covers_topic(question: str, sentence: str, glossary: Any = None) -> bool:
+    """The sentence shares at least one topic word with the question (or the question has none)."""
+    topic = topic_stems(question, glossary)
+    return not topic or bool(topic & set(_analyse(sentence)))
+
+
 def query_stems(query: str) -> set[str]:
     """The stems a question is matched on (its words, their glossary concepts and the retrieval hints)."""
     return set(query_terms(query).weights)
