@@ -444,7 +444,8 @@ class Assistant:
         want_figure = asks_figure(u)
         chosen = best_sentences(plan.query, passages, want_figure=want_figure)
         cites = [self.citation_from(s.passage, s.text) for s in chosen]
-        if asks_amount(u) and chosen and not any(covers_topic(self.matcher.strip(u.text), s.text) for s in chosen):
+        if asks_amount(u) and chosen and not any(covers_topic(self.matcher.strip(u.text), s.text, language=lang)
+                                                for s in chosen):
             # A price for something no retrieved sentence even mentions (a handset, another product): the
             # documents are silent, whatever other amounts they state.
             return compose_not_found(t, lang, operator, [])

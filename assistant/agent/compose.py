@@ -276,17 +276,22 @@ _PRICE_WORDS = ("combien cout coute coutent coûte coûtent prix tarif tarifs mo
                 "payer paie paye euro euros eur cost costs price fee fees charge charged pay amount much")
 
 
-def topic_stems(question: str, glossary: Any = None) -> set[str]:
+def topic_stems(question: str, glossary: Any = None, concepts_only: bool = False) -> set[str]:
     """What a question is about: its stems and their glossary concepts, minus stop words and the words
-    that only ask for a price. Empty when the question is nothing but "how much?"."""
+    that only ask for a price. Empty when the question is nothing but "how much?". With `concepts_only`,
+    only the French terms the glossary maps the question to (for a question not written in French, whose
+    own words cannot be looked for in the documents)."""
     generic = _stop_stems() | set(_analyse(_PRICE_WORDS)) | set(_analyse(_added_terms(
         glossary if glossary is not None else default_glossary(), _PRICE_WORDS)))
-    return {s for s in query_terms(question, glossary).weights if s not in generic and not s.isdigit()}
+    terms = query_terms(question, glossary)
+    stems = terms.concepts if concepts_only else set(terms.weights)
+    return {s for s in stems if s not in generic and not s.isdigit()}
 
 
-def covers_topic(question: str, sentence: str, glossary: Any = None) -> bool:
-    """The sentence shares at least one topic word with the question (or the question has none)."""
-    topic = topic_stems(question, glossary)
+def covers_topic(question: str, sentence: str, glossary: Any = None, language: str = "fr") -> bool:
+    """The sentence shares at least one topic word with the question (or the question has none we can
+    look for: an English question is judged on its glossary concepts only)."""
+    topic = topic_stems(question, glossary, concepts_only=language != "fr")
     return not topic or bool(topic & set(_analyse(sentence)))
 
 
