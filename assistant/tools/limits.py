@@ -22,15 +22,21 @@ from assistant.tools.common import Money, OperatorInput, cite_all, describe_fact
 from assistant.tools.rules import Fact, OperatorRules, RuleBook
 
 
-def _not_stated(tool: str, rules: OperatorRules, what: str) -> CalcResult:
-    return CalcResult(tool=tool, status=FactStatus.NOT_STATED, currency=rules.currency,
-                      warnings=[f"The documents of {rules.operator} state no {what} / rien dans les documents."])
-
-
-def _unclear(tool: str, book: RuleBook, rules: OperatorRules, fact: Fact, label: str) -> CalcResult:
-    return CalcResult(tool=tool, status=fact.status if fact.status != FactStatus.STATED else FactStatus.NOT_STATED,
-                      currency=rules.currency, warnings=[describe_fact(fact, label)],
-                      citations=cite_all(book, rules, fact.all_sources))
+def _fact(tool: str, inp: OperatorInput, book: RuleBook, kind: str, what: str, label: str,
+          unit: str) -> tuple[OperatorRules, Fact] | CalcResult:
+    """The operator's first fact of `kind` when it states a value in `unit`; otherwise the CalcResult that
+    says so: not_stated (nothing in the documents) or the fact's own status with its citation."""
+    rules = book.for_operator(inp.operator)
+    facts: list[Fact] = getattr(rules, kind)
+    if not facts:
+        return CalcResult(tool=tool, status=FactStatus.NOT_STATED, currency=rules.currency,
+                          warnings=[f"The documents of {rules.operator} state no {what} / rien dans les documents."])
+    fact = facts[0]
+    if fact.value is None or getattr(fact.value, unit) is None:
+        return CalcResult(tool=tool, status=fact.status if fact.status != FactStatus.STATED else FactStatus.NOT_STATED,
+                          currency=rules.currency, warnings=[describe_fact(fact, label)],
+                          citations=cite_all(book, rules, fact.all_sources))
+    return rules, fact
 
 
 class LiabilityInput(OperatorInput):
@@ -41,12 +47,10 @@ class LiabilityInput(OperatorInput):
 
 def liability_cap(inp: LiabilityInput, book: RuleBook) -> CalcResult:
     """The most the operator pays when it is liable: monthly fee x the months the clause names."""
-    rules = book.for_operator(inp.operator)
-    if not rules.liability:
-        return _not_stated("liability_cap", rules, "liability ceiling")
-    rule = rules.liability[0]
-    if rule.value is None or rule.value.months is None:
-        return _unclear("liability_cap", book, rules, rule, "Liability ceiling / plafond de responsabilité")
+    found = _fact("liability_cap", inp, book, "liability", "liability ceiling", "Liability ceiling / plafond de responsabilité", "months")
+    if isinstance(found, CalcResult):
+        return found
+    rules, rule = found
     months = rule.value.months
     counted = min(months, inp.months_in_service) if inp.months_in_service is not None else months
     amount = money(inp.monthly_fee * counted)
@@ -78,12 +82,10 @@ class InterimInvoiceInput(OperatorInput):
 
 def interim_invoice(inp: InterimInvoiceInput, book: RuleBook) -> CalcResult:
     """Above which amount the operator may send an intermediate invoice or ask an advance."""
-    rules = book.for_operator(inp.operator)
-    if not rules.interim_invoice:
-        return _not_stated("interim_invoice", rules, "intermediate-invoice threshold")
-    rule = rules.interim_invoice[0]
-    if rule.value is None or rule.value.amount is None:
-        return _unclear("interim_invoice", book, rules, rule, "Interim invoice threshold / seuil")
+    found = _fact("interim_invoice", inp, book, "interim_invoice", "intermediate-invoice threshold", "Interim invoice threshold / seuil", "amount")
+    if isinstance(found, CalcResult):
+        return found
+    rules, rule = found
     margin = rule.value.amount
     threshold = money(inp.average_monthly_bill + margin)
     steps = [CalcStep(label="Seuil / threshold", formula=f"{inp.average_monthly_bill} + {margin}", value=f"{threshold} EUR")]
@@ -106,12 +108,10 @@ class ReductionInput(OperatorInput):
 
 def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
     """How many users / lines may be removed in one period (floor of count x percent)."""
-    rules = book.for_operator(inp.operator)
-    if not rules.reduction_limit:
-        return _not_stated("reduction_allowance", rules, "limit on reducing users or lines")
-    rule = rules.reduction_limit[0]
-    if rule.value is None or rule.value.percent is None:
-        return _unclear("reduction_allowance", book, rules, rule, "Reduction limit / limite de réduction")
+    found = _fact("reduction_allowance", inp, book, "reduction_limit", "limit on reducing users or lines", "Reduction limit / limite de réduction", "percent")
+    if isinstance(found, CalcResult):
+        return found
+    rules, rule = found
     pct = rule.value.percent
     exact = Decimal(inp.current_count) * pct / 100
     allowed = math.floor(exact)
