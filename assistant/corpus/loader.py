@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive key ("Télécom" == "telecom")."""
+    """Case- and accent-insensitive form ("Télécom" == "telecom"); shared by corpus, index and evaluation."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @dataclass
@@ -84,9 +84,9 @@ class Corpus:
         """Map an operator name or alias (any case, with or without accents) to the manifest name."""
         if not name or not name.strip():
             return None
-        key = fold(name)
+        key = fold(name).strip()
         for doc in self.documents.values():
-            if key in {fold(n) for n in (doc.meta.operator, *doc.meta.operator_aliases)}:
+            if key in {fold(n).strip() for n in (doc.meta.operator, *doc.meta.operator_aliases)}:
                 return doc.meta.operator
         return None
 
@@ -102,7 +102,7 @@ class Corpus:
         wanted = [clause_id.strip()]
         if " §1" in clause_id:
             wanted.append(clause_id.split(" §")[0])
-        same_part = [c for c in doc.clauses if (c.part and part and fold(c.part) == fold(part)) or c.part == part]
+        same_part = [c for c in doc.clauses if (c.part and part and fold(c.part).strip() == fold(part).strip()) or c.part == part]
         for pool in (same_part, doc.clauses if part is None else []):
             for cid in wanted:
                 for c in pool:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from assistant.agent.text import squash
 from assistant.config import Settings
 from assistant.evaluation.dataset import DEFAULT_RETRIEVAL, RetrievalItem, load_retrieval_set
 from assistant.index import Retriever
@@ -50,14 +51,10 @@ class RetrievalReport(BaseModel):
     systems: dict[str, SystemScore]
 
 
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
 def is_hit(item: RetrievalItem, hit: Hit) -> bool:
     if item.doc_id != hit.doc_id:
         return False
-    if _squash(item.quote) in _squash(hit.text):
+    if squash(item.quote) in squash(hit.text):
         return True
     return any(cid == gold or cid.startswith(gold + ".") for cid in hit.clause_ids for gold in item.clause_ids)
 

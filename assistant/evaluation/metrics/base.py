@@ -6,11 +6,11 @@ Modelled on ragas' metric collections: one module per metric family, all speakin
 
 from __future__ import annotations
 
-import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from assistant.corpus.loader import fold as corpus_fold
 from assistant.evaluation.dataset import EvalItem, GoldRef
 from assistant.models import Reply
 
@@ -46,8 +46,7 @@ class Metric(ABC):
 
 
 def fold(text: str | None) -> str:
-    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+    return corpus_fold(text or "").strip()
 
 
 def _canonical_clause(clause_id: str) -> str:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from assistant.agent.text import squash
 from assistant.evaluation.metrics.base import Metric, MetricContext, Sample, clause_matches
 from assistant.models import PassageOut
 
 
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
 def passage_is_hit(sample: Sample, passage: PassageOut) -> bool:
-    text = _squash(passage.text)
-    return any(_squash(g.quote) in text or clause_matches(g, passage.doc_id, passage.clause_id, passage.part)
+    text = squash(passage.text)
+    return any(squash(g.quote) in text or clause_matches(g, passage.doc_id, passage.clause_id, passage.part)
                for g in sample.item.gold)
 
 
