@@ -14,35 +14,37 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
+from assistant.agent.answer import FactWriter, NeedAnswer, compose_facts
 from assistant.agent.citations import QuoteVerifier, TurnEvidence, guard
 from assistant.agent.compose import (
     Composed,
     Templates,
     best_sentences,
-    compose_calculation,
-    compose_extract,
+    clause_ref,
     compose_not_found,
     compose_simple,
     covers_topic,
     has_figure,
     is_pointer,
+    render_quotes,
 )
+from assistant.agent.facts import FactBase
 from assistant.agent.planner import (
     ASKABLE,
+    CalcCall,
     Calculator,
     Plan,
-    asks_amount,
-    asks_figure,
+    build_payload,
     field_to_slot,
-    make_plan,
+    slot_values,
 )
+from assistant.agent.router import Need, NeedCatalog, NeedRouter, load_needs
 from assistant.agent.session import PendingQuestion, SessionState, SessionStore
 from assistant.agent.text import fold
 from assistant.agent.understanding import (
     OperatorMatcher,
     Slots,
     Understanding,
-    assign_unlabelled_dates,
     understand,
 )
 from assistant.config import Settings, get_settings
@@ -56,6 +58,8 @@ from assistant.models import (
     ReplyStatus,
     ToolTrace,
 )
+from assistant.tools.common import cite
+from assistant.tools.rules import Source
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,8 @@ class Turn:
 class Assistant:
     def __init__(self, settings: Settings | None = None, *, corpus: CorpusLike | None = None,
                  retriever: RetrieverLike | None = None, calculators: Mapping[str, Calculator] | None = None,
-                 chat_model: Any = None, sessions: SessionStore | None = None, today: date | None = None):
+                 chat_model: Any = None, sessions: SessionStore | None = None, today: date | None = None,
+                 embed: Any = None):
         self.settings = settings or get_settings()
         self._corpus = corpus
         self._retriever = retriever
@@ -109,6 +114,12 @@ class Assistant:
         self._matcher: OperatorMatcher | None = None
         self._verifier: QuoteVerifier | None = None
         self._services: dict[str, list[tuple[str, list[str]]]] | None = None
+        self._catalog: NeedCatalog | None = None
+        self._router: NeedRouter | None = None
+        self._facts: FactBase | None = None
+        # A stand-in retriever (tests) means no embedding model: the router then runs on keywords unless
+        # `embed` is given; the real retriever means the product's embedding model routes too.
+        self._embed = embed if embed is not None else (None if retriever is not None else "default")
 
     # ------------------------------------------------------------------ lazily built dependencies
 
@@ -153,6 +164,33 @@ class Assistant:
         return self._services
 
     @property
+    def catalog(self) -> NeedCatalog:
+        if self._catalog is None:
+            self._catalog = load_needs(self.settings.knowledge_dir / "needs.yaml")
+        return self._catalog
+
+    @property
+    def router(self) -> NeedRouter:
+        """The need router; with the product's embedding model unless the retriever is a stand-in (tests),
+        in which case `embed` may be injected or the router runs on keywords alone."""
+        if self._router is None:
+            embed = _query_embedder(self.settings) if self._embed == "default" else self._embed
+            self._router = NeedRouter(self.catalog, embed or None, cache_dir=self.settings.data_dir / "cache",
+                                      model_name=f"{self.settings.embedding_backend}:{self.settings.embedding_model}")
+        return self._router
+
+    @property
+    def facts(self) -> FactBase:
+        if self._facts is None:
+            from assistant.tools.rules import load_rules
+
+            r = self.catalog.router
+            self._facts = FactBase(load_rules(self.settings.rules_dir), self.catalog.stop_words,
+                                   embed=self.router.embed, min_similarity=r.fact_min_similarity,
+                                   margin=r.fact_margin)
+        return self._facts
+
+    @property
     def matcher(self) -> OperatorMatcher:
         return self._matcher or self.corpus.matcher
 
@@ -171,7 +209,7 @@ class Assistant:
         warm = getattr(self.retriever, "warm", None)
         if callable(warm):
             warm()
-        _ = self.matcher, self.verifier, self.calculators, self.services
+        _ = self.matcher, self.verifier, self.calculators, self.services, self.router, self.facts
         understand("résiliation au 1er mars 2025 depuis 01/01/2024", self.matcher)
         return self
 
@@ -206,48 +244,80 @@ class Assistant:
         if u.junk:
             return self._simple(state.language or u.language, "junk", ReplyStatus.CLARIFY, "other")
         state.language = u.language
-        u = self._continue_pending(u, state)
+        if u.injection:
+            state.pending = None
+            return self._simple(u.language, "refuse_injection", ReplyStatus.REFUSED, "out_of_scope")
+        named_before = state.operator
         operator = self._operator(u, state, fixed_operator)
         u = self._merge_slots(u, state)
-        plan = make_plan(u, operator, self.calculators, topic_text=self.matcher.strip(u.text) if operator else None,
-                         services=self.services.get(operator or "", []))
-        if plan.action not in ("refuse", "smalltalk", "junk"):
-            unknown = self._outside_corpus(u, operator, fixed_operator)
-            if unknown is not None:
-                state.pending = None
-                return unknown
-        if plan.action == "refuse":
+        needs, text = self._needs(u, state)
+        u = u.model_copy(update={"text": text})
+        if needs and needs[0].action == "refuse" and not u.operators:
             state.pending = None
-            key = "refuse_injection" if u.injection else "refuse"
-            return self._simple(u.language, key, ReplyStatus.REFUSED, "out_of_scope")
-        if plan.action == "smalltalk":
+            return self._simple(u.language, "refuse", ReplyStatus.REFUSED, "out_of_scope")
+        if needs and needs[0].action == "smalltalk":
             return self._simple(u.language, "smalltalk", ReplyStatus.ANSWERED, "smalltalk")
-        if plan.action == "clarify":
-            return self._clarify(u, state, plan.missing or "operator", operator)
-        return self._answer(u, state, plan)
+        needs = [n for n in needs if n.action == "answer"]
+        intent = needs[0].intent if needs else "other"
+        unknown = self._outside_corpus(u.model_copy(update={"intent": intent}), operator, fixed_operator)
+        if unknown is not None:
+            state.pending = None
+            return unknown
+        note = ""
+        if operator is None:
+            operator, note = self._infer_operator(u)
+            if operator:
+                state.operator = operator
+        elif named_before is None and not u.operators and not fixed_operator:
+            note = ""
+        if not needs:
+            return self._unrouted(u, state, operator, note)
+        if operator is None:
+            state.pending = PendingQuestion(text=u.text, intent=intent, missing="operator", needs=[n.id for n in needs])
+            text = self.templates.get(u.language, "ask_operator", operators=", ".join(self.corpus.operators()))
+            return Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY, intent=intent,
+                         language=u.language)
+        return self._answer_needs(u, state, needs, operator, note)
 
-    # ------------------------------------------------------------------ session handling
+    # ------------------------------------------------------------------ understanding: needs
 
-    def _continue_pending(self, u: Understanding, state: SessionState) -> Understanding:
-        """If the last turn asked a question and this message answers it, resume the original question."""
-        pending = state.pending
-        if pending is None or u.injection or u.intent == "smalltalk":
-            return u
-        answers_it = (
-            (pending.missing == "operator" and bool(u.operators))
-            or (pending.missing != "operator" and (getattr(u.slots, pending.missing, None) is not None
-                                                 or bool(u.slots.other_dates)))
-        )
-        # A bare answer ("Alpha", "01/03/2024", "pro, 8 numéros") has no question words and may even look
-        # out of scope on its own: short and carrying facts (or nothing else) means it continues the question.
-        short = len(u.text.split()) <= 8
-        bare = short and (u.intent == "other" or (u.intent == "out_of_scope" and bool(u.slots.filled())))
-        if not (answers_it or bare):
-            return u  # a new question: it replaces the pending one
-        slots = u.slots.model_copy(deep=True)
-        assign_unlabelled_dates(slots, pending.intent, preferred=pending.missing)
-        return u.model_copy(update={"text": f"{pending.text} {u.text}", "intent": pending.intent,
-                                    "topic": pending.topic, "slots": slots})
+    def _needs(self, u: Understanding, state: SessionState) -> tuple[list[Need], str]:
+        """The needs of this turn and the text they are about. A message that only adds facts (an operator,
+        a date, a fee) to a pending or just-answered question continues it; a new question replaces it."""
+        routing = self.router.route(u.text, fill=self._fill(u))
+        needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
+        carries_facts = bool(u.operators) or bool(u.slots.filled()) or bool(u.slots.other_dates)
+        previous = state.pending.needs if state.pending else state.last_needs
+        previous_text = state.pending.text if state.pending else state.last_text
+        follow_up = previous and carries_facts and (
+            not needs or len(u.text.split()) <= 10 and routing.ranked and routing.ranked[0].keywords == 0
+            or (needs and needs[0].action != "answer"))
+        if follow_up:
+            kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
+            if kept:
+                return kept, f"{previous_text} {u.text}"
+        return needs, u.text
+
+    def _fill(self, u: Understanding) -> dict[str, float]:
+        """Per need, the share of the facts this turn gives (fee, dates, lines...) that its calculators use:
+        a message full of account facts is about the need that can use them all (a router signal)."""
+        given = set(slot_values(u, None).keys()) - {"text", "operator", "service", "customer_type"}
+        fill: dict[str, float] = {}
+        if not given:
+            return fill
+        for need in self.catalog.needs:
+            fields = {field_to_slot(f) for name in need.calculators if name in self.calculators
+                      for f in self.calculators[name].input_model.model_fields}
+            if fields:
+                fill[need.id] = len(fields & given) / len(given)
+        return fill
+
+    def _infer_operator(self, u: Understanding) -> tuple[str | None, str]:
+        """The operator, when the service or product named exists at one operator only (said in the reply)."""
+        found = self.facts.operators_with(u.text)
+        if len(found) != 1:
+            return None, ""
+        return found[0], self.templates.get(u.language, "assumed_operator", operator=found[0])
 
     def _operator(self, u: Understanding, state: SessionState, fixed: str | None) -> str | None:
         if fixed:
@@ -298,49 +368,109 @@ class Assistant:
         return Reply(answer=composed.answer, reply_to_customer=composed.reply_to_customer, status=status,
                      intent=intent, language=language)  # type: ignore[arg-type]
 
-    def _clarify(self, u: Understanding, state: SessionState, missing: str, operator: str | None,
-                 reason: str = "", turn: Turn | None = None) -> Reply:
-        slot = field_to_slot(missing)
-        state.pending = PendingQuestion(text=u.text, intent=u.intent, topic=u.topic, missing=slot)
-        if slot == "operator":
-            text = self.templates.get(u.language, "ask_operator", operators=", ".join(self.corpus.operators()))
-        else:
-            text = self.templates.ask_field(u.language, slot, reason)
-        turn = turn or Turn()
-        return Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY, intent=u.intent,
-                     language=u.language, operator=operator, tools=turn.tools)
-
-    def _answer(self, u: Understanding, state: SessionState, plan: Plan) -> Reply:
+    def _answer_needs(self, u: Understanding, state: SessionState, needs: list[Need], operator: str,
+                      note: str) -> Reply:
         turn = Turn()
-        passages = self._retrieve(plan.query, plan.operator, turn)
-        results: list[tuple[str, CalcResult]] = []
-        for call in plan.calls:
-            try:
-                results.append((call.name, self._run_for_service(call.name, call.payload, plan.operator, turn)))
-            except InputError as exc:
-                if call.required and field_to_slot(exc.field) in ASKABLE:
-                    reason = exc.reason_fr if u.language == "fr" else exc.reason_en
-                    return self._clarify(u, state, exc.field, plan.operator, reason, turn)
-        state.pending = None
-
+        topic = self.matcher.strip(u.text)
+        query = f"{topic} {' '.join(n.query_hint for n in needs)}".strip()
+        passages = self._retrieve(query, operator, turn)
+        values = slot_values(u, operator, self.services.get(operator, []))
+        answers = [self._gather(need, u, operator, values, turn) for need in needs]
+        state.last_needs, state.last_text = [n.id for n in needs], u.text
+        missing = next((a for a in answers if a.missing), None)
+        state.pending = (PendingQuestion(text=u.text, intent=needs[0].intent, missing=missing.missing_slot,
+                                         needs=[n.id for n in needs]) if missing else None)
+        plan = Plan(action="answer", intent=needs[0].intent, operator=operator, query=query,
+                    calls=[CalcCall(name=name, payload=_jsonable(values)) for a in answers for name, _, _ in a.results])
+        results = [(name, result) for a in answers for name, _, result in a.results]
         composed: Composed | None = None
         if self.llm_enabled:
             composed = self._llm_compose(u, plan, turn, results)
         if composed is None:
-            composed = self._offline_compose(u, plan, passages, results)
-        if composed.status == ReplyStatus.CLARIFY:
-            state.pending = PendingQuestion(text=u.text, intent=u.intent, topic=u.topic, missing="operator")
+            writer = FactWriter(self.templates, u.language, operator, lambda src: self._cite_source(operator, src))
+            composed = compose_facts(writer, answers, note)
+            for c in composed.citations if composed else []:
+                turn.evidence.allow([(c.doc_id, c.clause_id)])
+        if composed is None:
+            composed = self._fallback(u, needs[0], operator, query, passages, note)
         citations = guard(composed.citations, turn.evidence, self.verifier)
         if not citations and composed.status == ReplyStatus.ANSWERED:
-            # Nothing verifiable to show: an answer without support would be a guess.
-            composed = compose_not_found(self.templates, u.language, plan.operator, [])
+            composed = compose_not_found(self.templates, u.language, operator, [])
         return Reply(
             answer=composed.answer, reply_to_customer=composed.reply_to_customer, status=composed.status,
-            intent=plan.intent, language=u.language, operator=plan.operator or self._single_operator(citations),
-            citations=citations, tools=turn.tools,
+            intent=needs[0].intent, language=u.language, operator=operator, citations=citations, tools=turn.tools,
             passages=[PassageOut(doc_id=p.doc_id, clause_id=p.clause_id, part=p.chunk.part, title=p.chunk.title,
                                  text=p.chunk.text, score=p.score) for p in turn.passages],
         )
+
+    def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn) -> NeedAnswer:
+        """Facts for the need, then the first of its calculators whose inputs the conversation fills."""
+        facts = self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
+                                    u.slots.customer_type, u.slots.number_count, u.language)
+        answer = NeedAnswer(need=need, facts=facts)
+        kinds = [v.selector.removeprefix("fee:") for v in facts if v.selector.startswith("fee:")]
+        for name in need.calculators:
+            calc = self.calculators.get(name)
+            if calc is None:
+                continue
+            payload = build_payload(calc.input_model, {**values, **({"fee_kind": kinds[0]} if kinds else {})})
+            try:
+                result = self._run_for_service(name, payload, operator, turn)
+            except InputError as exc:
+                slot = field_to_slot(exc.field)
+                if need.required and slot in ASKABLE and answer.missing is None:
+                    reason = exc.reason_fr if u.language == "fr" else exc.reason_en
+                    answer.missing = self.templates.ask_field(u.language, slot, reason)
+                    answer.missing_slot = slot
+                continue
+            answer.results.append((name, self._calc_title(name, u.language), result))
+            break
+        return answer
+
+    def _cite_source(self, operator: str, src: Source) -> Citation:
+        book = self.facts.book
+        return cite(book, book.for_operator(operator), src)
+
+    def _fallback(self, u: Understanding, need: Need | None, operator: str, query: str,
+                  passages: Sequence[Passage], note: str) -> Composed:
+        """No fact or calculator serves the need: the closest sentences, framed as what they are, or "not stated"."""
+        t, lang = self.templates, u.language
+        want_figure = need is not None and need.answer in ("amount", "duration", "date")
+        chosen = best_sentences(query, passages, want_figure=want_figure)
+        cites = [self.citation_from(s.passage, s.text) for s in chosen][:2]
+        if not cites:
+            return compose_not_found(t, lang, operator, [])
+        topic = self.matcher.strip(u.text) or u.text
+        if need is not None and need.answer == "amount" and (
+                not any(has_figure(c.quote) for c in cites)
+                or not any(covers_topic(topic, c.quote, language=lang) for c in cites)):
+            # an amount for something no close sentence prices (a handset...): the documents are silent
+            return compose_not_found(t, lang, operator, [c for c in cites if is_pointer(c.quote)][:1])
+        key = "fallback_lead" if want_figure else "fallback_lead_text"
+        lead = t.get(lang, key, operator=operator, ref=clause_ref(cites[0], lang))
+        body = [p for p in (note, lead) if p] + render_quotes(t, lang, cites)
+        reply = f"{lead}\n« {cites[0].quote} »"
+        return Composed("\n\n".join(body), reply, ReplyStatus.ANSWERED, cites)
+
+    def _unrouted(self, u: Understanding, state: SessionState, operator: str | None, note: str) -> Reply:
+        """The router abstained: refuse what is plainly off-topic, answer honestly from the closest clause
+        when the operator is known, otherwise ask what the customer wants to know."""
+        if u.intent == "out_of_scope" and not u.operators:
+            return self._simple(u.language, "refuse", ReplyStatus.REFUSED, "out_of_scope")
+        if operator is None:
+            return self._simple(u.language, "abstain", ReplyStatus.CLARIFY, "other")
+        turn = Turn()
+        query = self.matcher.strip(u.text) or u.text
+        passages = self._retrieve(query, operator, turn)
+        composed = self._fallback(u, None, operator, query, passages, note)
+        citations = guard(composed.citations, turn.evidence, self.verifier)
+        if not citations:
+            composed = compose_not_found(self.templates, u.language, operator, [])
+        return Reply(answer=composed.answer, reply_to_customer=composed.reply_to_customer, status=composed.status,
+                     intent="other", language=u.language, operator=operator, citations=citations, tools=turn.tools,
+                     passages=[PassageOut(doc_id=p.doc_id, clause_id=p.clause_id, part=p.chunk.part,
+                                          title=p.chunk.title, text=p.chunk.text, score=p.score)
+                               for p in turn.passages])
 
     # ------------------------------------------------------------------ tools (shared with the LLM path)
 
@@ -423,45 +553,6 @@ class Assistant:
             doc_title=self._doc_title(chunk.doc_id), quote=quote,
         )
 
-    def _offline_compose(self, u: Understanding, plan: Plan, passages: Sequence[Passage],
-                         results: Sequence[tuple[str, CalcResult]]) -> Composed:
-        t, lang = self.templates, u.language
-        if asks_figure(u) or any(c.required for c in plan.calls):
-            for name, result in results:
-                cites = self._with_doc_title(result.citations)
-                return compose_calculation(t, lang, plan.operator or "", result, self._calc_title(name, lang), cites)
-        if not passages:
-            return compose_not_found(t, lang, plan.operator, [])
-        operator, note = plan.operator, ""
-        if operator is None:
-            top_ops = {p.chunk.operator for p in passages[:3]}
-            if len(top_ops) > 1:
-                # A general question whose answer differs per operator: ask rather than guess.
-                return Composed(t.get(lang, "ask_operator", operators=", ".join(self.corpus.operators())), "",
-                                ReplyStatus.CLARIFY)
-            operator = passages[0].chunk.operator
-            note = t.get(lang, "which_operator_note", operator=operator)
-        want_figure = asks_figure(u)
-        chosen = best_sentences(plan.query, passages, want_figure=want_figure)
-        cites = [self.citation_from(s.passage, s.text) for s in chosen]
-        if asks_amount(u) and chosen and not any(covers_topic(self.matcher.strip(u.text), s.text, language=lang)
-                                                for s in chosen):
-            # A price for something no retrieved sentence even mentions (a handset, another product): the
-            # documents are silent, whatever other amounts they state.
-            return compose_not_found(t, lang, operator, [])
-        on_topic = max(chosen, key=lambda s: s.relevance) if chosen else None
-        if asks_amount(u) and on_topic is not None and is_pointer(on_topic.text):
-            # The sentence closest to the question says "against payment" / "see the price list" without a
-            # figure: whatever amounts other clauses state, this one is not given.
-            pointer = self.citation_from(on_topic.passage, on_topic.text)
-            return compose_not_found(t, lang, operator, [pointer])
-        if asks_amount(u) and cites and not any(has_figure(c.quote) for c in cites[:2]):
-            # An amount was asked and none of the best sentences gives one: say so, with any pointer clause.
-            return compose_not_found(t, lang, operator, [c for c in cites if is_pointer(c.quote)][:2])
-        if not cites:
-            return compose_not_found(t, lang, operator, [])
-        return compose_extract(t, lang, operator, cites, note)
-
     def _llm_compose(self, u: Understanding, plan: Plan, turn: Turn,
                      results: Sequence[tuple[str, CalcResult]]) -> Composed | None:
         from assistant.agent.llm import LLMComposer
@@ -478,6 +569,22 @@ class Assistant:
     def _single_operator(citations: Sequence[Citation]) -> str | None:
         ops = {c.operator for c in citations}
         return ops.pop() if len(ops) == 1 else None
+
+
+def _query_embedder(settings: Settings) -> Any:
+    """Texts -> unit rows with the product's embedding model, in its *query* form (router examples and
+    messages are both questions)."""
+    import numpy as np
+
+    from assistant.index.embeddings import get_embeddings
+
+    model = get_embeddings(settings)
+
+    def embed(texts: list[str]) -> Any:
+        rows = np.asarray([model.embed_query(t) for t in texts], dtype=float)
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+
+    return embed
 
 
 def _jsonable(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -522,17 +522,53 @@ def compose_calculation(t: Templates, language: str, operator: str, result: Calc
         lead = t.get(language, "calc_not_stated", operator=operator, title=title)
         status = ReplyStatus.NOT_FOUND
     parts.append(lead)
-    if result.breakdown:
-        steps = [f"{i}. {s.label}" + (f" : {s.formula}" if s.formula else "") + (f" = {s.value}" if s.value else "")
-                 for i, s in enumerate(result.breakdown, 1)]
-        parts.append("\n".join([t.get(language, "breakdown_heading"), *steps]))
-    if result.assumptions:
-        parts.append("\n".join([t.get(language, "assumptions_heading"), *(f"- {a}" for a in result.assumptions)]))
-    if result.warnings:
-        parts.append("\n".join([t.get(language, "warnings_heading"), *(f"- {w}" for w in result.warnings)]))
+    parts.extend(calc_details(t, language, result))
     if citations:
         parts.append("\n\n".join([t.get(language, "sources_heading"), *render_quotes(t, language, citations)]))
     return Composed("\n\n".join(parts), customer_reply(t, language, lead, citations), status, list(citations))
+
+
+_SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+def localise(text: str, language: str) -> str | None:
+    """The part of a calculator's text a reader of `language` should see, or None.
+
+    Calculators word their steps "English / français"; lines written in one language only are shown to
+    readers of that language (the agent's tool trace keeps everything). Internal identifiers never show."""
+    from assistant.agent.understanding import detect_language
+
+    text = text.strip()
+    if not text:
+        return ""
+    if " / " in text and text.count(" / ") == 1 and not re.search(r"\d\s*/\s*\d", text):
+        en, fr = text.split(" / ", 1)
+        text = fr if language == "fr" else en
+    elif re.search(r"[a-zA-Z]{3}", text) and detect_language(text, default=language) != language:
+        return None
+    if _SNAKE.search(text):
+        return None
+    return text
+
+
+def calc_details(t: Templates, language: str, result: CalcResult) -> list[str]:
+    """The breakdown, assumptions and warnings of a calculator result, in the reader's language."""
+    parts: list[str] = []
+    steps = []
+    for step in result.breakdown:
+        label = localise(step.label, language)
+        if not label:
+            continue
+        formula = localise(step.formula, language) or ""
+        value = localise(step.value, language) or ""
+        steps.append(f"{len(steps) + 1}. {label}" + (f" : {formula}" if formula else "") + (f" = {value}" if value else ""))
+    if steps:
+        parts.append("\n".join([t.get(language, "breakdown_heading"), *steps]))
+    for heading, lines in (("assumptions_heading", result.assumptions), ("warnings_heading", result.warnings)):
+        shown = [x for x in (localise(line, language) for line in lines) if x]
+        if shown:
+            parts.append("\n".join([t.get(language, heading), *(f"- {x}" for x in shown)]))
+    return parts
 
 
 def clause_ref(c: Citation, language: str) -> str:

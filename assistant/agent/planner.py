@@ -118,7 +118,7 @@ _FLAG_FIELDS: dict[str, str] = {
 }
 # Why the contract ends (early-termination rules differ); first match wins, customer request is the default.
 _REASONS: list[tuple[str, str]] = [
-    ("customer_death", r"dece|decede|mort\b|death|died|passed away"),
+    ("customer_death", r"\b(deces|decede|decedee|mort|death|died|deceased)\b|passed away"),
     ("operator_for_customer_breach", r"(m|nous|l|me) a resilie|a resilie (mon|notre|le)|resilie par (l.operateur|eux)"
                                      r"|(terminated|cancelled|ended) (my|our|the) contract|because (i|we) (did not|didn.t) pay"),
     ("move_abroad_or_uncovered_area", r"etranger|abroad|zone non couverte|not covered|pas couvert"),

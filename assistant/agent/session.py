@@ -23,6 +23,7 @@ class PendingQuestion(BaseModel):
     intent: str
     topic: str | None = None
     missing: str  # "operator" or a slot / calculator field name
+    needs: list[str] = Field(default_factory=list)  # the routed needs of the question waiting
 
 
 class SessionState(BaseModel):
@@ -31,6 +32,8 @@ class SessionState(BaseModel):
     operator: str | None = None
     slots: Slots = Field(default_factory=Slots)
     pending: PendingQuestion | None = None
+    last_needs: list[str] = Field(default_factory=list)  # what the previous answered question asked
+    last_text: str = ""
     turns: int = 0
     history: list[tuple[str, str]] = Field(default_factory=list)  # (role, text), trimmed
 

@@ -13,7 +13,7 @@ import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -24,16 +24,10 @@ from assistant.models import FactStatus, TaxBasis
 CustomerType = Literal["business", "consumer"]
 TerminationReason = Literal["customer_request", "customer_death", "move_abroad_or_uncovered_area",
                             "operator_for_customer_breach"]
-FeeKind = Literal[
-    "paper_invoice", "itemised_bill", "payment_method_surcharge", "reminder_fee", "recovery_indemnity",
-    "duplicate_invoice", "reconnection", "cancellation_before_activation", "porting_cancelled",
-    "porting_partial", "number_takeover", "number_change", "moving", "technician", "travel", "cabling",
-    "temporary_service", "equipment_late_return", "equipment_damaged", "equipment_not_returned",
-    "early_termination_admin", "termination_fee", "abuse_penalty", "intervention_rate",
-    "configuration_restore", "speed_change", "missed_appointment", "sim_replacement", "suspension_fee",
-    "support_intervention", "offer_change",
-]
-FEE_KINDS: tuple[str, ...] = get_args(FeeKind)
+# Fee kinds are open keys (snake_case): a new operator's fee needs a rules entry, never a code change. The
+# labels customers and agents read come from each fee's label_fr / label_en.
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+FeeKind = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
 
 
 class Rule(BaseModel):
@@ -57,26 +51,31 @@ class Value(Rule):
     months: int | None = None
     days: int | None = None
     percent: Decimal | None = None
+    hours: int | None = None
     tax_basis: TaxBasis = TaxBasis.NONE
     per: str = ""  # unit of an amount: invoice, month, day, reminder, line, service, request, item, hour...
     condition: str = ""
 
     @model_validator(mode="after")
     def _one_figure(self) -> Value:
-        set_ = [x for x in (self.amount, self.months, self.days, self.percent) if x is not None]
+        set_ = [x for x in (self.amount, self.months, self.days, self.percent, self.hours) if x is not None]
         if len(set_) != 1:
-            raise ValueError("a value carries exactly one of amount, months, days, percent")
+            raise ValueError("a value carries exactly one of amount, months, days, hours, percent")
         return self
 
     @property
     def number(self) -> Decimal:
-        return Decimal(next(x for x in (self.amount, self.months, self.days, self.percent) if x is not None))
+        return Decimal(next(x for x in (self.amount, self.months, self.days, self.percent, self.hours)
+                            if x is not None))
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("amount", "months", "days", "percent", "hours") if getattr(self, k) is not None)
 
     @property
     def figure_key(self) -> tuple[str, Decimal, str]:
         """What makes two values 'the same figure' (two citations of it do not conflict)."""
-        kind = next(k for k in ("amount", "months", "days", "percent") if getattr(self, k) is not None)
-        return kind, self.number, self.per
+        return self.kind, self.number, self.per
 
 
 class Fact(Rule):
@@ -238,6 +237,30 @@ class CallRating(Fact):
     rounding: Literal["up", "half_up"] = "half_up"
 
 
+class OpenFact(Fact):
+    """A fact any need of `knowledge/needs.yaml` can be answered with, beyond what calculators use.
+
+    The value is a figure (`values`: amount, months, days, hours or percent, each with its clause) or, for a
+    procedure or a yes/no answer, a short summary in French and English (`summary_fr` / `summary_en`) resting on
+    `sources`. `need` is an id of the needs file (checked when both are loaded).
+    """
+
+    key: str = Field(pattern=KEY_PATTERN)
+    need: str = Field(pattern=KEY_PATTERN)
+    label_fr: str = Field(min_length=2)
+    label_en: str = Field(min_length=2)
+    services: list[str] = Field(default_factory=list)  # empty: every service
+    customer_types: list[CustomerType] = Field(default_factory=lambda: ["business", "consumer"])
+    summary_fr: str = ""
+    summary_en: str = ""
+
+    @model_validator(mode="after")
+    def _summary_pair(self) -> OpenFact:
+        if bool(self.summary_fr) != bool(self.summary_en):
+            raise ValueError(f"fact {self.key}: give the summary in both French and English")
+        return self
+
+
 class OperatorRules(Rule):
     operator: str
     doc_id: str  # default document of every source that does not name one
@@ -254,15 +277,17 @@ class OperatorRules(Rule):
     interim_invoice: list[InterimInvoiceRule] = Field(default_factory=list)
     reduction_limit: list[ReductionLimit] = Field(default_factory=list)
     moving_recommitment: Fact | None = None  # months of new commitment a move to a new address starts
+    facts: list[OpenFact] = Field(default_factory=list)  # open facts, each answering a need of the needs file
 
     @model_validator(mode="after")
     def _keys_are_unique(self) -> OperatorRules:
-        for label, keys in (("service", [s.key for s in self.services]), ("fee", [f.key for f in self.fees])):
+        for label, keys in (("service", [s.key for s in self.services]), ("fee", [f.key for f in self.fees]),
+                            ("fact", [f.key for f in self.facts])):
             dup = {k for k in keys if keys.count(k) > 1}
             if dup:
                 raise ValueError(f"duplicate {label} keys: {sorted(dup)}")
         known = {s.key for s in self.services}
-        for case in self.early_termination:
+        for case in [*self.early_termination, *self.fees, *self.facts]:
             unknown = set(case.services) - known
             if unknown:
                 raise ValueError(f"case {case.key} names unknown services {sorted(unknown)}")
@@ -280,9 +305,9 @@ class OperatorRules(Rule):
     def fees_of_kind(self, kind: str, service: str | None = None) -> list[Fee]:
         return [f for f in self.fees if f.kind == kind and (not service or not f.services or service in f.services)]
 
-    def facts(self) -> list[Fact]:
+    def every_fact(self) -> list[Fact]:
         """Every fact of the file (for the quote-verification test)."""
-        out: list[Fact] = [*self.fees, *self.interest, *self.deposit, *self.outage, *self.call_rating,
+        out: list[Fact] = [*self.facts, *self.fees, *self.interest, *self.deposit, *self.outage, *self.call_rating,
                            *self.liability, *self.interim_invoice, *self.reduction_limit]
         out += [r.yearly_cap for r in self.liability if r.yearly_cap is not None]
         out += [self.moving_recommitment] if self.moving_recommitment else []
@@ -295,7 +320,7 @@ class OperatorRules(Rule):
 
     def all_sources(self) -> list[Source]:
         """Every citation of the file: facts, rule clauses of the termination cases, "started month" clauses."""
-        sources = [src for fact in self.facts() for src in fact.all_sources]
+        sources = [src for fact in self.every_fact() for src in fact.all_sources]
         sources += [src for c in self.early_termination for src in c.sources]
         return sources + [s.started_month_due for s in self.services if s.started_month_due]
 

@@ -1,0 +1,200 @@
+"""Fact-first replies: the first sentences answer the question asked, one per need, from calculator results
+and rules facts, in the user's language; the quotes and the breakdown come after.
+
+- a computed figure: "Coût de résiliation anticipée : **840,00 €** (art. 66)." then the breakdown;
+- a stated fact: "Préavis de résiliation (VoIP) : **30 jours** à compter de la demande (art. 65)."
+- a procedure / yes-no fact: its summary in the user's language, with the clause;
+- conflicting facts: both values, both clauses, said plainly;
+- a fact the documents only point to: "not stated", and where they point.
+Nothing here decides *what* was asked (the router did); this only words the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from assistant.agent.compose import (
+    Composed,
+    Templates,
+    calc_details,
+    citation_label,
+    fmt_money,
+    fmt_result_value,
+    render_quotes,
+)
+from assistant.agent.facts import FactView
+from assistant.agent.router import Need
+from assistant.models import CalcResult, Citation, FactStatus, ReplyStatus
+from assistant.tools.rules import Source, Value
+
+MAX_FACTS_PER_NEED = 3
+
+
+@dataclass
+class NeedAnswer:
+    """What was gathered for one need."""
+
+    need: Need
+    facts: list[FactView] = field(default_factory=list)
+    results: list[tuple[str, str, CalcResult]] = field(default_factory=list)  # (calculator, title, result)
+    missing: str | None = None  # the question to ask to compute the figure (already worded)
+    missing_slot: str = ""  # the fact that question asks for
+
+
+@dataclass
+class Lead:
+    sentence: str
+    citations: list[Citation]
+    status: ReplyStatus
+
+
+class FactWriter:
+    """Words facts and results as sentences; `cite` turns a rules source into a Citation."""
+
+    def __init__(self, templates: Templates, language: str, operator: str, cite):  # noqa: ANN001 - a callable
+        self.t = templates
+        self.lang = language
+        self.tl = templates.lang(language)
+        self.operator = operator
+        self.cite = cite
+
+    def ref(self, sources: Sequence[Source]) -> tuple[str, list[Citation]]:
+        cites = [self.cite(s) for s in sources]
+        labels = list(dict.fromkeys(citation_label(c) for c in cites))
+        return ", ".join(labels[:2]), cites
+
+    def value_text(self, v: Value) -> str:
+        if v.amount is not None:
+            text = fmt_money(v.amount, self.lang)
+            basis = self.tl["tax"].get(str(v.tax_basis), "")
+            per = self.tl["per"].get(v.per, f"/{v.per}" if v.per else "")
+            return " ".join(x for x in (text, basis, per) if x)
+        unit = self.tl["units_one" if v.number == 1 else "units"].get(v.kind, "")
+        number = f"{v.number.normalize():f}"
+        return f"{number} {unit}" if v.kind != "percent" else f"{number} %"
+
+    def fact(self, view: FactView, services: Sequence[str] = ()) -> Lead:
+        """One sentence for a fact; `services` names the services it holds for when it is per service."""
+        fact = view.fact
+        label = view.label(self.lang)
+        if services:
+            label = f"{label} ({', '.join(services)})"
+        if fact.status == FactStatus.CONFLICTING:
+            items, cites = [], []
+            for v in fact.distinct_values():
+                ref, c = self.ref([v.source])
+                items.append(self.t.get(self.lang, "fact_conflict_item", value=self.value_text(v), ref=ref))
+                cites += c
+            alternatives = self.tl["fact_or"].join(items)
+            if not items and view.extra.get("mode"):  # a renewal "same as initial" against a fixed length
+                alternatives = self.tl["renewal_mode"].get(view.extra["mode"], "")
+            sentence = self.t.get(self.lang, "fact_conflict", label=label, alternatives=alternatives,
+                                  operator=self.operator)
+            return Lead(sentence, cites + [self.cite(s) for s in fact.sources][:1], ReplyStatus.ANSWERED)
+        if fact.status == FactStatus.NOT_STATED:
+            ref, cites = self.ref(fact.sources)
+            pointer = (fact.pointer or "").strip(" -")
+            key = "fact_not_stated" if pointer else "fact_not_stated_plain"
+            sentence = self.t.get(self.lang, key, operator=self.operator, label=label, pointer=pointer, ref=ref)
+            return Lead(sentence, cites, ReplyStatus.NOT_FOUND)
+        if view.summary(self.lang):
+            ref, cites = self.ref(fact.all_sources)
+            return Lead(self.t.get(self.lang, "fact_summary", summary=view.summary(self.lang).rstrip(". "), ref=ref)
+                        + ".", cites, ReplyStatus.ANSWERED)
+        value = fact.value
+        if value is None:  # a rule without a figure (renewal mode, pointer clause): say the mode if any
+            mode = self.tl["renewal_mode"].get(view.extra.get("mode", ""), "")
+            ref, cites = self.ref(fact.all_sources)
+            if not mode:
+                return Lead("", cites, ReplyStatus.ANSWERED)
+            return Lead(self.t.get(self.lang, "fact_value", label=label, value=mode, condition="", ref=ref),
+                        cites, ReplyStatus.ANSWERED)
+        ref, cites = self.ref([value.source, *fact.sources][:2])
+        text = self.value_text(value)
+        anchor = self.tl["anchor"].get(view.extra.get("anchor", ""), "")
+        condition = f" {anchor}" if anchor else ""
+        if value.condition and self.lang == "fr":
+            condition += f" ({value.condition})"
+        return Lead(self.t.get(self.lang, "fact_value", label=label, value=text, condition=condition, ref=ref),
+                    cites, ReplyStatus.ANSWERED)
+
+    def result(self, title: str, result: CalcResult) -> Lead | None:
+        value = fmt_result_value(result, self.lang, self.tl["tax"])
+        if value is None or result.status != FactStatus.STATED:
+            return None
+        labels = list(dict.fromkeys(citation_label(c) for c in result.citations))
+        ref = ", ".join(labels[:2])
+        return Lead(self.t.get(self.lang, "calc_lead", title=title, value=value, ref=ref).replace(" ()", ""),
+                    list(result.citations), ReplyStatus.ANSWERED)
+
+
+def _merge_services(writer: FactWriter, facts: Sequence[FactView]) -> list[tuple[FactView, list[str]]]:
+    """Per-service facts that say the same thing become one sentence naming the services."""
+    merged: list[tuple[FactView, list[str]]] = []
+    keys: dict[tuple[str, str, str], int] = {}
+    for view in facts:
+        service = view.extra.get("service")
+        if not service:
+            merged.append((view, []))
+            continue
+        key = (view.selector, view.label_fr, writer.fact(view).sentence.split("(art.")[0].split(":", 1)[-1])
+        if key in keys:
+            merged[keys[key]][1].append(service)
+        else:
+            keys[key] = len(merged)
+            merged.append((view, [service]))
+    return merged
+
+
+def _dedupe(citations: Sequence[Citation]) -> list[Citation]:
+    out: list[Citation] = []
+    seen: set[tuple[str, str, str | None, str]] = set()
+    for c in citations:
+        key = (c.doc_id, c.clause_id, c.part, c.quote)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str = "") -> Composed | None:
+    """The fact-first reply for the routed needs, or None when no fact or result serves any of them."""
+    leads: list[Lead] = []
+    details: list[str] = []
+    asks: list[str] = []
+    for ans in answers:
+        need_leads: list[Lead] = []
+        for _name, title, result in ans.results:
+            lead = writer.result(title, result)
+            if lead is not None:
+                need_leads.append(lead)
+                details.extend(calc_details(writer.t, writer.lang, result))
+                break
+        if not need_leads:
+            for view, services in _merge_services(writer, ans.facts)[:MAX_FACTS_PER_NEED]:
+                lead = writer.fact(view, services)
+                if lead.sentence:
+                    need_leads.append(lead)
+        if ans.missing:
+            asks.append(ans.missing)
+        leads.extend(need_leads)
+    if not leads:
+        return None
+    statuses = {lead.status for lead in leads}
+    status = ReplyStatus.ANSWERED if ReplyStatus.ANSWERED in statuses else ReplyStatus.NOT_FOUND
+    if asks and not any(ans.results for ans in answers):
+        status = ReplyStatus.CLARIFY
+    citations = _dedupe([c for lead in leads for c in lead.citations])
+    lead_text = "\n".join(f"- {lead.sentence}" if len(leads) > 1 else lead.sentence for lead in leads)
+    parts = [p for p in (note, lead_text) if p]
+    parts.extend(asks)
+    parts.extend(details)
+    if citations:
+        parts.append("\n\n".join([writer.t.get(writer.lang, "sources_heading"),
+                                  *render_quotes(writer.t, writer.lang, citations)]))
+    reply = "\n".join([*(lead.sentence.replace("**", "") for lead in leads), *asks])
+    labels = "; ".join(dict.fromkeys(f"{citation_label(c)} ({c.doc_title})" for c in citations))
+    if labels:
+        reply += "\n" + writer.t.get(writer.lang, "customer_sources", labels=labels)
+    return Composed("\n\n".join(parts), reply, status, citations)

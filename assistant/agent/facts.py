@@ -1,0 +1,192 @@
+"""The rules files seen as one list of facts, each tagged with the selector a need asks for.
+
+Typed facts (a service's notice, minimum term, renewal; fees by kind; interest, deposit, outage... rules) and
+the open facts of the rules files are flattened into `FactView`s, so the answer path asks one question of the
+knowledge: "which facts answer need N for this operator, service and customer type?". Selectors are the ones
+`knowledge/needs.yaml` uses (`notice`, `minimum_term`, `fee:<kind>`, `fee:*`, ...); an open fact is selected by
+its `need`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.agent.router import Embed, Need, phrase_in, stem_tokens
+from assistant.models import FactStatus
+from assistant.tools.rules import Fact, OperatorRules, RuleBook, Source
+
+
+@dataclass
+class FactView:
+    """One fact as the answer path reads it."""
+
+    operator: str
+    selector: str  # notice, minimum_term, fee:paper_invoice, need:how_to_terminate ...
+    label_fr: str
+    label_en: str
+    fact: Fact
+    services: list[str] = field(default_factory=list)  # empty: every service of the operator
+    customer_types: list[str] = field(default_factory=lambda: ["business", "consumer"])
+    summary_fr: str = ""
+    summary_en: str = ""
+    extra: dict[str, str] = field(default_factory=dict)  # notice anchor, renewal mode ...
+
+    @property
+    def status(self) -> FactStatus:
+        return self.fact.status
+
+    def label(self, language: str) -> str:
+        return self.label_fr if language == "fr" else self.label_en
+
+    def summary(self, language: str) -> str:
+        return self.summary_fr if language == "fr" else self.summary_en
+
+    def sources(self) -> list[Source]:
+        return self.fact.all_sources
+
+    def has_content(self) -> bool:
+        return bool(self.fact.values or self.summary_fr or self.fact.status != FactStatus.STATED
+                    or self.extra.get("mode") in ("same_as_initial", "indefinite", "none"))
+
+
+def _service_facts(rules: OperatorRules) -> Iterable[FactView]:
+    op = rules.operator
+    for s in rules.services:
+        svc = [s.key]
+        yield FactView(op, "minimum_term", "Durée minimale d'engagement", "Minimum term", s.minimum_term, svc,
+                       extra={"service": s.name})
+        yield FactView(op, "renewal", "Renouvellement", "Renewal", s.renewal, svc,
+                       extra={"mode": s.renewal.mode, "service": s.name})
+        yield FactView(op, "notice", "Préavis de résiliation", "Notice period", s.notice, svc,
+                       extra={"anchor": s.notice.anchor, "service": s.name})
+        if s.notice_renewed is not None:
+            yield FactView(op, "notice", "Préavis après renouvellement", "Notice once renewed", s.notice_renewed,
+                           svc, extra={"anchor": s.notice_renewed.anchor, "service": s.name})
+
+
+def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
+    op = rules.operator
+    for fee in rules.fees:
+        yield FactView(op, f"fee:{fee.kind}", fee.label_fr, fee.label_en, fee, list(fee.services),
+                       list(fee.customer_types))
+    typed: list[tuple[str, str, str, Sequence[Fact]]] = [
+        ("interest", "Intérêts de retard", "Late-payment interest", rules.interest),
+        ("deposit", "Dépôt de garantie", "Deposit", rules.deposit),
+        ("outage", "Indemnisation d'une interruption", "Compensation for an outage", rules.outage),
+        ("liability", "Plafond de responsabilité", "Liability cap", rules.liability),
+        ("interim_invoice", "Facture intermédiaire", "Interim invoice", rules.interim_invoice),
+        ("reduction_limit", "Réduction du nombre d'utilisateurs", "Reducing users", rules.reduction_limit),
+        ("call_rating", "Tarification des appels", "Call rating", rules.call_rating),
+    ]
+    for selector, fr, en, facts in typed:
+        for f in facts:
+            services = list(getattr(f, "services", []) or [])
+            types = list(getattr(f, "customer_types", ["business", "consumer"]))
+            yield FactView(op, selector, fr, en, f, services, types)
+    if rules.moving_recommitment is not None:
+        yield FactView(op, "moving_recommitment", "Nouvel engagement après un déménagement",
+                       "New commitment after a move", rules.moving_recommitment)
+    for fact in rules.facts:
+        yield FactView(op, f"need:{fact.need}", fact.label_fr, fact.label_en, fact, list(fact.services),
+                       list(fact.customer_types), fact.summary_fr, fact.summary_en)
+
+
+def _case_facts(rules: OperatorRules) -> Iterable[FactView]:
+    """Early-termination cases: the rule itself is the fact (its label says what is owed)."""
+    for case in rules.early_termination:
+        if "customer_request" not in case.reasons:
+            continue  # death, moving abroad...: only when the customer says so (the calculator handles them)
+        fact = Fact(status=FactStatus.NOT_STATED if case.formula == "not_stated" else FactStatus.STATED,
+                    sources=list(case.sources), pointer="-" if case.formula == "not_stated" else None)
+        bounds = {k: str(v) for k, v in (("min_lines", case.min_lines), ("max_lines", case.max_lines)) if v}
+        yield FactView(rules.operator, "early_termination", case.label_fr, case.label_en, fact, list(case.services),
+                       list(case.customer_types), summary_fr=case.label_fr, summary_en=case.label_en, extra=bounds)
+
+
+class FactBase:
+    """Every operator's facts, queried by need."""
+
+    def __init__(self, book: RuleBook, stop_words: Sequence[str] = (), embed: Embed | None = None,
+                 min_similarity: float = 0.87, margin: float = 0.03):
+        self.book = book
+        self._embed = embed
+        self._min_similarity, self._margin = min_similarity, margin
+        self._label_vectors: dict[str, np.ndarray] = {}
+        # words that say nothing about *which* fact is meant ("combien", "frais"): from the needs file
+        self._stop = frozenset(s for w in stop_words for tok in stem_tokens(w) for s in tok)
+        self._by_operator: dict[str, list[FactView]] = {}
+        for op in book.operators():
+            rules = book.for_operator(op)
+            views = [*_service_facts(rules), *_rule_facts(rules), *_case_facts(rules)]
+            self._by_operator[op] = [v for v in views if v.has_content()]
+
+    def operators_with(self, words: str) -> list[str]:
+        """Operators one of whose services or products is named in `words` (for inferring the operator)."""
+        tokens = stem_tokens(words)
+        found = []
+        for op in self.book.operators():
+            rules = self.book.for_operator(op)
+            names = [n for s in rules.services for n in (s.name, *s.aliases) if len(n) > 3]
+            if any(phrase_in(stem_tokens(n), tokens) for n in names):
+                found.append(op)
+        return found
+
+    def for_need(self, operator: str, need: Need, question: str, service: str | None = None,
+                 customer_type: str | None = None, lines: int | None = None,
+                 language: str = "fr") -> list[FactView]:
+        """The facts answering `need`, best match to the question first; at most a handful."""
+        views = self._by_operator.get(operator, [])
+        selectors = set(need.facts) | {f"need:{need.id}"}
+        wildcard_fees = "fee:*" in selectors
+        picked = [v for v in views if v.selector in selectors or (wildcard_fees and v.selector.startswith("fee:"))]
+        if service:
+            picked = [v for v in picked if not v.services or service in v.services] or picked
+        if customer_type:
+            picked = [v for v in picked if customer_type in v.customer_types] or picked
+        if lines:
+            picked = [v for v in picked if int(v.extra.get("min_lines", 0)) <= lines
+                      <= int(v.extra.get("max_lines", 10**6))] or picked
+        return self._rank(picked, question, need, wildcard_fees, language)
+
+    def _rank(self, views: list[FactView], question: str, need: Need, wildcard: bool,
+              language: str) -> list[FactView]:
+        """Order facts by the question's words found in their labels and summaries; for a generic need
+        ("which fee?") keep only facts the question actually names."""
+        q = {s for tok in stem_tokens(question, language) for s in tok} - self._stop
+        scored = []
+        for i, v in enumerate(views):
+            words = {s for tok in stem_tokens(f"{v.label(language)} {v.summary(language)}", language)
+                     for s in tok} - self._stop
+            overlap = len(q & words)
+            scored.append((overlap, -i, v))
+        scored.sort(key=lambda x: (-x[0], -x[1]))
+        if wildcard:
+            return self._pick_one(views, question, language, scored)
+        return [v for _, _, v in scored][:4]
+
+    def _pick_one(self, views: list[FactView], question: str, language: str,
+                  scored: list[tuple[int, int, FactView]]) -> list[FactView]:
+        """A generic need ("what does this cost?") names one fact among many: the fact whose label is closest
+        to the question, only when it is close enough and clearly ahead of the next one; else none (abstain).
+        Without an embedding model, the facts sharing the most words with the question."""
+        if self._embed is None:
+            best = scored[0][0] if scored else 0
+            return [v for o, _, v in scored if best and o == best][:3]
+        if not views:
+            return []
+        labels = [v.label(language) for v in views]
+        missing = [t for t in dict.fromkeys(labels) if t not in self._label_vectors]
+        if missing:
+            self._label_vectors.update(zip(missing, self._embed(missing), strict=True))
+        q = self._embed([question])[0]
+        sims = np.array([float(self._label_vectors[t] @ q) for t in labels])
+        order = np.argsort(-sims)
+        top = int(order[0])
+        runner_up = next((int(i) for i in order[1:] if labels[int(i)] != labels[top]), None)
+        gap = sims[top] - sims[runner_up] if runner_up is not None else 1.0
+        if sims[top] < self._min_similarity or gap < self._margin:
+            return []
+        return [views[top]]

@@ -1,0 +1,272 @@
+"""One scored router over the information needs declared in `knowledge/needs.yaml`.
+
+Each need is scored for a message by three signals, weighted by the file's `router` settings:
+- semantic: the best cosine similarity between the message and the need's example utterances (the embedding
+  model the product already ships; e5 similarities live in a narrow band, so they are rescaled against the
+  message's similarity to every example, which makes one threshold work for short and long messages);
+- lexical: how many of the need's keywords occur in the message, compared on Snowball stems (French and
+  English) of whole words, so a keyword never matches inside a longer word ("dece" is not in "decembre");
+- fill: the share of the need's calculator inputs that the conversation already holds.
+The best need is taken only when it clears `min_score` and leads the best need of another intent by `margin`;
+a second need is kept for two-part questions. Otherwise the router abstains and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+AnswerType = Literal["amount", "duration", "date", "procedure", "yes_no", "list"]
+Embed = Callable[[list[str]], np.ndarray]  # texts -> (n, d) L2-normalised rows
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bilingual(_Data):
+    fr: str
+    en: str
+
+    def __call__(self, language: str) -> str:
+        return self.fr if language == "fr" else self.en
+
+
+class Need(_Data):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    intent: str
+    action: Literal["answer", "refuse", "smalltalk"] = "answer"
+    answer: AnswerType
+    label: Bilingual
+    facts: list[str] = Field(default_factory=list)
+    calculators: list[str] = Field(default_factory=list)
+    required: bool = False
+    query_hint: str = ""
+    keywords: dict[Literal["fr", "en"], list[str]] = Field(default_factory=dict)
+    examples: dict[Literal["fr", "en"], list[str]] = Field(default_factory=dict)
+
+    def all_examples(self) -> list[str]:
+        return [e for lang in ("fr", "en") for e in self.examples.get(lang, [])]  # type: ignore[index]
+
+    def all_keywords(self) -> list[str]:
+        return [k for lang in ("fr", "en") for k in self.keywords.get(lang, [])]  # type: ignore[index]
+
+
+class RouterSettings(_Data):
+    min_score: float = 0.2
+    margin: float = 0.03
+    second_ratio: float = 0.7
+    second_min_keywords: int = 1
+    embedding_weight: float = 0.6
+    keyword_weight: float = 0.3
+    slot_weight: float = 0.1
+    regularisation_c: float = 50.0
+    fact_min_similarity: float = 0.87  # a generic need picks the fact whose label is this close to the message
+    fact_margin: float = 0.03          # ... and this far ahead of the next fact, else no fact is picked
+
+
+class NeedCatalog(_Data):
+    router: RouterSettings = RouterSettings()
+    stop_words: list[str] = Field(default_factory=list)  # words that never tell two facts apart
+    needs: list[Need]
+
+    def get(self, need_id: str) -> Need | None:
+        return next((n for n in self.needs if n.id == need_id), None)
+
+    @property
+    def ids(self) -> set[str]:
+        return {n.id for n in self.needs}
+
+
+def load_needs(path: Path) -> NeedCatalog:
+    """Read and validate the needs file; a broken file is one clear line, never a silent degrade."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        catalog = NeedCatalog.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise CorpusError(f"cannot read needs file {path}: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CorpusError(f"needs file {path.name}: {where}: {first['msg']}") from exc
+    ids = [n.id for n in catalog.needs]
+    if len(ids) != len(set(ids)):
+        raise CorpusError(f"needs file {path.name}: duplicate need ids")
+    return catalog
+
+
+# --------------------------------------------------------------------------- lexical signal
+
+
+@lru_cache(maxsize=2)
+def _stemmer(language: str):  # noqa: ANN202 - PyStemmer has no type stubs
+    import Stemmer
+
+    return Stemmer.Stemmer(language)
+
+
+def stem_tokens(text: str, language: str | None = None) -> list[frozenset[str]]:
+    """Per word of `text`, its French and English Snowball stems (accent-folded); only one language's
+    stem when `language` is given (an English stem of a French word can collide: portable/portabilité)."""
+    from assistant.agent.text import fold
+    from assistant.index.text import LETTERS
+
+    tokens = [w for t in LETTERS.findall(text.casefold().replace("'", " ").replace("’", " ")) for w in t.split("-")]
+    if language is not None:
+        stems = _stemmer("french" if language == "fr" else "english").stemWords(tokens)
+        return [frozenset({fold(a)}) for a in stems]
+    fr = _stemmer("french").stemWords(tokens)
+    en = _stemmer("english").stemWords(tokens)
+    return [frozenset({fold(a), fold(b)}) for a, b in zip(fr, en, strict=True)]
+
+
+def phrase_in(phrase: Sequence[frozenset[str]], text: Sequence[frozenset[str]]) -> bool:
+    """True when every word of `phrase` matches, in order and contiguously, words of `text` (by any stem)."""
+    n = len(phrase)
+    if not n:
+        return False
+    return any(all(phrase[j] & text[i + j] for j in range(n)) for i in range(len(text) - n + 1))
+
+
+# --------------------------------------------------------------------------- the router
+
+
+class NeedScore(BaseModel):
+    need: str
+    score: float
+    semantic: float
+    keywords: int
+    fill: float
+
+
+class Routing(BaseModel):
+    """The router's decision: the needs it takes (0, 1 or 2) and the ranking it took them from."""
+
+    needs: list[str] = Field(default_factory=list)
+    ranked: list[NeedScore] = Field(default_factory=list)
+    abstained: bool = False
+
+    @property
+    def top(self) -> str | None:
+        return self.needs[0] if self.needs else None
+
+
+class NeedRouter:
+    def __init__(self, catalog: NeedCatalog, embed: Embed | None = None, cache_dir: Path | None = None,
+                 model_name: str = ""):
+        self.catalog = catalog
+        self.settings = catalog.router
+        self._embed = embed
+        self._owners: list[int] = []
+        self._matrix: np.ndarray | None = None
+        self._keywords = [[stem_tokens(k) for k in n.all_keywords()] for n in catalog.needs]
+        self._clf = None
+        if embed is not None:
+            self._matrix = self._example_matrix(embed, cache_dir, model_name)
+            self._fit()
+
+    def _example_matrix(self, embed: Embed, cache_dir: Path | None, model_name: str) -> np.ndarray:
+        examples: list[str] = []
+        for i, need in enumerate(self.catalog.needs):
+            for ex in need.all_examples():
+                examples.append(ex)
+                self._owners.append(i)
+        digest = hashlib.sha1(("\n".join(examples) + model_name).encode()).hexdigest()[:16]
+        path = cache_dir / f"router-{digest}.npy" if cache_dir else None
+        if path is not None and path.is_file():
+            try:
+                return np.load(path)
+            except (OSError, ValueError):
+                log.warning("router cache %s unreadable; recomputing", path)
+        matrix = embed(examples)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, matrix)
+            except OSError as exc:  # a read-only data dir only costs a recomputation at the next start
+                log.warning("cannot write router cache %s: %s", path, exc)
+        return matrix
+
+    @property
+    def embed(self) -> Embed | None:
+        """The embedding function the router uses (shared with fact ranking so a message is embedded alike)."""
+        return self._embed
+
+    def _fit(self) -> None:
+        """A multinomial logistic regression over the examples' embeddings (centred, unit length): unlike
+        nearest-neighbour similarity it learns which directions separate needs that share vocabulary."""
+        from sklearn.linear_model import LogisticRegression
+
+        assert self._matrix is not None
+        self._mean = self._matrix.mean(axis=0)
+        X = self._features(self._matrix)
+        self._clf = LogisticRegression(C=self.settings.regularisation_c, max_iter=3000).fit(X, self._owners)
+
+    def _features(self, rows: np.ndarray) -> np.ndarray:
+        centred = rows - self._mean
+        return centred / np.maximum(np.linalg.norm(centred, axis=-1, keepdims=True), 1e-9)
+
+    def _semantic(self, text: str) -> np.ndarray:
+        """Per need, the classifier's probability for `text` (zeros without an embedding model)."""
+        n = len(self.catalog.needs)
+        if self._embed is None or self._clf is None:
+            return np.zeros(n)
+        proba = self._clf.predict_proba(self._features(self._embed([text])[:1]))[0]
+        out = np.zeros(n)
+        out[self._clf.classes_] = proba
+        return out
+
+    def route(self, text: str, fill: dict[str, float] | None = None, allowed: set[str] | None = None) -> Routing:
+        """Rank the needs for `text`; `fill` maps need id -> share of its inputs already known."""
+        fill = fill or {}
+        s = self.settings
+        semantic = self._semantic(text)
+        tokens = stem_tokens(text)
+        scores: list[NeedScore] = []
+        for i, need in enumerate(self.catalog.needs):
+            if allowed is not None and need.id not in allowed:
+                continue
+            hits = sum(phrase_in(k, tokens) for k in self._keywords[i])
+            lexical = 1.0 - 0.5 ** hits
+            weight_e = s.embedding_weight if self._clf is not None else 0.0
+            total = weight_e * semantic[i] + s.keyword_weight * lexical + s.slot_weight * fill.get(need.id, 0.0)
+            scores.append(NeedScore(need=need.id, score=round(float(total), 4), semantic=round(float(semantic[i]), 4),
+                                    keywords=hits, fill=fill.get(need.id, 0.0)))
+        scores.sort(key=lambda x: -x.score)
+        return Routing(needs=self._decide(scores), ranked=scores[:6], abstained=not self._decide(scores))
+
+    def _decide(self, ranked: list[NeedScore]) -> list[str]:
+        s = self.settings
+        if not ranked or ranked[0].score < s.min_score:
+            return []
+        first = self.catalog.get(ranked[0].need)
+        assert first is not None
+        rival = next((r for r in ranked[1:] if self._intent(r.need) != first.intent), None)
+        if rival is not None and ranked[0].score - rival.score < s.margin and ranked[0].keywords <= rival.keywords:
+            return []
+        taken = [first.id]
+        for other in ranked[1:3]:
+            need = self.catalog.get(other.need)
+            if (need is not None and need.action == "answer" and first.action == "answer"
+                    and other.score >= s.second_ratio * ranked[0].score
+                    and other.keywords >= s.second_min_keywords and need.answer != first.answer
+                    and not set(need.calculators) & set(first.calculators)):
+                taken.append(need.id)
+                break
+        return taken
+
+    def _intent(self, need_id: str) -> str:
+        need = self.catalog.get(need_id)
+        return need.intent if need else ""
