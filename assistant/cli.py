@@ -111,7 +111,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return run_retrieval_cli(settings, args.dataset, args.out)
     from assistant.evaluation.cli import run_eval
 
-    return run_eval(args.dataset, args.mode, args.out, settings, subset=args.subset, gate=args.gate)
+    return run_eval(args.dataset, args.mode, args.out, settings, subset=args.subset, gate=args.gate,
+                    baselines=args.baselines, progress=not args.no_progress, split=args.split)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,11 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="run the evaluation set (or `eval retrieval`) and write a report")
     p.add_argument("target", nargs="?", choices=["all", "retrieval"], default="all")
-    p.add_argument("--dataset", type=Path)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--split", choices=["blind", "dev"],
+                       help="dev = eval/dataset.jsonl (default, report in eval/reports/latest); blind = "
+                            "eval/blind_a.jsonl + eval/blind_b.jsonl (report in eval/reports/blind)")
+    which.add_argument("--dataset", type=Path, help="run only this dataset file")
     p.add_argument("--mode", choices=["offline", "llm"], default="offline")
     p.add_argument("--out", type=Path)
     p.add_argument("--subset", help="a named subset, e.g. ci")
     p.add_argument("--gate", type=Path, help="thresholds file: fail (exit 1) when a metric is below")
+    p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=None,
+                   help="measure the retrieval baselines (default: only for the full dev run)")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_eval)
     return parser
 

@@ -6,14 +6,18 @@ from collections import Counter
 
 import pytest
 
+from assistant.errors import InputError
 from assistant.evaluation.dataset import (
+    BLIND_DATASETS,
     CATEGORIES,
     DEFAULT_DATASET,
     DEFAULT_RETRIEVAL,
     EvalItem,
     GoldRef,
     load_dataset,
+    load_datasets,
     load_retrieval_set,
+    load_split,
     load_subset,
     mentions_operator,
 )
@@ -126,3 +130,51 @@ def test_schema_rejects_inconsistent_items():
     ok = EvalItem.model_validate({**base, "question": "q", "gold": gold, "gold_number": "1.00", "gold_unit": "EUR",
                                   "notes": "1 x 1"})
     assert str(ok.gold_number) == "1.00"
+
+
+# --------------------------------------------------------------------------- blind split (measured only: these
+# tests check that it loads and is well-formed, nothing is tuned on it)
+
+BLIND = load_split("blind")
+
+
+def test_blind_files_load_with_key_facts_and_expected_answers():
+    per_file = [load_dataset(p) for p in BLIND_DATASETS]
+    assert len(BLIND) == sum(len(f) for f in per_file) > 0
+    assert [i.id for i in BLIND] == [i.id for f in per_file for i in f]  # concatenated in order
+    for item in BLIND:
+        assert item.key_facts is not None and item.expected_answer, item.id
+        assert all(group and all(alt.strip() for alt in group) for group in item.key_facts), item.id
+
+
+def test_splits_and_ids_do_not_collide():
+    assert [i.id for i in load_split("dev")] == [i.id for i in ITEMS]
+    ids = [i.id for i in ITEMS] + [i.id for i in BLIND] + [r.id for r in RETRIEVAL]
+    assert len(ids) == len(set(ids))
+    with pytest.raises(InputError):
+        load_split("test")
+
+
+def test_loading_the_same_file_twice_is_a_duplicate(tmp_path):
+    with pytest.raises(InputError):
+        load_datasets([DEFAULT_DATASET, DEFAULT_DATASET])
+
+
+def test_blind_gold_quotes_are_exact_substrings_of_the_normalised_text(corpus):
+    bad = [(i.id, g.doc_id, g.quote[:60]) for i in BLIND for g in i.gold
+           if g.doc_id not in corpus.documents or g.quote not in corpus.documents[g.doc_id].text]
+    assert not bad, bad[:10]
+
+
+def test_schema_key_facts_and_expected_answer():
+    base = {"id": "x-1", "category": "fees", "language": "fr", "expected_status": "refused", "question": "q"}
+    ok = EvalItem.model_validate({**base, "key_facts": [["recommandée", "recommand"], ["sign"]],
+                                  "expected_answer": "Par lettre recommandée signée."})
+    assert ok.key_facts == [["recommandée", "recommand"], ["sign"]] and ok.expected_answer
+    assert EvalItem.model_validate({**base, "key_facts": []}).key_facts == []
+    assert EvalItem.model_validate(base).key_facts is None
+    for bad in ([[]], [["  "]], ["flat"], [[1]]):
+        with pytest.raises(ValueError):
+            EvalItem.model_validate({**base, "key_facts": bad})
+    with pytest.raises(ValueError):
+        EvalItem.model_validate({**base, "unknown_field": 1})  # still extra="forbid"

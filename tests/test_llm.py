@@ -102,7 +102,7 @@ def test_nothing_verifiable_falls_back_to_the_offline_composer(corpus):
         {"doc_id": "beta", "clause_id": "ARTICLE 4", "quote": "un préavis inventé de toutes pièces"}])], seen=[])
     reply = make(corpus, model).ask("Quel est le préavis chez Beta Mobile ?")
     assert reply.status == ReplyStatus.ANSWERED
-    assert reply.answer.startswith("D'après l'article 4 des conditions de **Beta Mobile**")  # offline template
+    assert reply.answer.startswith("D'après l'article 4 des conditions de Beta Mobile : **3 mois**")  # offline composer
     assert all(c.quote in corpus.documents[c.doc_id].text for c in reply.citations)
 
 

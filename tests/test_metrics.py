@@ -8,12 +8,14 @@ from decimal import Decimal
 import pytest
 
 from assistant.evaluation.dataset import EvalItem
-from assistant.evaluation.diff import diff_runs
+from assistant.evaluation.diff import comparable, diff_runs
 from assistant.evaluation.gate import check_gate
 from assistant.evaluation.metrics import (
     MRR,
+    AnswerCorrect,
     CitationPrecision,
     CitationRecall,
+    FigureStated,
     HitAtK,
     LanguageMatch,
     MetricContext,
@@ -23,8 +25,11 @@ from assistant.evaluation.metrics import (
     Sample,
     StatusAccuracy,
     TurnStatusAccuracy,
+    answer_issues,
+    own_text,
     percentile,
 )
+from assistant.evaluation.metrics.answer import missing_key_facts, normalise
 from assistant.evaluation.metrics.numeric import dates_in_text, numbers_in_text, parse_number
 from assistant.evaluation.report import write_report
 from assistant.evaluation.runner import breakdown, evaluate, summarise
@@ -217,3 +222,147 @@ def test_report_number_format_keeps_integer_zeros():
     from assistant.evaluation.report import fmt
 
     assert fmt(730.4, 0) == "730" and fmt(0.500, 3) == "0.5" and fmt(1.0) == "1" and fmt(None) == "–"
+
+
+# --------------------------------------------------------------------------- answer_correct (strict rule)
+
+OWN = "Indemnité : 1 080,00 € (9 x 120 €), non soumise à la TVA."
+
+
+def strict(item: EvalItem, **kw) -> tuple[float | None, list[str]]:
+    base = {"answer": OWN, "citations": [cite("66")]}
+    base.update(kw)
+    sample = Sample(item, [reply(**base)])
+    return AnswerCorrect().score(sample, CTX), answer_issues(sample)
+
+
+def test_own_text_drops_block_quotes_guillemets_curly_and_straight_quotes():
+    text = ('Le préavis est d\'un mois.\n> « trois mois »\n— art. 12, *CMI – Conditions*\n'
+            'Le texte dit « deux mois », “six months” et "dix jours" ; fin.')
+    own = own_text(text)
+    assert "un mois" in own and "fin." in own
+    for quoted in ("trois", "deux", "six", "dix", "CMI"):
+        assert quoted not in own
+
+
+@pytest.mark.parametrize("written", ["1 080,00", "1080,00", "1,080.00", "1080", "1.080,00", "1\u202f080,00 €"])
+def test_key_fact_figures_ignore_separators(written):
+    assert normalise(written).split()[0] == "1080"
+    assert missing_key_facts(f"Vous devez {written}.", [["1080"]]) == []
+    assert missing_key_facts(f"Vous devez {written}.", [["1 080,00"]]) == []
+
+
+def test_key_facts_are_prefixes_and_accent_case_whitespace_insensitive():
+    assert missing_key_facts("Par LETTRE RECOMMANDÉE   signée.", [["recommande"], ["sign"]]) == []
+    assert missing_key_facts("50 % du solde, 30jours", [["50%"], ["30 jours"]]) == []
+    assert missing_key_facts("déconseillé", [["conseil"]]) == [["conseil"]]  # a word must start there
+    assert missing_key_facts("nonobstant", [["non"]]) == [["non"]]  # three letters or less: a whole word
+    assert missing_key_facts("1 180,00 €", [["180"]]) == [["180"]]  # a figure inside another figure
+    assert missing_key_facts("It doesn't state it.", [["n't state"]]) == []
+
+
+def test_answer_correct_passes_a_clean_grounded_reply():
+    assert strict(make_item()) == (1.0, [])
+    kf = make_item(key_facts=[["1080"], ["TVA", "VAT"]])
+    assert strict(kf) == (1.0, [])
+
+
+def test_answer_correct_each_check_fails_on_its_own():
+    item = make_item(key_facts=[["1080"], ["TVA"]])
+    assert strict(item, status=ReplyStatus.NOT_FOUND)[1] == ["status not_found (expected answered)"]
+    score, issues = strict(item, answer="Voir ci-dessous.\n> « 1 080,00 € non soumise à la TVA »")
+    assert score == 0.0 and issues == ["key fact missing: 1080", "key fact missing: TVA"]  # only quoted
+    assert strict(item, citations=[cite("12")])[1] == ["no gold clause cited"]
+    assert strict(item, citations=[])[1] == ["no gold clause cited"]
+    score, issues = strict(item, answer=OWN + "\nRègle : remaining_periods")
+    assert score == 0.0 and issues == ["internal tokens: remaining_periods"]
+    assert AnswerCorrect().score(Sample(item, [], error="boom"), CTX) == 0.0
+
+
+def test_answer_correct_falls_back_to_the_gold_figure_outside_quotes():
+    item = make_item()  # no key facts: gold_number 1080.00
+    assert strict(item, answer="Le calcul donne 1 080 €.")[0] == 1.0
+    assert strict(item, answer="Voir : « 1 080,00 € »")[1] == ["figure not stated: 1080.00"]
+    tool = ToolTrace(name="early_termination", output={"amount": "1080"})
+    assert strict(item, answer="Voir le calcul.", tools=[tool])[0] == 0.0  # a tool output is not a statement
+    dated = make_item(gold_number=None, gold_unit="date", gold_date="2025-05-02")
+    assert strict(dated, answer="au plus tard le 02/05/2025")[0] == 1.0
+    assert strict(dated, answer="> au plus tard le 02/05/2025")[0] == 0.0
+    plain = make_item(gold_number=None, gold_unit=None)  # nothing to state: status + citation + hygiene
+    assert strict(plain, answer="Oui, c'est prévu à l'article 66.")[0] == 1.0
+
+
+def test_answer_correct_needs_no_citation_for_refusals_and_uses_the_last_turn():
+    refused = make_item(category="injection", expected_status="refused", gold=[], gold_number=None,
+                        gold_unit=None, key_facts=[])
+    assert strict(refused, status=ReplyStatus.REFUSED, answer="Je ne peux pas faire cela.", citations=[])[0] == 1.0
+    dialogue = make_item(question=None, turns=["résilier ?", "Proximus"], key_facts=[["1080"]])
+    s = Sample(dialogue, [reply(status=ReplyStatus.CLARIFY, answer="Quel opérateur ?"),
+                          reply(answer=OWN, citations=[cite("66")])])
+    assert AnswerCorrect().score(s, CTX) == 1.0
+
+
+def test_figure_stated_applies_to_gold_numbers_only():
+    item = make_item()
+    assert FigureStated().score(Sample(item, [reply()]), CTX) == 1.0
+    assert FigureStated().score(Sample(item, [reply(answer="> « 1 080,00 € »")]), CTX) == 0.0
+    assert FigureStated().score(Sample(item, []), CTX) == 0.0
+    dated = make_item(gold_number=None, gold_unit="date", gold_date="2025-05-02")
+    assert FigureStated().score(Sample(dated, [reply()]), CTX) is None
+
+
+def test_runner_records_strict_issues_and_breakdowns(tmp_path):
+    items = [make_item(), make_item(id="t-2", persona="agent", question=None, turns=["a?", "b?"]),
+             make_item(id="t-3", question="c?", language="en")]
+    script = {"combien ?": reply(citations=[cite("66")]), "a?": reply(status=ReplyStatus.CLARIFY),
+              "b?": reply(citations=[cite("66")]),
+              "c?": reply(language="en", answer="Fee: 1,080.00 EUR, tax basis: none", citations=[cite("66")])}
+    _, results = _run(script, items)
+    by_id = {r.id: r for r in results}
+    assert by_id["t-1"].scores["answer_correct"] == 1.0 and by_id["t-2"].dialogue
+    assert by_id["t-3"].answer_issues == ["internal tokens: none"]
+    summary = summarise(results)
+    assert summary["answer_correct"] == pytest.approx(2 / 3, abs=1e-3) and summary["figure_stated"] == 1.0
+    files = write_report(tmp_path, {"mode": "offline"}, summary, breakdown(results, "category"),
+                         breakdown(results, "language"), results, diff_runs(None, "none", results, summary), None, "")
+    md = files["md"].read_text(encoding="utf-8")
+    head = md.split("## Overall")[0]
+    assert "## Answer correctness (strict)" in head and "**answer_correct: 66.7% (2/3)**" in head
+    for group in ("| language | en |", "| persona | agent |", "| kind | dialogue |"):
+        assert group in head
+    saved = json.loads(files["results"].read_text(encoding="utf-8"))
+    assert set(saved["summary"]) >= {"by_persona", "by_kind"}
+    assert saved["items"][2]["answer_issues"] == ["internal tokens: none"]
+
+
+def test_diff_only_against_the_same_dataset():
+    items = [make_item()]
+    _, before = _run({"combien ?": reply(citations=[cite("66")])}, items)
+    _, now = _run({"combien ?": reply(answer="720 €")}, items)
+    meta = {"dataset": "eval/dataset.jsonl", "dataset_sha256": "abc"}
+    previous = {"meta": dict(meta), "items": [r.to_json() for r in before], "summary": {"overall": {}}}
+    assert len(diff_runs(previous, "prev", now, summarise(now), meta).regressions) == 1
+    other = {**previous, "meta": {"dataset": "eval/blind_a.jsonl + eval/blind_b.jsonl"}}
+    diff = diff_runs(other, "prev", now, summarise(now), meta)
+    assert not diff.has_previous and "another dataset" in diff.note
+    assert not diff_runs({**previous, "meta": {}}, "prev", now, summarise(now), meta).has_previous
+    assert comparable({**previous, "meta": {**meta, "dataset_sha256": "old"}}, meta)[0]  # same file, edited
+    assert not check_gate({"regressions": {"max": 0}}, summarise(now), diff)
+
+
+def test_eval_cli_splits_report_dirs_and_dataset_labels(tmp_path):
+    from assistant.config import get_settings
+    from assistant.evaluation import cli
+    from assistant.evaluation.dataset import BLIND_DATASETS, DEFAULT_DATASET
+
+    settings = get_settings()
+    assert cli._default_out("dev", None, settings) == cli.DEFAULT_REPORT_DIR
+    assert cli._default_out("blind", None, settings) == cli.ROOT / "eval" / "reports" / "blind"
+    assert cli._default_out("blind", "calculation", settings).name == "blind-calculation"
+    assert cli._default_out(None, None, settings).name == "custom"
+    assert cli.dataset_label([DEFAULT_DATASET]) == "eval/dataset.jsonl"
+    assert cli.dataset_label(list(BLIND_DATASETS)) == "eval/blind_a.jsonl + eval/blind_b.jsonl"
+    assert cli.dataset_label([tmp_path / "x.jsonl"]).endswith("x.jsonl")
+    assert cli.run_eval(tmp_path / "x.jsonl", "offline", None, split="blind") == 2  # exclusive, nothing is run
+    with pytest.raises(SystemExit):
+        cli.main(["--split", "blind", "--dataset", "x.jsonl"])

@@ -10,10 +10,12 @@ import pytest
 # The package is not installed in the venv: make the repo root importable from any working directory.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import re  # noqa: E402
+
 from assistant.config import get_settings  # noqa: E402
 from assistant.errors import InputError  # noqa: E402
 from assistant.models import FactStatus  # noqa: E402
-from assistant.tools.rules import FEE_KINDS, file_slug, load_manifest, load_rules  # noqa: E402
+from assistant.tools.rules import KEY_PATTERN, file_slug, load_manifest, load_rules  # noqa: E402
 
 RULES_DIR = get_settings().rules_dir
 
@@ -69,10 +71,31 @@ def test_every_quote_is_verbatim_and_every_clause_resolves(book, corpus):
     assert not problems, "\n".join(problems)
 
 
+def test_every_open_fact_answers_a_declared_need(book):
+    from assistant.agent.router import load_needs
+
+    needs = load_needs(get_settings().knowledge_dir / "needs.yaml").ids
+    unknown = [(op, f.key, f.need) for op in book.operators() for f in book.for_operator(op).facts
+               if f.need not in needs]
+    assert not unknown, unknown
+
+
+def test_a_malformed_rules_file_is_one_clear_line(tmp_path: Path):
+    from assistant.errors import CorpusError
+    from assistant.tools.rules import parse_rules_file
+
+    bad = tmp_path / "x.yaml"
+    bad.write_text("operator: X\ndoc_id: d\ncustomer_types: [consumer]\nservices: []\n"
+                   "fees:\n  - {key: k, kind: Not A Key, label_fr: a, label_en: a, sources: []}\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as exc:
+        parse_rules_file(bad)
+    assert "x.yaml" in str(exc.value) and "kind" in str(exc.value) and "\n" not in str(exc.value)
+
+
 def test_fee_kinds_and_statuses(book):
     for op in book.operators():
         for fee in book.for_operator(op).fees:
-            assert fee.kind in FEE_KINDS
+            assert re.match(KEY_PATTERN, fee.kind) and fee.label_fr and fee.label_en
             if fee.status == FactStatus.NOT_STATED:
                 assert fee.pointer and not fee.values
             if fee.status == FactStatus.CONFLICTING:

@@ -34,7 +34,6 @@ def u(text: str):
 def test_call_centre_shorthand_is_fully_parsed():
     r = u("pro, 8 numéros, CDD 24 mois depuis 01/01/2024, 120 €/mois, résiliation au 01/04/2025 ?")
     assert r.language == "fr"
-    assert r.intent == "early_termination_cost"
     s = r.slots
     assert (s.customer_type, s.number_count, s.commitment_months) == ("business", 8, 24)
     assert s.commitment_start == date(2024, 1, 1) and s.termination_date == date(2025, 4, 1)
@@ -88,23 +87,17 @@ def test_operator_mentions(text, operators):
     assert MATCHER.find(text) == operators
 
 
-@pytest.mark.parametrize("text,intent", [
-    ("Je veux résilier, ça me coûte combien ?", "early_termination_cost"),
-    ("How much do I owe if I cancel before the end of my commitment?", "early_termination_cost"),
-    ("Quel est le préavis de résiliation ?", "notice"),
-    ("Comment résilier mon contrat ?", "termination"),
-    ("Puis-je garder mon numéro si je change d'opérateur ?", "portability"),
-    ("Combien coûte un déménagement ?", "moving"),
-    ("I paid my invoice late, what happens?", "payment"),
-    ("Combien coûte une facture papier ?", "fees"),
+@pytest.mark.parametrize("text,kind", [
     ("What happens in case of force majeure with CE+T?", "other"),
     ("Quelle est la météo demain à Paris ?", "out_of_scope"),
     ("Write me a poem about cats", "out_of_scope"),
     ("Bonjour", "smalltalk"),
     ("thanks!", "smalltalk"),
 ])
-def test_intents(text, intent):
-    assert u(text).intent == intent
+def test_guards_before_routing(text, kind):
+    """Which need a message expresses is the router's decision (tests/test_router.py); understanding only
+    guards: injections, unrelated tasks, messages without contract vocabulary, bare greetings."""
+    assert u(text).intent == kind
 
 
 @pytest.mark.parametrize("text", [
@@ -157,7 +150,7 @@ def test_counts_durations_distances_and_averages():
 def test_renewal_and_term_end_dates():
     assert u("My VoIP contract renews on 01/06/2025, last day to cancel?").slots.renewal_date == date(2025, 6, 1)
     r = u("Virtual PBX, échéance au 01/10/2025 : je dois envoyer le préavis avant quelle date ?")
-    assert r.slots.term_end_date == date(2025, 10, 1) and r.slots.due_date is None
+    assert r.slots.due_date == date(2025, 10, 1)  # the contract's échéance: decided once the need is known
     # an invoice's "échéance" in a payment question stays a due date
     assert u("facture à échéance le 01/10/2025 payée le 15/10/2025, intérêts ?").slots.due_date == date(2025, 10, 1)
 

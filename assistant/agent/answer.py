@@ -119,14 +119,24 @@ class FactWriter:
         return Lead(self.t.get(self.lang, "fact_value", label=label, value=text, condition=condition, ref=ref),
                     cites, ReplyStatus.ANSWERED)
 
-    def result(self, title: str, result: CalcResult) -> Lead | None:
+    def result(self, title: str, result: CalcResult) -> Lead:
+        """The headline of a calculator result: the figure, both figures when the documents disagree, or
+        what is and is not stated."""
         value = fmt_result_value(result, self.lang, self.tl["tax"])
-        if value is None or result.status != FactStatus.STATED:
-            return None
         labels = list(dict.fromkeys(citation_label(c) for c in result.citations))
         ref = ", ".join(labels[:2])
-        return Lead(self.t.get(self.lang, "calc_lead", title=title, value=value, ref=ref).replace(" ()", ""),
-                    list(result.citations), ReplyStatus.ANSWERED)
+        cites = list(result.citations)
+        if result.status == FactStatus.CONFLICTING:
+            lead = self.t.get(self.lang, "calc_conflicting", operator=self.operator, title=title)
+            return Lead(f"{lead} {value}" if value else lead, cites, ReplyStatus.ANSWERED)
+        if value is not None and result.status == FactStatus.STATED:
+            return Lead(self.t.get(self.lang, "calc_lead", title=title, value=value, ref=ref).replace(" ()", ""),
+                        cites, ReplyStatus.ANSWERED)
+        if any(any(ch.isdigit() for ch in (s.value or s.formula)) for s in result.breakdown):
+            return Lead(self.t.get(self.lang, "calc_partial", operator=self.operator, title=title), cites,
+                        ReplyStatus.ANSWERED)
+        return Lead(self.t.get(self.lang, "calc_not_stated", operator=self.operator, title=title), cites,
+                    ReplyStatus.NOT_FOUND)
 
 
 def _merge_services(writer: FactWriter, facts: Sequence[FactView]) -> list[tuple[FactView, list[str]]]:
@@ -165,12 +175,9 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     asks: list[str] = []
     for ans in answers:
         need_leads: list[Lead] = []
-        for _name, title, result in ans.results:
-            lead = writer.result(title, result)
-            if lead is not None:
-                need_leads.append(lead)
-                details.extend(calc_details(writer.t, writer.lang, result))
-                break
+        for _name, title, result in ans.results[:1]:
+            need_leads.append(writer.result(title, result))
+            details.extend(calc_details(writer.t, writer.lang, result))
         if not need_leads:
             for view, services in _merge_services(writer, ans.facts)[:MAX_FACTS_PER_NEED]:
                 lead = writer.fact(view, services)
@@ -179,6 +186,8 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
         if ans.missing:
             asks.append(ans.missing)
         leads.extend(need_leads)
+    if not leads and asks:  # nothing to say yet, but one fact would let us compute it: ask for it
+        return Composed("\n\n".join([p for p in (note, *asks) if p]), "\n".join(asks), ReplyStatus.CLARIFY, [])
     if not leads:
         return None
     statuses = {lead.status for lead in leads}

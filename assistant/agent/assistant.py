@@ -24,11 +24,14 @@ from assistant.agent.compose import (
     compose_not_found,
     compose_simple,
     covers_topic,
+    customer_reply,
+    fmt_money,
     has_figure,
     is_pointer,
     render_quotes,
 )
-from assistant.agent.facts import FactBase
+from assistant.agent.facts import FactBase, FactView
+from assistant.agent.figures import Lexicon, load_lexicon, read_figures
 from assistant.agent.planner import (
     ASKABLE,
     CalcCall,
@@ -45,6 +48,7 @@ from assistant.agent.understanding import (
     OperatorMatcher,
     Slots,
     Understanding,
+    assign_unlabelled_dates,
     understand,
 )
 from assistant.config import Settings, get_settings
@@ -247,15 +251,18 @@ class Assistant:
         if u.injection:
             state.pending = None
             return self._simple(u.language, "refuse_injection", ReplyStatus.REFUSED, "out_of_scope")
-        named_before = state.operator
         operator = self._operator(u, state, fixed_operator)
-        u = self._merge_slots(u, state)
+        pending = state.pending
         needs, text = self._needs(u, state)
+        resumed = text != u.text  # this message adds facts to the question asked before
+        u = self._place_dates(u, needs, pending if resumed else None)
+        u = self._merge_slots(u, state)
         u = u.model_copy(update={"text": text})
-        if needs and needs[0].action == "refuse" and not u.operators:
+        off_topic = (needs and needs[0].action == "refuse") or u.intent == "out_of_scope"
+        if off_topic and not resumed and not u.operators:
             state.pending = None
             return self._simple(u.language, "refuse", ReplyStatus.REFUSED, "out_of_scope")
-        if needs and needs[0].action == "smalltalk":
+        if not resumed and ((needs and needs[0].action == "smalltalk") or u.intent == "smalltalk"):
             return self._simple(u.language, "smalltalk", ReplyStatus.ANSWERED, "smalltalk")
         needs = [n for n in needs if n.action == "answer"]
         intent = needs[0].intent if needs else "other"
@@ -268,8 +275,6 @@ class Assistant:
             operator, note = self._infer_operator(u)
             if operator:
                 state.operator = operator
-        elif named_before is None and not u.operators and not fixed_operator:
-            note = ""
         if not needs:
             return self._unrouted(u, state, operator, note)
         if operator is None:
@@ -297,6 +302,20 @@ class Assistant:
             if kept:
                 return kept, f"{previous_text} {u.text}"
         return needs, u.text
+
+    @staticmethod
+    def _place_dates(u: Understanding, needs: list[Need], pending: PendingQuestion | None) -> Understanding:
+        """Dates written without a cue word take the roles the need uses (earliest date, earliest role); a bare
+        date answering the assistant's question fills the fact it asked for."""
+        slots = u.slots.model_copy(deep=True)
+        intent = needs[0].intent if needs else (pending.intent if pending else "other")
+        preferred = pending.missing if pending and pending.missing != "operator" else None
+        # "échéance" of a contract (not of an invoice) when leaving: the last day of the term
+        if intent in ("termination", "notice", "early_termination_cost") and slots.due_date \
+                and not slots.payment_date and not slots.term_end_date:
+            slots.term_end_date, slots.due_date = slots.due_date, None
+        assign_unlabelled_dates(slots, intent, preferred=preferred)
+        return u.model_copy(update={"slots": slots})
 
     def _fill(self, u: Understanding) -> dict[str, float]:
         """Per need, the share of the facts this turn gives (fee, dates, lines...) that its calculators use:
@@ -405,15 +424,12 @@ class Assistant:
 
     def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn) -> NeedAnswer:
         """Facts for the need, then the first of its calculators whose inputs the conversation fills."""
-        facts = self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
-                                    u.slots.customer_type, u.slots.number_count, u.language)
+        facts = self._facts_for(need, u, operator, values)
         answer = NeedAnswer(need=need, facts=facts)
-        kinds = [v.selector.removeprefix("fee:") for v in facts if v.selector.startswith("fee:")]
         for name in need.calculators:
-            calc = self.calculators.get(name)
-            if calc is None:
+            if name not in self.calculators:
                 continue
-            payload = build_payload(calc.input_model, {**values, **({"fee_kind": kinds[0]} if kinds else {})})
+            payload = self.payload_for(name, values, facts)
             try:
                 result = self._run_for_service(name, payload, operator, turn)
             except InputError as exc:
@@ -427,6 +443,15 @@ class Assistant:
             break
         return answer
 
+    def _facts_for(self, need: Need, u: Understanding, operator: str, values: dict[str, Any]) -> list[FactView]:
+        return self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
+                                   u.slots.customer_type, u.slots.number_count, u.language)
+
+    def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
+        """A calculator's inputs from the conversation's facts; the fee kind is the one of the fact picked."""
+        kinds = [v.selector.removeprefix("fee:") for v in facts if v.selector.startswith("fee:")]
+        return build_payload(self.calculators[name].input_model, {**values, **({"fee_kind": kinds[0]} if kinds else {})})
+
     def _cite_source(self, operator: str, src: Source) -> Citation:
         book = self.facts.book
         return cite(book, book.for_operator(operator), src)
@@ -436,21 +461,45 @@ class Assistant:
         """No fact or calculator serves the need: the closest sentences, framed as what they are, or "not stated"."""
         t, lang = self.templates, u.language
         want_figure = need is not None and need.answer in ("amount", "duration", "date")
-        chosen = best_sentences(query, passages, want_figure=want_figure)
+        topic = self.matcher.strip(u.text) or u.text
+        chosen = best_sentences(topic, passages, hints=need.query_hint if need else "",
+                                answer=need.answer if need else None)
         cites = [self.citation_from(s.passage, s.text) for s in chosen][:2]
         if not cites:
             return compose_not_found(t, lang, operator, [])
-        topic = self.matcher.strip(u.text) or u.text
         if need is not None and need.answer == "amount" and (
                 not any(has_figure(c.quote) for c in cites)
                 or not any(covers_topic(topic, c.quote, language=lang) for c in cites)):
             # an amount for something no close sentence prices (a handset...): the documents are silent
             return compose_not_found(t, lang, operator, [c for c in cites if is_pointer(c.quote)][:1])
-        key = "fallback_lead" if want_figure else "fallback_lead_text"
-        lead = t.get(lang, key, operator=operator, ref=clause_ref(cites[0], lang))
+        lead = self._figure_lead(need, cites[0], operator, lang)
+        if lead is None:
+            key = "fallback_lead" if want_figure else "fallback_lead_text"
+            lead = t.get(lang, key, operator=operator, ref=clause_ref(cites[0], lang))
         body = [p for p in (note, lead) if p] + render_quotes(t, lang, cites)
-        reply = f"{lead}\n« {cites[0].quote} »"
+        reply = customer_reply(t, lang, f"{lead}\n« {cites[0].quote} »", cites[:1])
         return Composed("\n\n".join(body), reply, ReplyStatus.ANSWERED, cites)
+
+    def _figure_lead(self, need: Need | None, cite_: Citation, operator: str, lang: str) -> str | None:
+        """When the closest sentence states the kind of figure asked (an amount, a duration), say it in the
+        user's language before quoting it."""
+        if need is None or need.answer not in ("amount", "duration"):
+            return None
+        wanted = {"amount"} if need.answer == "amount" else {"days", "months", "years", "hours", "weeks"}
+        figure = next((f for f in read_figures(cite_.quote, self.lexicon) if f.kind in wanted), None)
+        if figure is None:
+            return None
+        tl = self.templates.lang(lang)
+        if figure.kind == "amount":
+            text = " ".join(x for x in (fmt_money(figure.number, lang), tl["tax"].get(figure.tax, "")) if x)
+        else:
+            unit = tl["units_one" if figure.number == 1 else "units"].get(figure.kind, figure.kind)
+            text = f"{figure.number.normalize():f} {unit}"
+        return self.templates.get(lang, "fallback_figure", ref=clause_ref(cite_, lang), operator=operator, figure=text)
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return load_lexicon(str(self.settings.knowledge_dir / "lexicon.yaml"))
 
     def _unrouted(self, u: Understanding, state: SessionState, operator: str | None, note: str) -> Reply:
         """The router abstained: refuse what is plainly off-topic, answer honestly from the closest clause

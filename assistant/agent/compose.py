@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from assistant.agent.text import fold, words
-from assistant.models import CalcResult, Citation, FactStatus, Passage, ReplyStatus
+from assistant.models import CalcResult, Citation, Passage, ReplyStatus
 
 # --------------------------------------------------------------------------- templates
 
@@ -132,18 +132,7 @@ CONCEPT_WEIGHT, WORD_WEIGHT, HINT_WEIGHT = 2.0, 1.0, 0.35
 RANK_WEIGHT, FIGURE_WEIGHT, TITLE_WEIGHT, FRAGMENT_PENALTY = 0.3, 0.35, 0.15, 0.15
 KEEP_RATIO = 0.55  # a further quote must score at least this share of the best one
 KEEP_RELEVANCE = 0.5  # and match the question at least this much relative to the best match
-LEAD_MAX = 260  # longer first quotes are excerpted in the lead sentence (the full quote follows)
 
-_ASKS_QUANTITY = re.compile(
-    r"combien|how (much|long|many)|en combien|dans quel delai|quel(le)?s? (est |sont |serait )?(le |la |les |l.)?"
-    r"(delai|duree|preavis|montant|prix|tarif|cout|frais|taux|penalite|indemnite|periode)"
-    r"|what (is |are |would be )?(the |my )?(notice|fees?|price|cost|deadline|time limit|period|rate|amount|penalty)"
-    r"|notice period|within how|by when|how soon"
-)
-# Which kind of figure: money ("combien ça coûte", "how much is the fee") or time ("combien de temps", "how long").
-_ASKS_MONEY = re.compile(r"cout|prix|tarif|frais|montant|penalit|indemnit|factur|pay|cost|price|fee|charge|how much|euro|€")
-_ASKS_TIME = re.compile(r"combien de (temps|jours|mois|semaines|heures)|how long|delai|duree|preavis|notice|quand|when"
-                        r"|deadline|jusqu.a quand|until|period|days|months|weeks")
 _MONEY_FIGURE = re.compile(r"\d\s*(€|eur\b|euros?\b|%)|€\s*\d|pour ?cent")
 _NUM_WORD = (r"(?:un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize"
              r"|vingt|trente|quarante|cinquante|soixante|cent|mille)")
@@ -208,16 +197,6 @@ def _added_terms(glossary: Any, text: str) -> str:
     return expanded[len(text):] if expanded != text and expanded.startswith(text) else ""
 
 
-def _split_hints(query: str) -> tuple[str, str]:
-    """(the question, the planner's per-intent French retrieval hints appended to it)."""
-    from assistant.agent.planner import QUERY_HINTS  # lazy: the planner imports understanding
-
-    for hint in QUERY_HINTS.values():
-        if hint and query.endswith(hint) and len(query) > len(hint):
-            return query[: -len(hint)].strip(), hint
-    return query, ""
-
-
 @dataclass(frozen=True)
 class QueryTerms:
     """Stems of a question with their role weights, and whether it asks for a figure (and which kind)."""
@@ -239,12 +218,13 @@ class QueryTerms:
         return {s for s, w in self.weights.items() if w >= CONCEPT_WEIGHT}
 
 
-def query_terms(query: str, glossary: Any = None, want_figure: bool = False) -> QueryTerms:
+def query_terms(query: str, glossary: Any = None, want_figure: bool = False, hints: str = "",
+                answer: str | None = None) -> QueryTerms:
     """The question's stems weighted by role: glossary concepts (the French terms its words and phrases map
     to, and the terms those map to in turn: "notice" -> "préavis" -> "avant l'échéance") count most, its other
     words and the answer-kind terms ("how long" -> "délai") less, the retrieval hints least."""
     glossary = glossary if glossary is not None else default_glossary()
-    question, hints = _split_hints(query)
+    question = query
     padded = f" {' '.join(words(question))} "
     for phrase, _targets in glossary.entries:
         if _INTERROGATIVE.match(phrase):
@@ -265,10 +245,9 @@ def query_terms(query: str, glossary: Any = None, want_figure: bool = False) -> 
     for stem in _analyse(hints):
         if stem not in stop:
             weights.setdefault(stem, HINT_WEIGHT)
-    folded = fold(question)
-    money, time = bool(_ASKS_MONEY.search(folded)), bool(_ASKS_TIME.search(folded))
-    kind = "money" if money and not time else "time" if time and not money else ""
-    return QueryTerms(weights, want_figure or bool(_ASKS_QUANTITY.search(folded)), kind)
+    # the kind of figure wanted comes from the answer type the router's need decided, nowhere else
+    kind = {"amount": "money", "duration": "time", "date": "time"}.get(answer or "", "")
+    return QueryTerms(weights, want_figure or bool(kind), kind)
 
 
 # Words that only say "how much" (the kind of answer), never what the question is about.
@@ -354,9 +333,9 @@ def _dedupe_key(text: str) -> str:
 
 
 def score_sentences(query: str, passages: Sequence[Passage], want_figure: bool = False,
-                    glossary: Any = None) -> list[Sentence]:
+                    glossary: Any = None, hints: str = "", answer: str | None = None) -> list[Sentence]:
     """Every quotable sentence of `passages` (headings and repeats left out) with its score, best first."""
-    terms = query_terms(query, glossary, want_figure)
+    terms = query_terms(query, glossary, want_figure, hints, answer)
     candidates: list[tuple[int, Passage, str, set[str], int]] = []
     seen: set[str] = set()
     for i, p in enumerate(passages):
@@ -400,12 +379,13 @@ def score_sentences(query: str, passages: Sequence[Passage], want_figure: bool =
 
 
 def best_sentences(query: str, passages: Sequence[Passage], limit: int = 3, per_passage: int = 2,
-                   want_figure: bool = False, glossary: Any = None) -> list[Sentence]:
+                   want_figure: bool = False, glossary: Any = None, hints: str = "",
+                   answer: str | None = None) -> list[Sentence]:
     """The sentences of `passages` that best answer `query`, best first, each an exact slice of its chunk:
     at most `limit`, `per_passage` per chunk, none far below the best one, no text twice."""
     chosen: list[Sentence] = []
     per: dict[str, int] = {}
-    for s in score_sentences(query, passages, want_figure, glossary):
+    for s in score_sentences(query, passages, want_figure, glossary, hints, answer):
         if chosen and (s.score < KEEP_RATIO * chosen[0].score or s.relevance < KEEP_RELEVANCE):
             continue
         key = s.passage.chunk.chunk_id
@@ -444,31 +424,6 @@ def is_pointer(text: str) -> bool:
     return bool(_POINTER.search(folded)) and not _MONEY_IN_TEXT.search(folded)
 
 
-def lead_excerpt(quote: str, limit: int = LEAD_MAX) -> str:
-    """The quote, or for a long one the run of its comma/semicolon segments (at most `limit` characters) that
-    holds its first figure (else its opening), with "…" where text was left out. Verbatim apart from the "…"."""
-    if len(quote) <= limit:
-        return quote
-    bounds = [0, *(m.end() for m in re.finditer(r"[,;:]\s+", quote)), len(quote)]
-    segments = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
-    focus = next((k for k, (a, b) in enumerate(segments) if has_figure_unit(quote[a:b])), 0)
-    lo = hi = focus
-    while True:  # grow around the focus segment, preferring what follows it
-        if hi + 1 < len(segments) and segments[hi + 1][1] - segments[lo][0] <= limit:
-            hi += 1
-        elif lo > 0 and segments[hi][1] - segments[lo - 1][0] <= limit:
-            lo -= 1
-        else:
-            break
-    start, end = segments[lo][0], segments[hi][1]
-    text = quote[start:end].strip().rstrip(",;:")
-    if len(text) > limit:
-        cut = text.rfind(" ", 0, limit)
-        text = text[: cut if cut > 0 else limit]
-        end = -1
-    return ("… " if start > 0 else "") + text + (" …" if end != len(quote) else "")
-
-
 # --------------------------------------------------------------------------- answers
 
 
@@ -498,34 +453,6 @@ def customer_reply(t: Templates, language: str, lead: str, citations: Sequence[C
         labels = "; ".join(dict.fromkeys(f"{citation_label(c)} ({c.doc_title})" for c in citations))
         text += "\n" + t.get(language, "customer_sources", labels=labels)
     return text
-
-
-def compose_calculation(t: Templates, language: str, operator: str, result: CalcResult, title: str,
-                        citations: Sequence[Citation]) -> Composed:
-    """Direct answer from a calculator result, then its breakdown, assumptions and quotes."""
-    tl = t.lang(language)
-    parts: list[str] = []
-    value = fmt_result_value(result, language, tl["tax"])
-    figures = any(re.search(r"\d", s.value or s.formula) for s in result.breakdown)
-    if result.status == FactStatus.CONFLICTING:
-        lead = t.get(language, "calc_conflicting", operator=operator, title=title)
-        if value:
-            lead += f" {value}"
-        status = ReplyStatus.ANSWERED
-    elif value is not None and result.status == FactStatus.STATED:
-        lead = t.get(language, "calc_answer", title=title, value=value)
-        status = ReplyStatus.ANSWERED
-    elif figures:  # some items have a figure, others are only pointed to: give what there is, say what is not
-        lead = t.get(language, "calc_partial", operator=operator, title=title)
-        status = ReplyStatus.ANSWERED
-    else:
-        lead = t.get(language, "calc_not_stated", operator=operator, title=title)
-        status = ReplyStatus.NOT_FOUND
-    parts.append(lead)
-    parts.extend(calc_details(t, language, result))
-    if citations:
-        parts.append("\n\n".join([t.get(language, "sources_heading"), *render_quotes(t, language, citations)]))
-    return Composed("\n\n".join(parts), customer_reply(t, language, lead, citations), status, list(citations))
 
 
 _SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
@@ -581,33 +508,6 @@ def clause_ref(c: Citation, language: str) -> str:
     else:  # an unnumbered part named by its heading
         ref = f"la partie « {cid} »" if language == "fr" else f"the section “{cid}”"
     return f"{ref} ({c.part})" if c.part else ref
-
-
-def compose_extract(t: Templates, language: str, operator: str | None, chosen: Sequence[Citation],
-                    note: str = "") -> Composed:
-    """Extractive answer: one direct sentence in the user's language built on the best quote (verbatim, or a
-    verbatim excerpt of a long one), then the other quotes. No quote is shown twice."""
-    unique: list[Citation] = []
-    keys: set[str] = set()
-    for c in chosen:
-        key = _dedupe_key(c.quote)
-        if key and key not in keys:
-            keys.add(key)
-            unique.append(c)
-    if not unique:
-        return compose_not_found(t, language, operator, [])
-    first = unique[0]
-    excerpt = lead_excerpt(first.quote)
-    lead = t.get(language, "extract_lead", ref=clause_ref(first, language), operator=operator or first.operator,
-                 quote=excerpt)
-    source = t.get(language, "extract_lead_source", label=citation_label(first), doc_title=first.doc_title)
-    shown = unique[1:] if excerpt == first.quote else unique  # an excerpt is followed by its full sentence
-    parts = [f"{note}\n\n{lead}" if note else lead]
-    parts[0] += f"\n{source}"
-    if shown:
-        parts.append("\n\n".join([t.get(language, "sources_heading"), *render_quotes(t, language, shown)]))
-    reply = customer_reply(t, language, lead, unique[:2])
-    return Composed("\n\n".join(parts), reply, ReplyStatus.ANSWERED, unique)
 
 
 def compose_not_found(t: Templates, language: str, operator: str | None, pointers: Sequence[Citation]) -> Composed:

@@ -1,7 +1,7 @@
-"""Planning a turn: which tools to call, with which inputs, or which single question to ask back.
+"""From what the conversation holds to a calculator's inputs: slot values, field synonyms, payloads.
 
-The planner knows intents and the calculators' *input models*, never operator facts: the figures come
-from the rules files through the calculators, the clause text from retrieval.
+Which calculators a turn runs is the need's decision (knowledge/needs.yaml); this module only fills their
+input models from the facts the user gave, and never holds operator facts.
 """
 
 from __future__ import annotations
@@ -13,59 +13,12 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from assistant.agent.text import fold
-from assistant.agent.understanding import Understanding, detect_fee_kind
+from assistant.agent.understanding import Understanding
 from assistant.models import CalcResult
 
-# Intents whose answer depends on one operator's terms: without an operator the planner asks for it.
-OPERATOR_SPECIFIC = frozenset({
-    "termination", "notice", "early_termination_cost", "portability", "fees", "payment", "moving",
-})
-
-# Calculators per intent and per topic, tried in this order. A calculator runs when its inputs validate;
-# only the early-termination cost is *required* (a missing input is asked back), the others are optional.
-_BY_INTENT: dict[str, tuple[str, ...]] = {
-    "early_termination_cost": ("early_termination_cost",),
-    "notice": ("termination_timeline",),
-    "termination": ("termination_timeline",),
-    "payment": ("late_payment",),
-    "moving": ("moving_cost",),
-    "portability": ("porting_cost",),
-}
-_BY_TOPIC: dict[str, tuple[str, ...]] = {
-    "equipment": ("equipment_return",),
-    "outage": ("outage_refund",),
-    "deposit": ("deposit_ceiling",),
-    "call_charge": ("call_charge",),
-    "late_payment": ("late_payment",),
-    "porting": ("porting_cost",),
-    "moving": ("moving_cost",),
-    "liability": ("liability_cap",),
-    "interim_invoice": ("interim_invoice",),
-    "reduction": ("reduction_allowance",),
-}
-_BY_FEE_KIND: dict[str, tuple[str, ...]] = {
-    "cancellation_before_activation": ("cancellation_cost",),
-    "porting_cancelled": ("porting_cost",),
-    "porting_partial": ("porting_cost",),
-    "number_takeover": ("porting_cost",),
-    "equipment_late_return": ("equipment_return",),
-    "equipment_damaged": ("equipment_return",),
-    "equipment_not_returned": ("equipment_return",),
-}
 # Slot answers the planner can ask for (templates exist for them); other missing inputs are not worth a question.
 ASKABLE = frozenset({"operator", "commitment_start", "commitment_months", "termination_date", "monthly_fee",
                      "amount", "customer_type", "number_count", "due_date", "payment_date", "service"})
-
-# French terms added to the retrieval query per intent: the corpus is French, the question may not be.
-QUERY_HINTS: dict[str, str] = {
-    "termination": "résiliation du contrat par le client modalités",
-    "notice": "préavis de résiliation délai",
-    "early_termination_cost": "résiliation anticipée indemnité période d'engagement mensualités restantes",
-    "portability": "portabilité du numéro portage",
-    "fees": "frais tarif liste des prix",
-    "payment": "paiement facture retard intérêts de retard",
-    "moving": "déménagement frais changement d'adresse",
-}
 
 # Which slot fills a calculator input field. Field names are matched exactly first, then by these
 # synonyms, so a calculator can name its field `start_date` or `commitment_start` without code change.
@@ -153,45 +106,6 @@ class Plan(BaseModel):
     calls: list[CalcCall] = Field(default_factory=list)
 
 
-# Asking for a figure: money ("combien ça coûte"), a count or a duration ("combien de jours", "how long").
-_ASKS_FIGURE = re.compile(
-    r"combien|\bcb\b|coute|montant|tarif|prix|indemnit|penalit|je dois|dois-je|rembours|interet|taux|plafond|maximum"
-    r"|how much|how many|how long|cost|fee|price|owe|refund|interest|rate|amount|up to|maximum|cap\b"
-)
-_ASKS_DATE = re.compile(r"quand|quelle date|a partir de quand|jusqu.a quand|prend(ra)? effet|when|what date|which date|until|effective|last day|dernier jour|by when")
-# Asking what something costs *the customer* (the only figure worth a clarifying question).
-_ASKS_AMOUNT = re.compile(
-    r"combien (ca|cela|ça|me|vais|dois|je|on|faut|de frais|d.indemnit|coute|pour|il me)|(ca|cela) (me )?coute|je dois combien"
-    r"|dois-je payer|combien\s*\?|how much (do|will|would|does|is|it|to|does it)|what do (i|we) owe|cost me|montant"
-    r"|\bcb (ca )?coute|(ca|cela) coute combien|how much (compensation|interest|is the fee|are the fees)|\btaux\b|\brate\b"
-)
-
-
-_HOW_OFTEN = re.compile(r"combien de fois|how many times|how often|a quelle frequence")
-
-
-def asks_amount(u: Understanding) -> bool:
-    return bool(_ASKS_AMOUNT.search(fold(u.text)))
-
-
-def asks_figure(u: Understanding) -> bool:
-    folded = fold(u.text)
-    if u.intent in ("notice", "termination"):
-        return bool(_ASKS_DATE.search(folded))
-    return bool(_ASKS_FIGURE.search(folded))
-
-
-def choose_calculators(u: Understanding, registry: Mapping[str, Calculator]) -> list[str]:
-    """Candidate calculators for this turn, most specific first."""
-    kind = detect_fee_kind(u.text)
-    names: list[str] = list(_BY_INTENT.get(u.intent, ()))
-    if u.intent in ("fees", "other", "payment", "moving", "portability", "termination"):
-        names += _BY_TOPIC.get(u.topic or "", ())
-    if kind and not _HOW_OFTEN.search(fold(u.text)):  # "how many times may I change offer" asks no fee
-        names += [*_BY_FEE_KIND.get(kind, ()), "fee_lookup"]
-    return [n for n in dict.fromkeys(names) if n in registry]
-
-
 ServiceCatalog = Sequence[tuple[str, Sequence[str]]]  # (service key, aliases) of one operator, from the rules
 
 
@@ -219,9 +133,6 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
         values["service"] = service
     else:
         values.pop("service", None)  # the generic word ("mobile") is not one of this operator's service keys
-    kind = detect_fee_kind(u.text)
-    if kind:
-        values["fee_kind"] = kind
     folded = fold(u.text)
     for field_name, nouns in _QUANTITY_FIELDS.items():
         n = sum(u.slots.quantities.get(noun, 0) for noun in nouns)
@@ -232,7 +143,7 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     quantity = _quantity(u)
     if quantity:
         values["quantity"] = quantity
-    if kind and u.slots.commitment_months:  # "paper invoices for 12 months": the months a monthly fee is due
+    if u.slots.commitment_months:  # "paper invoices for 12 months": the months a monthly fee is due
         values["months"] = u.slots.commitment_months
 
     for field_name, pattern in _FLAG_FIELDS.items():
@@ -267,26 +178,3 @@ def build_payload(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str
 def field_to_slot(field_name: str) -> str:
     """The slot a calculator field corresponds to (for clarifying questions and session memory)."""
     return field_name if field_name in _FIELD_SYNONYMS else _SLOT_FOR_FIELD.get(field_name, field_name)
-
-
-def make_plan(u: Understanding, operator: str | None, registry: Mapping[str, Calculator],
-              topic_text: str | None = None, services: ServiceCatalog = ()) -> Plan:
-    """`topic_text` is the question without operator names (the retrieval query is filtered by operator)."""
-    if u.junk:
-        return Plan(action="junk", intent="other")
-    if u.injection or u.intent == "out_of_scope":
-        return Plan(action="refuse", intent="out_of_scope")
-    if u.intent == "smalltalk":
-        return Plan(action="smalltalk", intent="smalltalk")
-    query = f"{topic_text or u.text} {QUERY_HINTS.get(u.intent, '')}".strip()
-    names = choose_calculators(u, registry)
-    # Only a cost-of-leaving question cannot be answered without the customer's own figures.
-    s = u.slots
-    required = u.intent == "early_termination_cost" and (
-        asks_amount(u) or any(v is not None for v in (s.monthly_fee, s.commitment_start, s.termination_date)))
-    if operator is None and (u.intent in OPERATOR_SPECIFIC or required):
-        return Plan(action="clarify", intent=u.intent, missing="operator", query=query)
-    values = slot_values(u, operator, services)
-    calls = [CalcCall(name=n, payload=build_payload(registry[n].input_model, values),
-                      required=required and n == "early_termination_cost") for n in names]
-    return Plan(action="answer", intent=u.intent, operator=operator, query=query, calls=calls)

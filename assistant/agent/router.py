@@ -73,6 +73,8 @@ class RouterSettings(_Data):
     keyword_weight: float = 0.3
     slot_weight: float = 0.1
     regularisation_c: float = 50.0
+    part_separators: list[str] = Field(default_factory=lambda: ["?", ";"])  # where a question splits in parts
+    part_min_score: float = 0.3  # a part's own best need, when another need than the whole's, above this
     fact_min_similarity: float = 0.87  # a generic need picks the fact whose label is this close to the message
     fact_margin: float = 0.03          # ... and this far ahead of the next fact, else no fact is picked
 
@@ -171,8 +173,11 @@ class NeedRouter:
         self._embed = embed
         self._owners: list[int] = []
         self._matrix: np.ndarray | None = None
-        self._keywords = [[stem_tokens(k) for k in n.all_keywords()] for n in catalog.needs]
+        # keywords with the same stems ("résilier", "résiliation") count once
+        self._keywords = [list({tuple(sorted(min(t) for t in stem_tokens(k))): stem_tokens(k)
+                                for k in n.all_keywords()}.values()) for n in catalog.needs]
         self._clf = None
+        self._lexical_examples = self._example_stems()
         if embed is not None:
             self._matrix = self._example_matrix(embed, cache_dir, model_name)
             self._fit()
@@ -199,6 +204,30 @@ class NeedRouter:
                 log.warning("cannot write router cache %s: %s", path, exc)
         return matrix
 
+    def _example_stems(self) -> list[tuple[int, frozenset[str]]]:
+        """(need index, stems) per example, and each stem's idf over the needs (for the no-model signal)."""
+        rows = [(i, frozenset(s for tok in stem_tokens(ex) for s in tok))
+                for i, need in enumerate(self.catalog.needs) for ex in need.all_examples()]
+        df: dict[str, set[int]] = {}
+        for i, stems in rows:
+            for st in stems:
+                df.setdefault(st, set()).add(i)
+        n = max(len(self.catalog.needs), 1)
+        self._idf = {st: float(np.log(1 + n / len(owners))) for st, owners in df.items()}
+        return rows
+
+    def _lexical_semantic(self, text: str) -> np.ndarray:
+        """Without an embedding model: per need, the best idf-weighted share of the message's words found in
+        one of its examples (so the router still ranks by examples, not by keywords alone)."""
+        words = {s for tok in stem_tokens(text) for s in tok if s in self._idf}
+        out = np.zeros(len(self.catalog.needs))
+        total = sum(self._idf[w] for w in words)
+        if not total:
+            return out
+        for i, stems in self._lexical_examples:
+            out[i] = max(out[i], sum(self._idf[w] for w in words & stems) / total)
+        return out
+
     @property
     def embed(self) -> Embed | None:
         """The embedding function the router uses (shared with fact ranking so a message is embedded alike)."""
@@ -222,7 +251,7 @@ class NeedRouter:
         """Per need, the classifier's probability for `text` (zeros without an embedding model)."""
         n = len(self.catalog.needs)
         if self._embed is None or self._clf is None:
-            return np.zeros(n)
+            return self._lexical_semantic(text)
         proba = self._clf.predict_proba(self._features(self._embed([text])[:1]))[0]
         out = np.zeros(n)
         out[self._clf.classes_] = proba
@@ -240,12 +269,32 @@ class NeedRouter:
                 continue
             hits = sum(phrase_in(k, tokens) for k in self._keywords[i])
             lexical = 1.0 - 0.5 ** hits
-            weight_e = s.embedding_weight if self._clf is not None else 0.0
-            total = weight_e * semantic[i] + s.keyword_weight * lexical + s.slot_weight * fill.get(need.id, 0.0)
+            total = s.embedding_weight * semantic[i] + s.keyword_weight * lexical + s.slot_weight * fill.get(need.id, 0.0)
             scores.append(NeedScore(need=need.id, score=round(float(total), 4), semantic=round(float(semantic[i]), 4),
                                     keywords=hits, fill=fill.get(need.id, 0.0)))
         scores.sort(key=lambda x: -x.score)
-        return Routing(needs=self._decide(scores), ranked=scores[:6], abstained=not self._decide(scores))
+        needs = self._decide(scores)
+        if len(needs) == 1 and allowed is None:
+            needs += self._other_part(text, needs[0], fill)
+        return Routing(needs=needs, ranked=scores[:6], abstained=not needs)
+
+    def _other_part(self, text: str, first: str, fill: dict[str, float]) -> list[str]:
+        """A two-part question ("what notice, and what will it cost?"): route each part on its own; a part
+        whose own need differs from the whole's, with its own keywords, adds that need."""
+        parts = [text]
+        for sep in self.settings.part_separators:
+            parts = [p for piece in parts for p in piece.split(sep)]
+        parts = [p for p in parts if len(p.split()) >= 2]
+        if len(parts) < 2:
+            return []
+        answer_ids = {n.id for n in self.catalog.needs if n.action == "answer"}
+        for part in parts:
+            routed = self.route(part, fill, allowed=answer_ids)
+            best = routed.ranked[0] if routed.ranked else None
+            if (best is not None and best.need != first and best.score >= self.settings.part_min_score
+                    and best.keywords >= 1 and self._intent(best.need) != self._intent(first)):
+                return [best.need]
+        return []
 
     def _decide(self, ranked: list[NeedScore]) -> list[str]:
         s = self.settings

@@ -20,11 +20,6 @@ from assistant.corpus.operators import OperatorMatcher
 
 Language = Literal["fr", "en"]
 
-# The intents of the product (the issue's list). `topic` refines "fees"/"other" for calculator choice.
-INTENTS = (
-    "termination", "notice", "early_termination_cost", "portability", "fees", "payment", "moving",
-    "other", "out_of_scope", "smalltalk",
-)
 
 # --------------------------------------------------------------------------- language
 
@@ -65,58 +60,6 @@ def detect_language(text: str, default: Language = "fr") -> Language:
 
 # --------------------------------------------------------------------------- intents
 
-# (intent, weight, folded regex). Weights add up; the best-scoring intent wins, ties go to the earlier entry.
-_TERMINATE = re.compile(
-    r"resili|sortir (de|du) (mon |l.|ce )?(engagement|contrat)|get out of (my )?(contract|commitment)|break (my )?contract|mettre fin|arreter mon (contrat|abonnement)|quitter|cancel|terminat|end my (contract|subscription)"
-    r"|close my account|leave (the|my)|changer d.operateur|switch (operator|provider)|partir avant (la )?(fin|terme)"
-    r"|\bend (it|the contract|our contract|the subscription)\b"
-)
-# Asking for money (not "combien de temps / de jours", not "sans frais").
-_COST = re.compile(
-    r"combien(?! de (temps|jours?|mois|fois|semaines?))|cout|coute|couter|indemnit|penalit|je dois|dois-je|how much(?! notice| time)"
-    r"|cost|penalt|owe|montant|amount|solde|(?<!sans )frais|(?<!without )(?<!no )fee|charge"
-)
-_EARLY = re.compile(
-    r"anticipe|early|avant (la )?(fin|terme|echeance)|before the end|engagement|commitment|cdd|duree determinee"
-    r"|fixed.term|\d+\s*(mois|months?)|restant|remaining"
-)
-# (intent, weight, folded regex). Weights add up; the best-scoring intent wins, ties go to the earlier entry.
-_INTENT_RULES: list[tuple[str, float, str]] = [
-    ("notice", 2.5, r"preavis|notice|prend(ra)? effet|effective|date de fin|end date|quand .*(fin|termine|resili)"
-                    r"|when .*(end|terminat|cancel)|a quelle date|which date|what date|delai de resiliation"
-                    r"|combien de temps|how long|last day|dernier jour"),
-    ("termination", 2.0, _TERMINATE.pattern),
-    ("portability", 4.0, r"portabilit|portage|porter mon|garder mon numero|conserver mon numero|keep my (phone )?number"
-                         r"|port my|number porting|transfer my number"),
-    ("moving", 3.0, r"demenag|nouvelle adresse|changement d.adresse|moving|move house|i.?m moving|new address|relocat"
-                    r"|(my|the|during|for) move\b"),
-    ("payment", 2.5, r"retard de paiement|paiement|payer ma facture|impaye|late payment|pay late|paid late|unpaid"
-                     r"|interets? de retard|rappel|domiciliation|recouvrement|mise en demeure|interest|overdue|payment"
-                     r"|en retard|late\b"),
-    ("payment", 1.0, r"facture|invoice|bill"),
-    ("fees", 2.0, r"frais|tarif|prix|cout|coute|combien|fee|charge|price|cost|how much|caution|depot de garantie|deposit"),
-    ("other", 0.5, r"contrat|conditions?|article|clause|service|garantie|responsab|donnees|litige|suspension|materiel"
-                   r"|equipement|modem|routeur|panne|interruption|contract|warrant|liabilit|data|dispute|equipment"
-                   r"|outage|force majeure"),
-]
-_INTENT_RES = [(i, w, re.compile(p)) for i, w, p in _INTENT_RULES]
-
-# Topics pick the calculator within "fees"/"other"; weights as above, first listed wins ties.
-_TOPIC_RULES: list[tuple[str, str]] = [
-    ("equipment", r"materiel|equipement|modem|routeur|box|decodeur|restitu|rendre|equipment|router|return the|device"),
-    ("outage", r"panne|interruption|coupure|indisponib|outage|downtime|not working|ne fonctionne|dedommag|compensation|refund"),
-    ("deposit", r"caution|depot de garantie|garantie bancaire|deposit|avance sur consommation"),
-    ("call_charge", r"appel|minute|communication|call|roaming|sms"),
-    ("porting", r"portabilit|portage|porting|keep my number"),
-    ("moving", r"demenag|moving|new address|(my|the|during|for) move\b"),
-    ("liability", r"responsab|liab|\bfaute\b|at fault|indemnis.{0,30}max|au max|maximum .{0,20}(payer|pay|indemn)|(pay|compensate).{0,20}at most"),
-    ("interim_invoice", r"facture intermediaire|interim invoice|intermediate invoice|demande d.avance|advance (invoice|payment)"),
-    ("reduction", r"(reduire|retirer|supprimer|enlever|diminuer).{0,40}(utilisateurs|users|lignes|postes)|(remove|reduce|cut|drop).{0,40}(users|lines|seats)"
-                  r"|(utilisateurs|users|lignes|lines).{0,40}(remove|reduce|retirer|reduire|supprimer|enlever|en moins|fewer)"),
-    ("late_payment", r"retard|late|overdue|interet|interest|rappel|reminder"),
-]
-_TOPIC_RES = [(t, re.compile(p)) for t, p in _TOPIC_RULES]
-
 # Attempts to override the assistant or to extract its instructions: refused, whatever else is asked.
 _INJECTION = re.compile(
     r"ignore[rz]? (all |toutes? |les |tes |vos |your |the |previous |prior |above |any |earlier )*(instructions|consignes|regles|rules|prompt)"
@@ -137,11 +80,7 @@ _OFF_TOPIC_TASK = re.compile(
     r"|\b(traduis|traduire|translate)\b|\b(recette|recipe)\b|\b(meteo|weather|quel temps)\b|\bhoroscope"
     r"|declaration d.impots|impots|tax return|\bfootball\b|world cup|coupe du monde"
 )
-# Plainly unrelated topics. Anything without telecom/contract vocabulary is also out of scope (below).
-_OFF_TOPIC = re.compile(
-    r"meteo|weather|recette|recipe|blague|joke|poeme|poem|football|match de|capitale|capital of|bitcoin|bourse"
-    r"|stock price|horoscope|president|election|film|movie|devoirs|homework|medical|medecin|doctor|restaurant"
-)
+# Without any telecom/contract vocabulary (or an operator's name), a message is out of scope.
 _DOMAIN = re.compile(
     r"contrat|abonnement|operat|ligne|numero|internet|fibre|adsl|dsl|telephon|mobile|sim|facture|factur|service|resili"
     r"|preavis|engagement|frais|tarif|prix|paiement|payer|portabilit|portage|demenag|modem|routeur|box|materiel"
@@ -160,33 +99,20 @@ _SMALLTALK = re.compile(
 
 
 def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | None, bool]:
-    """Return (intent, topic, injection). `text` is the cleaned user text."""
+    """Guards that come before any routing: (kind, None, injection) where kind is "out_of_scope" for an
+    attempt to override the assistant, an unrelated task or a message without any contract vocabulary,
+    "smalltalk" for a bare greeting, else "other" (the need router decides what is asked)."""
     folded = fold(text)
     if _INJECTION.search(folded):
         return "out_of_scope", None, True
     if _OFF_TOPIC_TASK.search(folded):
         return "out_of_scope", None, False
-    scores: dict[str, float] = {}
-    for intent, weight, pattern in _INTENT_RES:
-        if pattern.search(folded):
-            scores[intent] = scores.get(intent, 0.0) + weight
-    # Ending the contract + money or commitment words = "what will ending early cost me".
-    if _TERMINATE.search(folded) and (_COST.search(folded) or _EARLY.search(folded)):
-        scores["early_termination_cost"] = 2.0 + (1.5 if _COST.search(folded) else 0.0) + (
-            1.0 if _EARLY.search(folded) else 0.0)
-    topic = next((t for t, p in _TOPIC_RES if p.search(folded)), None)
     domain = bool(_DOMAIN.search(folded)) or has_operator
-    if not scores or max(scores.values()) < 1.0:
-        if _SMALLTALK.search(folded) and len(words(text)) <= 6:
-            return "smalltalk", None, False
-        if not domain:
-            return "out_of_scope", None, False
-        return "other", topic, False
-    if _OFF_TOPIC.search(folded) and not domain:
+    if _SMALLTALK.search(folded) and len(words(text)) <= 6 and not domain:
+        return "smalltalk", None, False
+    if not domain:
         return "out_of_scope", None, False
-    order = {name: i for i, name in enumerate(INTENTS)}
-    intent = max(scores, key=lambda k: (scores[k], -order[k]))
-    return intent, topic, False
+    return "other", None, False
 
 
 # --------------------------------------------------------------------------- slots
@@ -503,61 +429,10 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
     intent, topic, injection = classify_intent(text, has_operator=bool(operators))
     # Slots even for "out of scope": a bare "01/03/2024" answers a question asked in the previous turn.
     slots = extract_slots(text, today) if not injection else Slots()
-    # Call-centre shorthand: a termination question that carries a monthly fee or a commitment asks for the cost.
-    if intent in ("termination", "notice") and (slots.monthly_fee or (slots.commitment_months and slots.commitment_start)):
-        intent = "early_termination_cost"
-    # "échéance" of a contract (not of an invoice) when leaving: the last day of the term.
-    if intent in ("termination", "notice") and slots.due_date and not slots.payment_date and not slots.term_end_date:
-        slots.term_end_date, slots.due_date = slots.due_date, None
-    assign_unlabelled_dates(slots, intent)
+    # Which need the message expresses is the router's decision (assistant/agent/router.py); dates without a
+    # cue word are given their roles once it has decided (assign_unlabelled_dates).
     other = next(iter(others.find(text)), None) if others and not operators else None
     articles = [m.group(1) for m in _ARTICLE.finditer(fold(text))]
     return Understanding(text=text, language=language, operators=operators, intent=intent,
                          other_operator=other, articles=articles,
                          topic=topic, injection=injection, slots=slots)
-
-
-# --------------------------------------------------------------------------- fee kinds
-
-# Customer words for each fee kind of the rules files (assistant.tools.rules.FeeKind). First match wins, so
-# the specific kinds come before the general ones ("frais de résiliation anticipée" before "résiliation").
-_FEE_KIND_RULES: list[tuple[str, str]] = [
-    ("equipment_not_returned", r"non restitu|pas (rendu|restitue)|not returned|never returned|ne (rends|rend) pas|keep the (modem|router|box)"),
-    ("equipment_late_return", r"retard.{0,30}restitu|restitu.{0,30}retard|late return|return(ed)? .{0,20}late"),
-    ("equipment_damaged", r"endommag|abime|casse|damaged|broken"),
-    ("cancellation_before_activation", r"annul.{0,40}avant (l.)?(activation|mise en service)|cancel.{0,40}before (activation|installation)"
-                                       r"|annul.{0,30}(commande|services? commandes?)|cancel.{0,30}(order|ordered)"),
-    ("porting_cancelled", r"annul.{0,30}(portage|portabilite)|(portage|portabilite).{0,20}annul|cancel.{0,30}port"),
-    ("porting_partial", r"portage partiel|portabilite partielle|partial port"),
-    ("number_takeover", r"reprise (de|du) numero|number takeover|take over .{0,10}number"),
-    ("number_change", r"changement de numero|changer (de|mon) numero|change (my |of )?number"),
-    ("early_termination_admin", r"frais administratifs|administrative (fee|charge)|frais de dossier"),
-    ("termination_fee", r"frais de resiliation|termination (fee|charge)|cancellation (fee|charge)"),
-    ("paper_invoice", r"facture papier|paper (invoice|bill)"),
-    ("itemised_bill", r"facture detaillee|releve detaille|detail des appels|itemi[sz]ed"),
-    ("duplicate_invoice", r"duplicata|copie (de|d.une) facture|duplicate"),
-    ("payment_method_surcharge", r"mode de paiement|paiement par|virement|payment method|pay(ing)? by|surcharge"),
-    ("reminder_fee", r"rappel|relance|reminder"),
-    ("recovery_indemnity", r"recouvrement|indemnite forfaitaire|recovery|debt collection"),
-    ("reconnection", r"reactivation|remise en service|reconnexion|retablissement|reconnect|restor(e|ing) (the )?service"),
-    ("moving", r"demenag|moving|move house|relocat"),
-    ("missed_appointment", r"rendez-vous (manque|rate)|absent|missed appointment|no.show"),
-    ("sim_replacement", r"(remplacement|nouvelle|perte|vol).{0,20}sim|sim.{0,20}(remplac|perdu|vole)|replace.{0,20}sim|sim replacement|lost sim"),
-    ("speed_change", r"changement de (debit|vitesse|formule)|speed change|upgrade|downgrade"),
-    ("configuration_restore", r"configuration|reconfigur|reinitialis|reset"),
-    ("cabling", r"cablage|raccordement|cabling|wiring"),
-    ("temporary_service", r"temporaire|temporary"),
-    ("abuse_penalty", r"abus|abuse|usage anormal|misuse"),
-    ("support_intervention", r"(intervention|depannage)s? (de )?support|support (intervention|facturable)|billable support"
-                             r"|support (call|visit|call.out)"),
-    ("offer_change", r"migration|changer d.offre|changement d.offre|change (my |of )?(offer|plan)"),
-    ("travel", r"deplacement|travel|call.out"),
-    ("technician", r"technicien|technician|engineer"),
-    ("intervention_rate", r"intervention|tarif horaire|taux horaire|hourly rate"),
-]
-_FEE_KIND_RES = [(k, re.compile(p)) for k, p in _FEE_KIND_RULES]
-
-
-def detect_fee_kind(text: str) -> str | None:
-    folded = fold(text)
-    return next((kind for kind, p in _FEE_KIND_RES if p.search(folded)), None)

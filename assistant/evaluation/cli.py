@@ -2,6 +2,11 @@
 
 The lead's CLI calls `run_eval(...)`; `python -m assistant.evaluation.cli` gives the same entry point on
 its own (used by .ci/run).
+
+What runs: `--split dev` (the default, eval/dataset.jsonl, report in eval/reports/latest/), `--split blind`
+(eval/blind_a.jsonl + eval/blind_b.jsonl, report in eval/reports/blind/; measured only, never used to tune
+anything) or `--dataset X` (only X). The retrieval baselines run with the default full dev run, otherwise
+only with `--baselines`. A run is diffed only against a previous report of the same dataset.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ from rich.table import Table
 
 from assistant.config import Settings, get_settings
 from assistant.errors import AssistantError
-from assistant.evaluation.dataset import DEFAULT_DATASET, ROOT, load_dataset, load_retrieval_set, load_subset
-from assistant.evaluation.diff import diff_runs, load_previous
+from assistant.evaluation.dataset import ROOT, SPLITS, load_datasets, load_retrieval_set, load_subset
+from assistant.evaluation.diff import dataset_fingerprint, diff_runs, load_previous
 from assistant.evaluation.gate import check_gate, load_gate
 from assistant.evaluation.metrics import MetricContext
 from assistant.evaluation.report import write_report
 from assistant.evaluation.runner import breakdown, evaluate, summarise
 
 DEFAULT_REPORT_DIR = ROOT / "eval" / "reports" / "latest"
+BLIND_REPORT_DIR = ROOT / "eval" / "reports" / "blind"
+SPLIT_REPORT_DIRS = {"dev": DEFAULT_REPORT_DIR, "blind": BLIND_REPORT_DIR}
 console = Console(stderr=True)
 
 
@@ -80,16 +87,46 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     console.print(table)
 
 
+def dataset_label(paths: list[Path]) -> str:
+    """How results.json names the dataset (repo-relative when inside the repo): what the diff compares."""
+    def rel(path: Path) -> str:
+        resolved = path.resolve()
+        try:
+            return resolved.relative_to(ROOT.resolve()).as_posix()
+        except ValueError:
+            return str(resolved)
+
+    return " + ".join(rel(p) for p in paths)
+
+
+def _default_out(split: str | None, subset: str | None, settings: Settings) -> Path:
+    if split and not subset:
+        return SPLIT_REPORT_DIRS[split]
+    name = Path(subset).stem if subset else "custom"
+    prefix = f"{split}-" if split and split != "dev" else ""
+    return settings.data_dir / "eval" / f"{prefix}{name}"
+
+
 def run_eval(dataset: Path | None, mode: str, out: Path | None, settings: Settings | None = None,
              subset: str | None = None, gate: Path | None = None, baselines: bool | None = None,
-             progress: bool = True) -> int:
-    """Run, report, gate. Returns the process exit code (0 ok, 1 gate failed, 2 usage error)."""
+             progress: bool = True, split: str | None = None) -> int:
+    """Run, report, gate. Returns the process exit code (0 ok, 1 gate failed, 2 usage error).
+
+    `split` (dev / blind) and `dataset` (any file in the dataset format) are exclusive; neither = dev.
+    """
     try:
+        if split and dataset is not None:
+            raise AssistantError("give either --split or --dataset, not both")
+        if split and split not in SPLITS:
+            raise AssistantError(f"unknown split {split!r} (use {' or '.join(SPLITS)})")
+        if dataset is None:
+            split = split or "dev"
+        paths = list(SPLITS[split]) if split else [dataset]  # type: ignore[list-item]
         settings = _settings_for(mode, settings or get_settings())
         gate_cfg = load_gate(gate) if gate else None
         subset = subset or (gate_cfg or {}).get("subset")
-        items = load_subset(load_dataset(dataset), subset)
-        out = out or (DEFAULT_REPORT_DIR if not subset and dataset is None else settings.data_dir / "eval" / (subset or "custom"))
+        items = load_subset(load_datasets(paths), subset)
+        out = out or _default_out(split, subset, settings)
         from assistant.agent import Assistant
         from assistant.corpus import load_corpus
 
@@ -98,20 +135,26 @@ def run_eval(dataset: Path | None, mode: str, out: Path | None, settings: Settin
     except AssistantError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
+    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": _git_commit(), "mode": mode,
+            "split": split or "custom", "dataset": dataset_label(paths), "dataset_sha256": dataset_fingerprint(paths),
+            "subset": subset or "all", "items": len(items)}
     results = evaluate(assistant, items, ctx, progress=progress)
     summary = summarise(results)
     previous, source = load_previous(out)
-    if previous is None and out != DEFAULT_REPORT_DIR:
-        previous, source = load_previous(DEFAULT_REPORT_DIR)
-    diff = diff_runs(previous, source, results, summary)
-    want_baselines = baselines if baselines is not None else subset is None
-    base, note = measure_baselines(settings) if want_baselines else (None, "Not measured (subset run).")
-    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": _git_commit(), "mode": mode,
-            "dataset": str(dataset or DEFAULT_DATASET.relative_to(ROOT)), "subset": subset or "all", "items": len(items)}
+    if previous is None and split and out != SPLIT_REPORT_DIRS[split]:
+        previous, source = load_previous(SPLIT_REPORT_DIRS[split])
+    diff = diff_runs(previous, source, results, summary, meta)
+    full_dev_run = split == "dev" and subset is None
+    want_baselines = baselines if baselines is not None else full_dev_run
+    base, note = measure_baselines(settings) if want_baselines else (
+        None, "Not measured in this run (only the full dev run measures them by default; pass --baselines).")
     write_report(out, meta, summary, breakdown(results, "category"), breakdown(results, "language"), results, diff,
                  base, note)
     _print_summary(summary, out)
-    console.print(f"regressions: {len(diff.regressions)} · fixes: {len(diff.fixes)} (vs {diff.baseline})")
+    if diff.has_previous:
+        console.print(f"regressions: {len(diff.regressions)} · fixes: {len(diff.fixes)} (vs {diff.baseline})")
+    else:
+        console.print(f"no diff: {diff.note or 'no previous report of this dataset'}")
     if gate_cfg is None:
         return 0
     failures = check_gate(gate_cfg, summary, diff)
@@ -123,18 +166,24 @@ def run_eval(dataset: Path | None, mode: str, out: Path | None, settings: Settin
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="assistant eval", description=__doc__)
-    parser.add_argument("--dataset", type=Path, default=None, help="JSONL in the eval/dataset.jsonl format")
+    parser = argparse.ArgumentParser(prog="assistant eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--split", choices=sorted(SPLITS), default=None,
+                       help="dev = eval/dataset.jsonl (default; report in eval/reports/latest), blind = "
+                            "eval/blind_a.jsonl + eval/blind_b.jsonl (report in eval/reports/blind)")
+    which.add_argument("--dataset", type=Path, default=None, help="run only this JSONL (eval/dataset.jsonl format)")
     parser.add_argument("--mode", choices=["offline", "llm"], default="offline")
-    parser.add_argument("--out", type=Path, default=None, help="report directory (default eval/reports/latest)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="report directory (default: the split's, eval/reports/latest or eval/reports/blind)")
     parser.add_argument("--subset", default=None, help="ci, a category, or a file of item ids")
     parser.add_argument("--gate", type=Path, default=None, help="thresholds file (eval/gate.yaml) for CI")
     parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=None,
-                        help="measure the retrieval baselines (default: on for full runs)")
+                        help="measure the retrieval baselines (default: only for the full dev run)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     return run_eval(args.dataset, args.mode, args.out, subset=args.subset, gate=args.gate, baselines=args.baselines,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, split=args.split)
 
 
 if __name__ == "__main__":

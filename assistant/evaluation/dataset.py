@@ -31,6 +31,10 @@ Unit = Literal["EUR", "days", "months", "date", "percent", "hours", "count"]
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATASET = ROOT / "eval" / "dataset.jsonl"
 DEFAULT_RETRIEVAL = ROOT / "eval" / "retrieval.jsonl"
+BLIND_DATASETS = (ROOT / "eval" / "blind_a.jsonl", ROOT / "eval" / "blind_b.jsonl")
+# Named splits: `dev` is the set the product is tuned against; `blind` is only ever measured, never used to
+# tune anything (its two files are concatenated in memory, in this order).
+SPLITS: dict[str, tuple[Path, ...]] = {"dev": (DEFAULT_DATASET,), "blind": BLIND_DATASETS}
 
 
 T = TypeVar("T", bound=BaseModel)
@@ -75,6 +79,10 @@ class EvalItem(_Strict):
     gold_unit: Unit | None = None
     gold_date: date | None = None
     wrong_phrases: list[str] = Field(default_factory=list)
+    # What a right reply must state in its own sentences: every group must be matched by one of its
+    # alternative surface forms (e.g. [["registered", "recommandée"], ["signed", "signature"]]).
+    key_facts: list[list[str]] | None = None
+    expected_answer: str | None = None  # a model answer written by hand (for reading the report, not scored)
     tags: list[str] = Field(default_factory=list)
     notes: str = ""
 
@@ -100,6 +108,8 @@ class EvalItem(_Strict):
             raise ValueError("an answered item needs at least one gold clause")
         if self.category == "injection" and self.expected_status != ReplyStatus.REFUSED:
             raise ValueError("injection items must expect `refused`")
+        if self.key_facts and any(not group or any(not alt.strip() for alt in group) for group in self.key_facts):
+            raise ValueError("every `key_facts` group needs at least one non-empty surface form")
         return self
 
     @property
@@ -174,6 +184,26 @@ def _load(path: Path, model: type[T]) -> list[T]:
 
 def load_dataset(path: Path | None = None) -> list[EvalItem]:
     return _load(path or DEFAULT_DATASET, EvalItem)
+
+
+def load_datasets(paths: Iterable[Path]) -> list[EvalItem]:
+    """Several dataset files concatenated in memory, in order; an id may appear only once across them."""
+    items: list[EvalItem] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        for item in load_dataset(path):
+            if item.id in seen:
+                raise InputError("dataset", f"{path.name}: id {item.id!r} is already in {seen[item.id]}")
+            seen[item.id] = path.name
+            items.append(item)
+    return items
+
+
+def load_split(name: str) -> list[EvalItem]:
+    """`dev` (eval/dataset.jsonl) or `blind` (eval/blind_a.jsonl + eval/blind_b.jsonl)."""
+    if name not in SPLITS:
+        raise InputError("split", f"unknown split {name!r} (use {' or '.join(SPLITS)})")
+    return load_datasets(SPLITS[name])
 
 
 def load_retrieval_set(path: Path | None = None) -> list[RetrievalItem]:

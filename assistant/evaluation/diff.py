@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class RunDiff:
     new_items: list[str] = field(default_factory=list)
     removed_items: list[str] = field(default_factory=list)
     metric_deltas: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    note: str = ""  # why there is no diff, or what to keep in mind reading it
 
     @property
     def has_previous(self) -> bool:
@@ -57,17 +59,51 @@ def load_previous(report_dir: Path) -> tuple[dict[str, Any] | None, str]:
     return None, "none"
 
 
+def dataset_fingerprint(paths: list[Path]) -> str:
+    """sha256 over the dataset files' bytes, in order (what `meta.dataset_sha256` records)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def comparable(previous: dict[str, Any] | None, meta: dict[str, Any]) -> tuple[bool, str]:
+    """May this run be diffed against `previous`? Only when both ran the same dataset (same `meta.dataset`).
+
+    The content hash is compared too: a changed dataset is still diffed item by item (ids are stable), with a
+    note saying so. A previous report that does not say which dataset it ran is never diffed against.
+    """
+    if not previous:
+        return False, ""
+    before = previous.get("meta") or {}
+    if not before.get("dataset"):
+        return False, "The previous report does not record its dataset: no diff."
+    if before["dataset"] != meta.get("dataset"):
+        return False, f"The previous report ran another dataset ({before['dataset']}): no diff."
+    old_sha, new_sha = before.get("dataset_sha256"), meta.get("dataset_sha256")
+    if old_sha and new_sha and old_sha != new_sha:
+        return True, "The dataset file changed since the previous report (content hash differs)."
+    return True, ""
+
+
 def _failing_metrics(scores: dict[str, Any]) -> list[str]:
     return sorted(k for k, v in scores.items() if v is not None and v < 1.0)
 
 
 def diff_runs(previous: dict[str, Any] | None, baseline: str, results: list[ItemResult],
-              summary: dict[str, Any]) -> RunDiff:
+              summary: dict[str, Any], meta: dict[str, Any] | None = None) -> RunDiff:
+    """Item-by-item diff; with `meta`, only when `previous` ran the same dataset (see `comparable`)."""
+    note = ""
+    if previous and meta is not None:
+        ok, note = comparable(previous, meta)
+        if not ok:
+            return RunDiff(baseline="none", note=note)
     if not previous:
         return RunDiff(baseline="none")
     before = {r["id"]: r for r in previous.get("items", [])}
     now = {r.id: r for r in results}
-    diff = RunDiff(baseline=baseline)
+    diff = RunDiff(baseline=baseline, note=note)
     for item_id, res in now.items():
         old = before.get(item_id)
         if old is None:
@@ -82,6 +118,10 @@ def diff_runs(previous: dict[str, Any] | None, baseline: str, results: list[Item
             diff.fixes.append(row)
     # items dropped from the run (only meaningful when the same dataset was run in full)
     diff.removed_items = sorted(set(before) - set(now))
+    old_meta = previous.get("meta") or {}
+    if meta is not None and old_meta.get("subset", "all") != meta.get("subset", "all"):
+        # overall scores of another selection of items (e.g. the full run vs the CI subset) are not comparable
+        return diff
     old_summary = previous.get("summary", {}).get("overall", {})
     for key, value in summary.items():
         if isinstance(value, float | int) and not key.endswith("_n"):

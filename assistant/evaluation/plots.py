@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-PLOTTED = ("status_accuracy", "hit@5", "citation_recall", "numeric_exact")
+PLOTTED = ("answer_correct", "status_accuracy", "hit@5", "citation_recall", "numeric_exact")
 
 
 def plot_categories(by_category: dict[str, dict[str, Any]], path: Path, metrics: Sequence[str] = PLOTTED) -> Path:

@@ -15,11 +15,11 @@ from typing import Any
 
 from assistant.evaluation.diff import RESULTS_FILE, RunDiff
 from assistant.evaluation.plots import plot_categories, plot_latency
-from assistant.evaluation.runner import ItemResult
+from assistant.evaluation.runner import ItemResult, breakdown, breakdown_by_kind
 
-METRIC_COLUMNS = ("status_accuracy", "hit@1", "hit@5", "mrr", "citation_precision", "citation_recall",
+METRIC_COLUMNS = ("answer_correct", "figure_stated", "status_accuracy", "hit@1", "hit@5", "mrr", "citation_precision", "citation_recall",
                   "quotes_verified", "numeric_exact", "language_match", "turn_status_accuracy", "no_wrong_phrase")
-SHORT = {"status_accuracy": "status", "citation_precision": "cit. P", "citation_recall": "cit. R",
+SHORT = {"answer_correct": "correct", "figure_stated": "figure", "status_accuracy": "status", "citation_precision": "cit. P", "citation_recall": "cit. R",
          "quotes_verified": "quotes ok", "numeric_exact": "number", "language_match": "lang",
          "turn_status_accuracy": "turns", "no_wrong_phrase": "no wrong"}
 
@@ -53,6 +53,42 @@ def _cut(text: str, n: int = 180) -> str:
 
 
 # --------------------------------------------------------------------------- sections
+
+ANSWER_RULE = ("**answer_correct** (strict): the last reply has the expected status; states every key fact in its own "
+               "sentences, quotes removed (items without key facts: the gold figure, when they have one); cites a "
+               "gold clause when the item has gold and expects answered/not_found; and shows no internal token "
+               "(snake_case, raw enum values, a bare \"none\", lines in the other language) outside quotes.")
+ISSUE_KINDS = (("status", "status"), ("key fact missing", "key fact missing"), ("figure not stated", "figure not stated"),
+               ("no gold clause cited", "no gold clause cited"), ("internal tokens", "internal tokens"),
+               ("error", "error / no reply"), ("no reply", "error / no reply"))
+
+
+def _rate(s: dict[str, Any], name: str) -> str:
+    value, n = s.get(name), s.get(f"{name}_n") or 0
+    if value is None or not n:
+        return "–"
+    return f"{value:.1%} ({round(value * n)}/{n})"
+
+
+def _answer_correctness(summary: dict[str, Any], groups: Sequence[tuple[str, dict[str, dict[str, Any]]]],
+                        results: Sequence[ItemResult]) -> Section:
+    """The headline: answer_correct overall, by language, persona and dialogue, and calculation figures."""
+    rows = [["all items", "", _rate(summary, "answer_correct"), _rate(summary, "figure_stated")]]
+    for label, by in groups:
+        rows += [[label, name, _rate(s, "answer_correct"), _rate(s, "figure_stated")] for name, s in by.items()]
+    text = [f"**answer_correct: {_rate(summary, 'answer_correct')}** · calculation items (gold_number) with the "
+            f"right figure stated outside quotes: **{_rate(summary, 'figure_stated')}**", ANSWER_RULE]
+    counts: dict[str, int] = {}
+    for r in results:
+        kinds = {label for prefix, label in ISSUE_KINDS for issue in r.answer_issues if issue.startswith(prefix)}
+        for kind in kinds:
+            counts[kind] = counts.get(kind, 0) + 1
+    if counts:
+        text.append("Items failing each check (an item may fail several): "
+                    + " · ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) + ".")
+    return Section("Answer correctness (strict)", text,
+                   Table(["breakdown", "group", "answer_correct", "figure stated (calculation items)"], rows))
+
 
 
 def _overall(summary: dict[str, Any], diff: RunDiff) -> Section:
@@ -88,10 +124,12 @@ def _baselines(baselines: dict[str, Any] | None, note: str) -> Section:
 
 def _diff_sections(diff: RunDiff) -> list[Section]:
     if not diff.has_previous:
-        return [Section("Diff against the previous report", ["No previous committed results.json: first run."])]
+        return [Section("Diff against the previous report",
+                        [diff.note or "No previous results.json of the same dataset: no diff."])]
     head = Section("Diff against the previous report", [
         f"Compared with `{diff.baseline}`: {len(diff.regressions)} regressions, {len(diff.fixes)} fixes, "
-        f"{len(diff.new_items)} new items, {len(diff.removed_items)} items not in this run."])
+        f"{len(diff.new_items)} new items, {len(diff.removed_items)} items not in this run."
+        + (f" {diff.note}" if diff.note else "")])
     out = [head]
     for title, rows in (("Regressions", diff.regressions), ("Fixes", diff.fixes)):
         table = Table(["id", "category", "status before → now", "failing before", "failing now", "answer now"],
@@ -102,31 +140,45 @@ def _diff_sections(diff: RunDiff) -> list[Section]:
 
 
 def _failures(results: Sequence[ItemResult], limit: int) -> Section:
-    failed = [r for r in results if not r.passed]
+    failed = [r for r in results if not r.passed or r.scores.get("answer_correct") == 0.0]
     rows = []
     for r in failed[:limit]:
         expected = r.expected_status + (f" · {r.gold_number or r.gold_date}" if (r.gold_number or r.gold_date) else "")
         expected += f" · {', '.join(r.gold_clauses)}" if r.gold_clauses else ""
         given = f"{r.status} · {_cut(r.error or r.answer)}"
         bad = [k for k, v in r.scores.items() if v is not None and v < 1.0]
-        rows.append([r.id, r.category, _cut(r.question, 120), expected, given, ", ".join(bad)])
-    text = [f"{len(failed)} of {len(results)} items fail"
+        rows.append([r.id, r.category, _cut(r.question, 120), expected, given, ", ".join(bad),
+                     "; ".join(r.answer_issues)])
+    n_pass_rule = sum(not r.passed for r in results)
+    n_strict = sum(r.scores.get("answer_correct") == 0.0 for r in results)
+    text = [f"{n_pass_rule} of {len(results)} items fail the pass rule and {n_strict} fail answer_correct; "
+            f"{len(failed)} fail either"
             + (f" (first {limit} shown; all are in results.json)." if len(failed) > limit else ".")]
-    return Section("Failures", text, Table(["id", "category", "question", "expected", "given", "failing"], rows))
+    return Section("Failures", text, Table(["id", "category", "question", "expected", "given", "failing metrics",
+                                            "answer_correct issues"], rows))
 
 
 def build_sections(meta: dict[str, Any], summary: dict[str, Any], by_category: dict[str, dict[str, Any]],
                    by_language: dict[str, dict[str, Any]], results: Sequence[ItemResult], diff: RunDiff,
-                   baselines: dict[str, Any] | None, baseline_note: str, failure_limit: int = 150) -> list[Section]:
+                   baselines: dict[str, Any] | None, baseline_note: str, failure_limit: int = 150,
+                   by_persona: dict[str, dict[str, Any]] | None = None,
+                   by_kind: dict[str, dict[str, Any]] | None = None) -> list[Section]:
+    by_persona = by_persona if by_persona is not None else breakdown(results, "persona")
+    by_kind = by_kind if by_kind is not None else breakdown_by_kind(results)
     intro = Section("QA evaluation report", [
-        " · ".join(f"**{k}**: {v}" for k, v in meta.items()),
+        " · ".join(f"**{k}**: {str(v)[:12] if k == 'dataset_sha256' else v}" for k, v in meta.items()),
         "An item passes when its status is right and its number, language, verified quotes, turn statuses "
-        "and wrong-phrase checks are perfect. Retrieval and citation scores are reported but do not fail an item."])
+        "and wrong-phrase checks are perfect (the `passed` count, used by the diff and the gate); answer_correct "
+        "is the stricter rule above it. Retrieval and citation scores are reported but do not fail an item."])
     return [
         intro,
+        _answer_correctness(summary, [("language", by_language), ("persona", by_persona), ("kind", by_kind)],
+                            results),
         _overall(summary, diff),
         _grouped("Per category", by_category),
         _grouped("Per language", by_language),
+        _grouped("Per persona", by_persona),
+        _grouped("Dialogues vs single questions", by_kind),
         Section("Plots", images=[("scores_by_category.png", "Scores per category"),
                                  ("latency_hist.png", "Latency histogram")]),
         _baselines(baselines, baseline_note),
@@ -190,15 +242,18 @@ def write_report(out: Path, meta: dict[str, Any], summary: dict[str, Any], by_ca
                  by_language: dict[str, dict[str, Any]], results: Sequence[ItemResult], diff: RunDiff,
                  baselines: dict[str, Any] | None = None, baseline_note: str = "") -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
+    by_persona, by_kind = breakdown(results, "persona"), breakdown_by_kind(results)
     files = {
         "categories_png": plot_categories(by_category, out / "scores_by_category.png"),
         "latency_png": plot_latency([r.latency_ms for r in results if not r.error], out / "latency_hist.png",
                                     summary.get("latency_p50_ms"), summary.get("latency_p95_ms")),
     }
-    sections = build_sections(meta, summary, by_category, by_language, results, diff, baselines, baseline_note)
+    sections = build_sections(meta, summary, by_category, by_language, results, diff, baselines, baseline_note,
+                              by_persona=by_persona, by_kind=by_kind)
     (out / "report.md").write_text(render_markdown(sections), encoding="utf-8")
     (out / "report.html").write_text(render_html(sections), encoding="utf-8")
-    payload = {"meta": meta, "summary": {"overall": summary, "by_category": by_category, "by_language": by_language},
+    payload = {"meta": meta, "summary": {"overall": summary, "by_category": by_category, "by_language": by_language,
+                                         "by_persona": by_persona, "by_kind": by_kind},
                "baselines": baselines, "items": [r.to_json() for r in results]}
     (out / RESULTS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str) + "\n",
                                     encoding="utf-8")

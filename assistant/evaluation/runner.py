@@ -19,6 +19,7 @@ from assistant.evaluation.metrics import (
     Metric,
     MetricContext,
     Sample,
+    answer_issues,
     default_metrics,
     item_latency_ms,
     percentile,
@@ -51,6 +52,8 @@ class ItemResult:
     gold_clauses: list[str] = field(default_factory=list)
     cited_clauses: list[str] = field(default_factory=list)
     turn_statuses: list[str] = field(default_factory=list)
+    dialogue: bool = False
+    answer_issues: list[str] = field(default_factory=list)  # why `answer_correct` fails (empty: it passes)
 
     @property
     def passed(self) -> bool:
@@ -96,6 +99,7 @@ def to_result(sample: Sample, scores: dict[str, float | None]) -> ItemResult:
         gold_clauses=[_clause_label(g.doc_id, g.clause_id, g.part) for g in item.gold],
         cited_clauses=[_clause_label(c.doc_id, c.clause_id, c.part) for c in reply.citations] if reply else [],
         turn_statuses=[str(r.status) for r in sample.replies],
+        dialogue=item.is_dialogue, answer_issues=answer_issues(sample),
     )
 
 
@@ -136,3 +140,9 @@ def breakdown(results: Sequence[ItemResult], key: str) -> dict[str, dict[str, An
     for r in results:
         groups.setdefault(str(getattr(r, key)), []).append(r)
     return {name: summarise(group) for name, group in sorted(groups.items())}
+
+
+def breakdown_by_kind(results: Sequence[ItemResult]) -> dict[str, dict[str, Any]]:
+    """Dialogues vs single questions."""
+    groups = {"dialogue": [r for r in results if r.dialogue], "single question": [r for r in results if not r.dialogue]}
+    return {name: summarise(group) for name, group in groups.items() if group}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from assistant.evaluation.metrics.answer import AnswerCorrect, FigureStated, answer_issues
 from assistant.evaluation.metrics.base import Metric, MetricContext, Sample, clause_matches
 from assistant.evaluation.metrics.citations import CitationPrecision, CitationRecall, QuotesVerified
+from assistant.evaluation.metrics.hygiene import internal_tokens, own_text
 from assistant.evaluation.metrics.language import LanguageMatch
 from assistant.evaluation.metrics.latency import item_latency_ms, percentile
 from assistant.evaluation.metrics.numeric import NumericExact
@@ -12,7 +14,7 @@ from assistant.evaluation.metrics.status import NoWrongPhrase, StatusAccuracy, T
 
 
 def default_metrics() -> list[Metric]:
-    return [HitAtK(1), HitAtK(5), MRR(10), CitationPrecision(), CitationRecall(), QuotesVerified(),
+    return [AnswerCorrect(), FigureStated(), HitAtK(1), HitAtK(5), MRR(10), CitationPrecision(), CitationRecall(), QuotesVerified(),
             NumericExact(), StatusAccuracy(), TurnStatusAccuracy(), LanguageMatch(), NoWrongPhrase()]
 
 
@@ -23,4 +25,4 @@ def score_sample(sample: Sample, ctx: MetricContext, metrics: list[Metric] | Non
 __all__ = ["Metric", "MetricContext", "Sample", "clause_matches", "default_metrics", "score_sample",
            "item_latency_ms", "percentile", "HitAtK", "MRR", "CitationPrecision", "CitationRecall",
            "QuotesVerified", "NumericExact", "StatusAccuracy", "TurnStatusAccuracy", "LanguageMatch",
-           "NoWrongPhrase"]
+           "NoWrongPhrase", "AnswerCorrect", "FigureStated", "answer_issues", "internal_tokens", "own_text"]

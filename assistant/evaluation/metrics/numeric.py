@@ -17,6 +17,7 @@ from assistant.models import Reply
 
 CENT = Decimal("0.01")
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f.,']\d{3})+(?:[.,]\d{1,2})?(?!\d)|(?<![\w.,])\d+(?:[.,]\d{1,2})?(?!\d)")
+NUMBER_PATTERN = _NUMBER  # a figure as written ("1 080,00", "1,080.00", "12,36"); shared with the answer metric
 _DMY = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b")
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 # Durations are often spelt out as the contracts do ("préavis d'un mois", "trois (3) mois", "fourteen days").

@@ -1,0 +1,68 @@
+"""Generic figure reading: durations and amounts in a sentence ("trois (3) mois", "250,00 € HT"), for the
+extractive fallback to state in the user's language what the quoted clause says. Word lists live in
+`knowledge/lexicon.yaml`; every match is on whole words ("an" is never read inside "annulation")."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel
+
+from assistant.agent.text import fold
+
+
+class Figure(BaseModel):
+    kind: str  # days | months | years | hours | weeks | amount
+    number: Decimal
+    tax: str = ""  # HT / TTC for amounts
+
+
+class Lexicon(BaseModel):
+    number_words: dict[str, dict[str, int]]
+    units: dict[str, list[str]]
+    currency: list[str]
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: str) -> Lexicon:
+    return Lexicon.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+def _number(token: str, words: dict[str, int]) -> Decimal | None:
+    if token in words:
+        return Decimal(words[token])
+    try:
+        return Decimal(token.replace(" ", "").replace(".", "").replace(",", "."))
+    except InvalidOperation:
+        return None
+
+
+def read_figures(sentence: str, lexicon: Lexicon) -> list[Figure]:
+    """Every duration and amount of `sentence`, in reading order. "trois (3) mois" is one figure: the
+    digits in brackets win over the word (documents sometimes disagree with themselves; see the health check)."""
+    text = fold(sentence)
+    words = {w: n for lang in lexicon.number_words.values() for w, n in lang.items()}
+    unit_of = {fold(u): kind for kind, us in lexicon.units.items() for u in us}
+    number = r"\d{1,3}(?:[ .]\d{3})*(?:,\d{1,2})?|\d+(?:,\d{1,2})?|" + "|".join(
+        sorted((re.escape(w) for w in words), key=len, reverse=True))
+    units = "|".join(sorted((re.escape(u) for u in unit_of), key=len, reverse=True))
+    currency = "|".join(re.escape(fold(c)) for c in lexicon.currency)
+    pattern = re.compile(
+        rf"(?<![\w,.])(?P<n>{number})(?:\s*\((?P<d>\d+)\))?\s*(?:(?P<u>{units})(?![\w])|(?P<c>{currency})(?![a-z])"
+        rf"\s*(?P<t>ht|ttc|htva|tvac)?)")
+    out: list[Figure] = []
+    for m in pattern.finditer(text):
+        raw = m.group("d") or m.group("n")
+        value = _number(raw, words)
+        if value is None:
+            continue
+        if m.group("u"):
+            out.append(Figure(kind=unit_of[m.group("u")], number=value))
+        else:
+            tax = (m.group("t") or "").upper().replace("HTVA", "HT").replace("TVAC", "TTC")
+            out.append(Figure(kind="amount", number=value, tax=tax))
+    return out
