@@ -190,8 +190,9 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
         return Composed("\n\n".join([p for p in (note, *asks) if p]), "\n".join(asks), ReplyStatus.CLARIFY, [])
     if not leads:
         return None
-    statuses = {lead.status for lead in leads}
-    status = ReplyStatus.ANSWERED if ReplyStatus.ANSWERED in statuses else ReplyStatus.NOT_FOUND
+    # the answer to what was asked is the first lead (the closest fact, or the computed figure): when the
+    # documents do not state it, the reply is "not found" whatever context facts follow
+    status = leads[0].status
     if asks and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY
     citations = _dedupe([c for lead in leads for c in lead.citations])

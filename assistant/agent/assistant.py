@@ -213,7 +213,8 @@ class Assistant:
         warm = getattr(self.retriever, "warm", None)
         if callable(warm):
             warm()
-        _ = self.matcher, self.verifier, self.calculators, self.services, self.router, self.facts
+        _ = self.matcher, self.verifier, self.calculators, self.services, self.router
+        self.facts.warm(self.settings.data_dir / "cache")
         understand("résiliation au 1er mars 2025 depuis 01/01/2024", self.matcher)
         return self
 
@@ -320,7 +321,10 @@ class Assistant:
     def _fill(self, u: Understanding) -> dict[str, float]:
         """Per need, the share of the facts this turn gives (fee, dates, lines...) that its calculators use:
         a message full of account facts is about the need that can use them all (a router signal)."""
-        given = set(slot_values(u, None).keys()) - {"text", "operator", "service", "customer_type"}
+        # facts the customer gave (dates, amounts, counts, durations), not words that merely switch an option
+        given = {field for field in u.slots.filled() if field not in ("service", "customer_type", "tax_basis",
+                                                                       "monthly_fee_per_line", "other_dates",
+                                                                       "quantities")}
         fill: dict[str, float] = {}
         if not given:
             return fill

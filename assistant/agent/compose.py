@@ -461,14 +461,17 @@ _SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 def localise(text: str, language: str) -> str | None:
     """The part of a calculator's text a reader of `language` should see, or None.
 
-    Calculators word their steps "English / français"; lines written in one language only are shown to
+    Calculators word their steps "English / français" (or "English ‖ français"); lines written in one language only are shown to
     readers of that language (the agent's tool trace keeps everything). Internal identifiers never show."""
     from assistant.agent.understanding import detect_language
 
     text = text.strip()
     if not text:
         return ""
-    if " / " in text and text.count(" / ") == 1 and not re.search(r"\d\s*/\s*\d", text):
+    if " ‖ " in text:  # "English ‖ français": the unambiguous bilingual separator
+        en, _, fr = text.partition(" ‖ ")
+        text = fr if language == "fr" else en
+    elif " / " in text and text.count(" / ") == 1 and not re.search(r"\d\s*/\s*\d", text):
         en, fr = text.split(" / ", 1)
         text = fr if language == "fr" else en
     elif re.search(r"[a-zA-Z]{3}", text) and detect_language(text, default=language) != language:

@@ -9,8 +9,10 @@ its `need`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -123,6 +125,35 @@ class FactBase:
             views = [*_service_facts(rules), *_rule_facts(rules), *_case_facts(rules)]
             self._by_operator[op] = [v for v in views if v.has_content()]
 
+    def _embed_labels(self, labels: Sequence[str]) -> None:
+        missing = [t for t in dict.fromkeys(labels) if t not in self._label_vectors]
+        if missing and self._embed is not None:
+            self._label_vectors.update(zip(missing, self._embed(missing), strict=True))
+
+    def warm(self, cache_dir: Path | None = None) -> None:
+        """Embed every fact label once (both languages), from a cache file when one matches: a first
+        question must not pay for a hundred labels."""
+        if self._embed is None:
+            return
+        labels = sorted({v.label(lang) for views in self._by_operator.values() for v in views for lang in ("fr", "en")})
+        path = None
+        if cache_dir is not None:
+            digest = hashlib.sha1("\n".join(labels).encode()).hexdigest()[:16]
+            path = cache_dir / f"fact-labels-{digest}.npy"
+            if path.is_file():
+                try:
+                    self._label_vectors.update(zip(labels, np.load(path), strict=True))
+                    return
+                except (OSError, ValueError):
+                    pass
+        self._embed_labels(labels)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, np.asarray([self._label_vectors[t] for t in labels]))
+            except OSError:  # a read-only data dir costs the embedding at the next start only
+                pass
+
     def operators_with(self, words: str) -> list[str]:
         """Operators one of whose services or products is named in `words` (for inferring the operator)."""
         tokens = stem_tokens(words)
@@ -165,7 +196,20 @@ class FactBase:
         scored.sort(key=lambda x: (-x[0], -x[1]))
         if wildcard:
             return self._pick_one(views, question, language, scored)
-        return [v for _, _, v in scored][:4]
+        if self._embed is None or len(views) <= 1:
+            return [v for _, _, v in scored][:4]
+        sims = self._similarities(views, question, language)
+        order = sorted(range(len(views)), key=lambda i: -sims[i])
+        best = sims[order[0]]
+        # the facts closest to the question; a fact far behind the best one is about something else
+        return [views[i] for i in order if sims[i] >= best - self._margin * 1.5][:4]
+
+    def _similarities(self, views: list[FactView], question: str, language: str) -> np.ndarray:
+        labels = [v.label(language) for v in views]
+        self._embed_labels(labels)
+        assert self._embed is not None
+        q = self._embed([question])[0]
+        return np.array([float(self._label_vectors[t] @ q) for t in labels])
 
     def _pick_one(self, views: list[FactView], question: str, language: str,
                   scored: list[tuple[int, int, FactView]]) -> list[FactView]:
@@ -178,11 +222,7 @@ class FactBase:
         if not views:
             return []
         labels = [v.label(language) for v in views]
-        missing = [t for t in dict.fromkeys(labels) if t not in self._label_vectors]
-        if missing:
-            self._label_vectors.update(zip(missing, self._embed(missing), strict=True))
-        q = self._embed([question])[0]
-        sims = np.array([float(self._label_vectors[t] @ q) for t in labels])
+        sims = self._similarities(views, question, language)
         order = np.argsort(-sims)
         top = int(order[0])
         runner_up = next((int(i) for i in order[1:] if labels[int(i)] != labels[top]), None)

@@ -302,7 +302,7 @@ class NeedRouter:
             return []
         first = self.catalog.get(ranked[0].need)
         assert first is not None
-        rival = next((r for r in ranked[1:] if self._intent(r.need) != first.intent), None)
+        rival = next((r for r in ranked[1:] if not self._compatible(first.id, r.need)), None)
         if rival is not None and ranked[0].score - rival.score < s.margin and ranked[0].keywords <= rival.keywords:
             return []
         taken = [first.id]
@@ -315,6 +315,21 @@ class NeedRouter:
                 taken.append(need.id)
                 break
         return taken
+
+    def _compatible(self, a: str, b: str) -> bool:
+        """Two needs answered from the same facts (a reminder fee is both a fee and a late-payment fact) or of
+        the same intent: being close to each other is no reason to abstain."""
+        na, nb = self.catalog.get(a), self.catalog.get(b)
+        if na is None or nb is None:
+            return False
+        if na.intent == nb.intent:
+            return True
+        fa, fb = set(na.facts), set(nb.facts)
+        if "fee:*" in fa:
+            return any(f.startswith("fee:") for f in fb)
+        if "fee:*" in fb:
+            return any(f.startswith("fee:") for f in fa)
+        return bool(fa & fb)
 
     def _intent(self, need_id: str) -> str:
         need = self.catalog.get(need_id)

@@ -162,13 +162,13 @@ class Totals:
                 self.low += min(figures)
                 self.high += max(figures)
                 self.bases.update(v.tax_basis for v in fee.values)
-                self.steps.append(CalcStep(label=fee.label_fr, formula=" or ".join(
+                self.steps.append(CalcStep(label=f"{fee.label_en} ‖ {fee.label_fr}", formula=" or ".join(
                     f"{v.number} x {fmt_qty(line.counted(v))} ({v.per}, art. {v.source.clause_id})"
                     f" = {money(v.number * line.counted(v))}" for v in fee.distinct_values()),
-                    value="conflicting"))
+                    value="conflicting ‖ contradictoire"))
             else:
-                self.steps.append(CalcStep(label=fee.label_fr, formula=f"see {fee.pointer or 'documents'}",
-                                           value="not stated"))
+                self.steps.append(CalcStep(label=f"{fee.label_en} ‖ {fee.label_fr}", formula=f"see {fee.pointer or 'documents'} ‖ voir {fee.pointer or 'documents'}",
+                                           value="not stated ‖ non chiffré"))
             return
         v = fee.values[0]
         counted = line.counted(v)

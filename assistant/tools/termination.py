@@ -181,14 +181,16 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     case = _cases_for(rules, inp, svc, committed=all(m > 0 for m in commitments))
     sources: list[Source] = list(case.sources) + svc.minimum_term.all_sources
     basis = case.tax_basis or TaxBasis(inp.fee_tax_basis)
-    steps = [*per_line_step, CalcStep(label="Rule applied / règle appliquée", formula=case.label_fr, value=case.formula)]
+    steps = [*per_line_step, CalcStep(label="Rule applied / règle appliquée",
+                                            formula=f"{case.label_en} ‖ {case.label_fr}")]
     assumptions = [case.note] if case.note else []
     scenarios: list[dict[str, Any]] = []
 
     if case.formula in ("none", "not_stated"):
         amount = Decimal(0) if case.formula == "none" else None
         status = FactStatus.STATED if case.formula == "none" else FactStatus.NOT_STATED
-        steps.append(CalcStep(label="Indemnity", formula=case.formula, value="0.00 EUR" if amount is not None else "not stated"))
+        steps.append(CalcStep(label="Indemnity / indemnité",
+                              value="0.00 EUR" if amount is not None else "not stated ‖ non chiffré"))
         return CalcResult(tool="early_termination_cost", amount=amount, currency=rules.currency, unit="EUR",
                           tax_basis=basis, status=status, breakdown=steps, assumptions=assumptions,
                           warnings=warnings, citations=cite_all(book, rules, sources),
