@@ -40,6 +40,7 @@ class NeedAnswer:
     results: list[tuple[str, str, CalcResult]] = field(default_factory=list)  # (calculator, title, result)
     missing: str | None = None  # the question to ask to compute the figure (already worded)
     missing_slot: str = ""  # the fact that question asks for
+    must_ask: bool = True  # False: the rule answers; the question only offers to compute the figure
 
 
 @dataclass
@@ -103,6 +104,14 @@ class FactWriter:
             return Lead(self.t.get(self.lang, "fact_summary", summary=view.summary(self.lang).rstrip(". "), ref=ref)
                         + ".", cites, ReplyStatus.ANSWERED)
         value = fact.value
+        legal = view.extra.get("legal_multiple")
+        if legal is not None:  # late interest as a multiple of the legal rate (the rate itself is not in the text)
+            text = self.t.get(self.lang, "legal_rate_one" if legal == "1" else "legal_rate", n=legal)
+            if value is not None:
+                text = f"{self.value_text(value)}{self.tl['fact_or']}{text}"
+            ref, cites = self.ref(fact.all_sources)
+            return Lead(self.t.get(self.lang, "fact_value", label=label, value=text, condition="", ref=ref),
+                        cites, ReplyStatus.ANSWERED)
         if value is None:  # a rule without a figure (renewal mode, pointer clause): say the mode if any
             mode = self.tl["renewal_mode"].get(view.extra.get("mode", ""), "")
             ref, cites = self.ref(fact.all_sources)
@@ -184,7 +193,7 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
                 if lead.sentence:
                     need_leads.append(lead)
         if ans.missing:
-            asks.append(ans.missing)
+            asks.append(ans.missing if ans.must_ask else writer.t.get(writer.lang, "offer_compute", ask=ans.missing))
         leads.extend(need_leads)
     if not leads and asks:  # nothing to say yet, but one fact would let us compute it: ask for it
         return Composed("\n\n".join([p for p in (note, *asks) if p]), "\n".join(asks), ReplyStatus.CLARIFY, [])
@@ -193,7 +202,7 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     # the answer to what was asked is the first lead (the closest fact, or the computed figure): when the
     # documents do not state it, the reply is "not found" whatever context facts follow
     status = leads[0].status
-    if asks and not any(ans.results for ans in answers):
+    if any(ans.missing and ans.must_ask for ans in answers) and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY
     citations = _dedupe([c for lead in leads for c in lead.citations])
     lead_text = "\n".join(f"- {lead.sentence}" if len(leads) > 1 else lead.sentence for lead in leads)

@@ -254,12 +254,15 @@ class Assistant:
             return self._simple(u.language, "refuse_injection", ReplyStatus.REFUSED, "out_of_scope")
         operator = self._operator(u, state, fixed_operator)
         pending = state.pending
-        needs, text = self._needs(u, state)
+        needs, text, hits = self._needs(u, state)
         resumed = text != u.text  # this message adds facts to the question asked before
         u = self._place_dates(u, needs, pending if resumed else None)
         u = self._merge_slots(u, state)
         u = u.model_copy(update={"text": text})
-        off_topic = (needs and needs[0].action == "refuse") or u.intent == "out_of_scope"
+        # refused only when both agree: no contract vocabulary at all (the guard) and no need the router
+        # would answer; a router "out of scope" on a message with contract words is an abstention instead
+        off_topic = u.intent == "out_of_scope" and (u.topic == "task" or not needs
+                                                   or needs[0].action == "refuse" or not hits)
         if off_topic and not resumed and not u.operators:
             state.pending = None
             return self._simple(u.language, "refuse", ReplyStatus.REFUSED, "out_of_scope")
@@ -287,7 +290,7 @@ class Assistant:
 
     # ------------------------------------------------------------------ understanding: needs
 
-    def _needs(self, u: Understanding, state: SessionState) -> tuple[list[Need], str]:
+    def _needs(self, u: Understanding, state: SessionState) -> tuple[list[Need], str, int]:
         """The needs of this turn and the text they are about. A message that only adds facts (an operator,
         a date, a fee) to a pending or just-answered question continues it; a new question replaces it."""
         routing = self.router.route(u.text, fill=self._fill(u))
@@ -301,8 +304,8 @@ class Assistant:
         if follow_up:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:
-                return kept, f"{previous_text} {u.text}"
-        return needs, u.text
+                return kept, f"{previous_text} {u.text}", 0
+        return needs, u.text, routing.ranked[0].keywords if routing.ranked else 0
 
     @staticmethod
     def _place_dates(u: Understanding, needs: list[Need], pending: PendingQuestion | None) -> Understanding:
@@ -431,7 +434,8 @@ class Assistant:
         facts = self._facts_for(need, u, operator, values)
         answer = NeedAnswer(need=need, facts=facts)
         for name in need.calculators:
-            if name not in self.calculators:
+            calc = self.calculators.get(name)
+            if calc is None:
                 continue
             payload = self.payload_for(name, values, facts)
             try:
@@ -442,10 +446,19 @@ class Assistant:
                     reason = exc.reason_fr if u.language == "fr" else exc.reason_en
                     answer.missing = self.templates.ask_field(u.language, slot, reason)
                     answer.missing_slot = slot
+                    # a question back only when the customer is computing (gave one of the inputs) or when no
+                    # fact answers in principle; otherwise the rule is the answer and the figures an offer
+                    answer.must_ask = not facts or self._gives_inputs(payload, calc)
                 continue
             answer.results.append((name, self._calc_title(name, u.language), result))
             break
         return answer
+
+    @staticmethod
+    def _gives_inputs(payload: dict[str, Any], calc: Calculator) -> bool:
+        """The customer gave at least one of the calculator's own figures (not just the operator/service)."""
+        return any(k not in ("operator", "service", "customer_type", "text") for k in payload
+                   if k in calc.input_model.model_fields)
 
     def _facts_for(self, need: Need, u: Understanding, operator: str, values: dict[str, Any]) -> list[FactView]:
         return self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
@@ -471,11 +484,13 @@ class Assistant:
         cites = [self.citation_from(s.passage, s.text) for s in chosen][:2]
         if not cites:
             return compose_not_found(t, lang, operator, [])
-        if need is not None and need.answer == "amount" and (
-                not any(has_figure(c.quote) for c in cites)
-                or not any(covers_topic(topic, c.quote, language=lang) for c in cites)):
-            # an amount for something no close sentence prices (a handset...): the documents are silent
-            return compose_not_found(t, lang, operator, [c for c in cites if is_pointer(c.quote)][:1])
+        if need is not None and need.answer == "amount":
+            # an amount: only a sentence about the thing asked can give it; none (a handset...) or one without
+            # a figure ("selon la liste des prix") means the documents do not state it
+            about = [c for c in cites if covers_topic(topic, c.quote, language=lang)]
+            if not about or not has_figure(about[0].quote):
+                return compose_not_found(t, lang, operator, about[:1] if about and is_pointer(about[0].quote) else [])
+            cites = about + [c for c in cites if c not in about]
         lead = self._figure_lead(need, cites[0], operator, lang)
         if lead is None:
             key = "fallback_lead" if want_figure else "fallback_lead_text"

@@ -10,6 +10,7 @@ its `need`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +47,17 @@ class FactView:
     def summary(self, language: str) -> str:
         return self.summary_fr if language == "fr" else self.summary_en
 
+    def text(self, language: str) -> str:
+        """What the fact is about, as matched against a question: its label and summary."""
+        return f"{self.label(language)}. {self.summary(language)}".strip(". ")
+
     def sources(self) -> list[Source]:
         return self.fact.all_sources
 
     def has_content(self) -> bool:
         return bool(self.fact.values or self.summary_fr or self.fact.status != FactStatus.STATED
-                    or self.extra.get("mode") in ("same_as_initial", "indefinite", "none"))
+                    or self.extra.get("mode") in ("same_as_initial", "indefinite", "none")
+                    or "legal_multiple" in self.extra)
 
 
 def _service_facts(rules: OperatorRules) -> Iterable[FactView]:
@@ -87,7 +93,9 @@ def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
         for f in facts:
             services = list(getattr(f, "services", []) or [])
             types = list(getattr(f, "customer_types", ["business", "consumer"]))
-            yield FactView(op, selector, fr, en, f, services, types)
+            multiple = getattr(f, "legal_rate_multiple", None)
+            extra = {"legal_multiple": f"{multiple.normalize():f}"} if multiple is not None else {}
+            yield FactView(op, selector, fr, en, f, services, types, extra=extra)
     if rules.moving_recommitment is not None:
         yield FactView(op, "moving_recommitment", "Nouvel engagement après un déménagement",
                        "New commitment after a move", rules.moving_recommitment)
@@ -135,7 +143,7 @@ class FactBase:
         question must not pay for a hundred labels."""
         if self._embed is None:
             return
-        labels = sorted({v.label(lang) for views in self._by_operator.values() for v in views for lang in ("fr", "en")})
+        labels = sorted({v.text(lang) for views in self._by_operator.values() for v in views for lang in ("fr", "en")})
         path = None
         if cache_dir is not None:
             digest = hashlib.sha1("\n".join(labels).encode()).hexdigest()[:16]
@@ -154,6 +162,18 @@ class FactBase:
             except OSError:  # a read-only data dir costs the embedding at the next start only
                 pass
 
+    def _without_services(self, operator: str, question: str) -> str:
+        """The question without the names of the operator's services: they filter facts (by service), they
+        must not make every fact that mentions the service look relevant."""
+        if operator not in self._by_operator:
+            return question
+        names = sorted({n for s in self.book.for_operator(operator).services for n in (s.name, *s.aliases)
+                        if len(n) > 2}, key=len, reverse=True)
+        out = question
+        for name in names:
+            out = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", " ", out, flags=re.IGNORECASE)
+        return re.sub(r"\s+", " ", out).strip() or question
+
     def operators_with(self, words: str) -> list[str]:
         """Operators one of whose services or products is named in `words` (for inferring the operator)."""
         tokens = stem_tokens(words)
@@ -170,6 +190,7 @@ class FactBase:
                  language: str = "fr") -> list[FactView]:
         """The facts answering `need`, best match to the question first; at most a handful."""
         views = self._by_operator.get(operator, [])
+        question = self._without_services(operator, question)
         selectors = set(need.facts) | {f"need:{need.id}"}
         wildcard_fees = "fee:*" in selectors
         picked = [v for v in views if v.selector in selectors or (wildcard_fees and v.selector.startswith("fee:"))]
@@ -199,13 +220,16 @@ class FactBase:
         if self._embed is None or len(views) <= 1:
             return [v for _, _, v in scored][:4]
         sims = self._similarities(views, question, language)
-        order = sorted(range(len(views)), key=lambda i: -sims[i])
-        best = sims[order[0]]
-        # the facts closest to the question; a fact far behind the best one is about something else
+        # the kind of fact the answer type calls for first (a procedure is told by a summary, an amount or a
+        # duration by a figure), then the closest to the question; a fact far behind the best is off topic
+        wants_text = need.answer in ("procedure", "yes_no", "list")
+        kind_first = [bool(v.summary(language)) == wants_text for v in views]
+        order = sorted(range(len(views)), key=lambda i: (not kind_first[i], -sims[i]))
+        best = max(sims[i] for i in order if kind_first[i] == kind_first[order[0]])
         return [views[i] for i in order if sims[i] >= best - self._margin * 1.5][:4]
 
     def _similarities(self, views: list[FactView], question: str, language: str) -> np.ndarray:
-        labels = [v.label(language) for v in views]
+        labels = [v.text(language) for v in views]
         self._embed_labels(labels)
         assert self._embed is not None
         q = self._embed([question])[0]

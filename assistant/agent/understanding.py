@@ -106,7 +106,7 @@ def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | N
     if _INJECTION.search(folded):
         return "out_of_scope", None, True
     if _OFF_TOPIC_TASK.search(folded):
-        return "out_of_scope", None, False
+        return "out_of_scope", "task", False  # an explicit unrelated task: refused whatever else it says
     domain = bool(_DOMAIN.search(folded)) or has_operator
     if _SMALLTALK.search(folded) and len(words(text)) <= 6 and not domain:
         return "smalltalk", None, False
