@@ -235,14 +235,15 @@ from assistant.tools.registry import CALCULATORS  # noqa: E402
 _MATCHER = OperatorMatcher({"Crossing Telecom": ["CT", "Crossing"], "CMI Services": ["CMI"],
                             "CE+T Télécommunications": ["CE+T", "Easy2Phone"], "Proximus": [],
                             "Luxembourg Online": ["LOL"]})
-_REAL = Assistant(Settings(prompts_dir=ROOT / "prompts"), retriever=object(), calculators=CALCULATORS)
+_REAL = Assistant(Settings(prompts_dir=ROOT / "prompts"), retriever=object(), calculators=CALCULATORS, embed="default")
 
 
 def _payloads(text: str, operator: str, services=()) -> dict[str, dict]:
     """The inputs each calculator of the need that uses it would get (facts of the real rules files)."""
     u = understand(text, _MATCHER, today=date(2025, 1, 15))
     out: dict[str, dict] = {}
-    for need in _REAL.catalog.needs:
+    routed = [_REAL.catalog.get(n) for n in _REAL.router.route(text).needs]
+    for need in [*routed, *_REAL.catalog.needs]:
         for name in need.calculators:
             placed = _REAL._place_dates(u, [need], None)
             values = slot_values(placed, operator, services)

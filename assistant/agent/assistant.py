@@ -438,6 +438,9 @@ class Assistant:
             if calc is None:
                 continue
             payload = self.payload_for(name, values, facts)
+            given = self._gives_inputs(build_payload(calc.input_model, values), calc)
+            if facts and not given and not need.required:
+                continue  # nothing of the customer's to compute with: the facts say it better than a lookup
             try:
                 result = self._run_for_service(name, payload, operator, turn)
             except InputError as exc:
@@ -448,9 +451,10 @@ class Assistant:
                     answer.missing_slot = slot
                     # a question back only when the customer is computing (gave one of the inputs) or when no
                     # fact answers in principle; otherwise the rule is the answer and the figures an offer
-                    answer.must_ask = not facts or self._gives_inputs(payload, calc)
+                    answer.must_ask = not facts or given
                 continue
             answer.results.append((name, self._calc_title(name, u.language), result))
+            answer.missing, answer.missing_slot = None, ""  # computed after all: nothing to ask
             break
         return answer
 
@@ -465,9 +469,10 @@ class Assistant:
                                    u.slots.customer_type, u.slots.number_count, u.language)
 
     def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
-        """A calculator's inputs from the conversation's facts; the fee kind is the one of the fact picked."""
-        kinds = [v.selector.removeprefix("fee:") for v in facts if v.selector.startswith("fee:")]
-        return build_payload(self.calculators[name].input_model, {**values, **({"fee_kind": kinds[0]} if kinds else {})})
+        """A calculator's inputs from the conversation's facts; the fee kind is the one of the fact that
+        answers the question (the best-ranked fact, when it is a fee)."""
+        kind = facts[0].selector.removeprefix("fee:") if facts and facts[0].selector.startswith("fee:") else None
+        return build_payload(self.calculators[name].input_model, {**values, **({"fee_kind": kind} if kind else {})})
 
     def _cite_source(self, operator: str, src: Source) -> Citation:
         book = self.facts.book

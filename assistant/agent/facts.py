@@ -251,6 +251,11 @@ class FactBase:
         top = int(order[0])
         runner_up = next((int(i) for i in order[1:] if labels[int(i)] != labels[top]), None)
         gap = sims[top] - sims[runner_up] if runner_up is not None else 1.0
-        if sims[top] < self._min_similarity or gap < self._margin:
+        if sims[top] < self._min_similarity:
             return []
-        return [views[top]]
+        if gap >= self._margin:
+            return [views[top]]
+        # two facts equally close: both when the question is clearly about them, else none (abstain)
+        if runner_up is not None and sims[top] >= self._min_similarity + self._margin:
+            return [views[top], views[runner_up]]
+        return []
