@@ -87,9 +87,12 @@ class FactWriter:
                 ref, c = self.ref([v.source])
                 items.append(self.t.get(self.lang, "fact_conflict_item", value=self.value_text(v), ref=ref))
                 cites += c
+            if view.extra.get("mode") == "same_as_initial" and fact.sources:  # against a fixed renewal length
+                ref, c = self.ref(fact.sources[:1])
+                items.append(self.t.get(self.lang, "fact_conflict_item",
+                                        value=self.tl["renewal_mode"]["same_as_initial"], ref=ref))
+                cites += c
             alternatives = self.tl["fact_or"].join(items)
-            if not items and view.extra.get("mode"):  # a renewal "same as initial" against a fixed length
-                alternatives = self.tl["renewal_mode"].get(view.extra["mode"], "")
             sentence = self.t.get(self.lang, "fact_conflict", label=label, alternatives=alternatives,
                                   operator=self.operator)
             return Lead(sentence, cites + [self.cite(s) for s in fact.sources][:1], ReplyStatus.ANSWERED)

@@ -191,7 +191,9 @@ class Assistant:
             r = self.catalog.router
             self._facts = FactBase(load_rules(self.settings.rules_dir), self.catalog.stop_words,
                                    embed=self.router.embed, min_similarity=r.fact_min_similarity,
-                                   margin=r.fact_margin)
+                                   margin=r.fact_margin, centroid=self.router.centroid,
+                                   need_weight=r.fact_need_weight, keyword_hits=self.router.keyword_hits,
+                                   keyword_bonus=r.fact_keyword_bonus)
         return self._facts
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,10 +120,14 @@ class FactBase:
     """Every operator's facts, queried by need."""
 
     def __init__(self, book: RuleBook, stop_words: Sequence[str] = (), embed: Embed | None = None,
-                 min_similarity: float = 0.87, margin: float = 0.03):
+                 min_similarity: float = 0.87, margin: float = 0.03,
+                 centroid: Callable[[str], np.ndarray | None] | None = None, need_weight: float = 0.5,
+                 keyword_hits: Callable[[str, str], int] | None = None, keyword_bonus: float = 0.01):
         self.book = book
         self._embed = embed
         self._min_similarity, self._margin = min_similarity, margin
+        self._centroid, self._need_weight = centroid, need_weight
+        self._keyword_hits, self._keyword_bonus = keyword_hits, keyword_bonus
         self._label_vectors: dict[str, np.ndarray] = {}
         # words that say nothing about *which* fact is meant ("combien", "frais"): from the needs file
         self._stop = frozenset(s for w in stop_words for tok in stem_tokens(w) for s in tok)
@@ -220,6 +224,15 @@ class FactBase:
         if self._embed is None or len(views) <= 1:
             return [v for _, _, v in scored][:4]
         sims = self._similarities(views, question, language)
+        if self._centroid is not None:  # a generic question ("je veux résilier") gets the need's main fact
+            centre = self._centroid(need.id)
+            if centre is not None:
+                sims = sims + self._need_weight * np.array([float(self._label_vectors[v.text(language)] @ centre)
+                                                            for v in views])
+                sims = sims / (1 + self._need_weight)
+        if self._keyword_hits is not None:  # a fact that speaks the need's own words is its main answer
+            sims = sims + self._keyword_bonus * np.array([min(self._keyword_hits(need.id, v.text("fr")), 3)
+                                                          for v in views])
         # the kind of fact the answer type calls for first (a procedure is told by a summary, an amount or a
         # duration by a figure), then the closest to the question; a fact far behind the best is off topic
         wants_text = need.answer in ("procedure", "yes_no", "list")

@@ -77,6 +77,8 @@ class RouterSettings(_Data):
     part_min_score: float = 0.3  # a part's own best need, when another need than the whole's, above this
     fact_min_similarity: float = 0.87  # a generic need picks the fact whose label is this close to the message
     fact_margin: float = 0.03          # ... and this far ahead of the next fact, else no fact is picked
+    fact_need_weight: float = 0.5      # ranking facts of a need: + this x similarity to the need's typical question
+    fact_keyword_bonus: float = 0.01   # ... + this per keyword of the need in the fact's French text (at most 3)
 
 
 class NeedCatalog(_Data):
@@ -227,6 +229,25 @@ class NeedRouter:
         for i, stems in self._lexical_examples:
             out[i] = max(out[i], sum(self._idf[w] for w in words & stems) / total)
         return out
+
+    def keyword_hits(self, need_id: str, text: str) -> int:
+        """How many of the need's keywords `text` holds (whole words, by stem)."""
+        index = next((i for i, n in enumerate(self.catalog.needs) if n.id == need_id), None)
+        if index is None:
+            return 0
+        tokens = stem_tokens(text)
+        return sum(phrase_in(k, tokens) for k in self._keywords[index])
+
+    def centroid(self, need_id: str) -> np.ndarray | None:
+        """The mean direction of a need's examples (unit length): what a typical question of the need is about."""
+        if self._matrix is None:
+            return None
+        index = next((i for i, n in enumerate(self.catalog.needs) if n.id == need_id), None)
+        rows = [r for r, owner in enumerate(self._owners) if owner == index]
+        if not rows:
+            return None
+        mean = self._matrix[rows].mean(axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-9)
 
     @property
     def embed(self) -> Embed | None:

@@ -168,7 +168,9 @@ _MONEY = re.compile(
     rf"(?P<cur1>€|eur\b|euros?\b)\s*(?P<n1>{_NUMBER})|(?P<n2>{_NUMBER})\s*(?P<cur2>€|eur\b|euros?\b)"
 )
 _TAX_WORDS = r"(ht|ttc|htva|tvac|hors tva|tva comprise|excl\.? vat|incl\.? vat|ex vat|inc vat|excluding vat|including vat|\+ ?vat)"
-_PER_MONTH = re.compile(rf"^\s*{_TAX_WORDS}?\s*(/|par|per|a|an|each|chaque)\s*(mois|month|mo)\b|^\s*{_TAX_WORDS}?\s*mensuel"
+_PER_UNIT = r"(?:(?:/|par|per|each|chaque)\s*(?:ligne|line|numero|number|sim|poste|user|utilisateur)s?\s*)?"
+_PER_MONTH = re.compile(rf"^\s*{_TAX_WORDS}?\s*{_PER_UNIT}(/|par|per|a|an|each|chaque)\s*(mois|month|mo)\b"
+                        rf"|^\s*{_TAX_WORDS}?\s*mensuel"
                         rf"|^\s*{_TAX_WORDS}?\s*monthly")
 # "25 € HT/mois par ligne", "10 EUR per line a month", "/numéro": the fee is per line, not for the contract
 _PER_LINE = re.compile(r"^[^\d]{0,25}?(par|per|/|each|chaque|pour chaque)\s*(ligne|line|numero|number|sim|poste|user|utilisateur)s?\b")
@@ -176,7 +178,7 @@ _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per mont
 _AVERAGE_BEFORE = re.compile(r"(moyenne|average|en moyenne|on average)[^\d]{0,30}$")
 _TAX = re.compile(rf"^\s*{_TAX_WORDS}(?!\w)")
 _DURATION = re.compile(r"(\d{1,3})[\s-]*(mois|months?|ans?|annees?|years?)\b")
-_COUNT = re.compile(r"(?<![\w.,/])(\d{1,4})\s*(?:[a-z+][a-z0-9+]*\s+){0,2}(numeros?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
+_COUNT = re.compile(r"(?<![\w.,/])(\d{1,4})(?![\d.,]|\s*(?:€|eur\b|euros?\b))\s*(?:[a-z+][a-z0-9+]*\s+){0,2}(numeros?|nums?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
 _LATE = re.compile(
     r"(?P<n1>\d{1,4})\s*(?P<u1>jours?|days?|mois|months?)\s*(de |of )?(retard|late|overdue)"
     r"|(retard|late|overdue)\s*(de|by|of)\s*(?P<n2>\d{1,4})\s*(?P<u2>jours?|days?|mois|months?)"

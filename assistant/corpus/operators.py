@@ -4,8 +4,48 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import NamedTuple
 
 from assistant.corpus.loader import fold
+
+# A name is a whole word: no letter, digit, "+" or "-" may touch it on either side ("CE+T", "E2P-x").
+_BEFORE = r"(?<![\w+-])"
+_AFTER = r"(?![\w+-])"
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    return fold(char)
+
+
+def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """`fold(text)` and, for every folded character, the index of the original character it came from.
+
+    Folding is per character (casefold, compatibility decomposition, combining marks dropped), so folding
+    each character alone gives the same string as folding the whole text, and the offsets let a match in
+    the folded text be cut out of the original even when folding changed its length ("ß" → "ss", "œ",
+    decomposed accents).
+    """
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        piece = _fold_char(char)
+        folded.append(piece)
+        origin.extend([index] * len(piece))
+    return "".join(folded), origin
+
+
+def _alias_regex(needle: str) -> re.Pattern[str]:
+    # Spaces inside a name match any run of whitespace ("Proximus\nVoIP" is still the product name).
+    body = r"\s+".join(re.escape(word) for word in needle.split())
+    return re.compile(_BEFORE + body + _AFTER)
+
+
+class Mention(NamedTuple):
+    start: int  # offsets in the original text
+    end: int
+    operator: str
 
 
 class OperatorMatcher:
@@ -13,40 +53,60 @@ class OperatorMatcher:
 
     Short aliases ("CT", "LOL", "CMI") are matched case-sensitively as printed, because their
     lowercase forms can be ordinary words; longer names match accent- and case-insensitively.
+    Overlapping candidates are resolved longest first, so "Proximus VoIP" is one mention (not "Proximus"
+    plus a stray "VoIP") and a short alias inside a longer name never counts on its own.
     """
 
     def __init__(self, names: dict[str, Iterable[str]], exact: bool = False):
         self._patterns: list[tuple[re.Pattern[str], bool, str]] = []
+        seen: set[tuple[str, bool, str]] = set()
         for operator, aliases in names.items():
-            for alias in {operator, *aliases}:
-                alias = alias.strip()
+            for alias in (operator, *aliases):
+                alias = " ".join(alias.split())
                 if not alias:
                     continue
                 as_printed = exact or len(alias) <= 4
                 needle = alias if as_printed else fold(alias)
-                self._patterns.append((re.compile(rf"(?<![\w+-]){re.escape(needle)}(?![\w+-])"), as_printed,
-                                       operator))
-        # longest aliases first so that "Proximus VoIP" wins over "Proximus" at the same position
-        self._patterns.sort(key=lambda p: -len(p[0].pattern))
+                if (needle, as_printed, operator) in seen:
+                    continue
+                seen.add((needle, as_printed, operator))
+                self._patterns.append((_alias_regex(needle), as_printed, operator))
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Non-overlapping mentions in text order: the longest candidate wins, then the leftmost."""
+        folded, origin = _fold_with_offsets(text)
+        candidates: list[Mention] = []
+        for pattern, exact, operator in self._patterns:
+            if exact:
+                candidates += [Mention(m.start(), m.end(), operator) for m in pattern.finditer(text)]
+                continue
+            for m in pattern.finditer(folded):
+                if m.end() > m.start():
+                    candidates.append(Mention(origin[m.start()], origin[m.end() - 1] + 1, operator))
+        candidates.sort(key=lambda c: (-(c.end - c.start), c.start))
+        chosen: list[Mention] = []
+        for candidate in candidates:
+            if all(candidate.end <= kept.start or candidate.start >= kept.end for kept in chosen):
+                chosen.append(candidate)
+        return sorted(chosen)
 
     def find(self, text: str) -> list[str]:
         """Operators mentioned in `text`, in order of first mention."""
-        folded = fold(text)
-        hits: dict[str, int] = {}
-        for pattern, exact, operator in self._patterns:
-            m = pattern.search(text if exact else folded)
-            if m and (operator not in hits or m.start() < hits[operator]):
-                hits[operator] = m.start()
-        return sorted(hits, key=hits.__getitem__)
+        found: list[str] = []
+        for mention in self.mentions(text):
+            if mention.operator not in found:
+                found.append(mention.operator)
+        return found
 
     def strip(self, text: str) -> str:
-        """`text` without operator mentions (they only add noise once retrieval is filtered by operator)."""
-        folded = fold(text)
-        if len(folded) != len(text):  # folding changed offsets: leave the text as it is
-            return text
-        spans: list[tuple[int, int]] = []
-        for pattern, exact, _ in self._patterns:
-            spans += [m.span() for m in pattern.finditer(text if exact else folded)]
-        for start, end in sorted(set(spans), reverse=True):
-            text = text[:start] + " " + text[end:]
-        return re.sub(r"\s+", " ", text).strip()
+        """`text` without operator mentions (they only add noise once retrieval is filtered by operator).
+
+        Only the mentioned names are cut; every other word, including the one right after a name, stays.
+        """
+        pieces: list[str] = []
+        position = 0
+        for mention in self.mentions(text):
+            pieces += [text[position:mention.start], " "]
+            position = mention.end
+        pieces.append(text[position:])
+        return re.sub(r"\s+", " ", "".join(pieces)).strip()
