@@ -11,8 +11,10 @@ Nothing here decides *what* was asked (the router did); this only words the answ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from assistant.agent.compose import (
     Composed,
@@ -21,6 +23,7 @@ from assistant.agent.compose import (
     citation_label,
     fmt_money,
     fmt_result_value,
+    localise,
     render_quotes,
 )
 from assistant.agent.facts import FactView
@@ -144,9 +147,17 @@ class FactWriter:
         if value is not None and result.status == FactStatus.STATED:
             return Lead(self.t.get(self.lang, "calc_lead", title=title, value=value, ref=ref).replace(" ()", ""),
                         cites, ReplyStatus.ANSWERED)
-        if any(any(ch.isdigit() for ch in (s.value or s.formula)) for s in result.breakdown):
-            return Lead(self.t.get(self.lang, "calc_partial", operator=self.operator, title=title), cites,
-                        ReplyStatus.ANSWERED)
+        computed = [s for s in result.breakdown if any(ch.isdigit() for ch in s.value)]
+        if computed or any(any(ch.isdigit() for ch in (s.value or s.formula)) for s in result.breakdown):
+            lead = self.t.get(self.lang, "calc_partial", operator=self.operator, title=title)
+            first = next((s for s in computed if localise(s.label, self.lang)), None)
+            if first is not None:  # say the part that is computed, in the lead
+                money = re.fullmatch(r"(\d+(?:\.\d+)?) EUR", first.value.strip())
+                shown = fmt_money(Decimal(money.group(1)), self.lang) if money else first.value
+                label = localise(first.label, self.lang) or ""
+                lead = self.t.get(self.lang, "calc_lead", title=label[:1].upper() + label[1:], value=shown,
+                                  ref="").replace(" ()", "") + " " + lead
+            return Lead(lead, cites, ReplyStatus.ANSWERED)
         return Lead(self.t.get(self.lang, "calc_not_stated", operator=self.operator, title=title), cites,
                     ReplyStatus.NOT_FOUND)
 
@@ -188,6 +199,9 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     for ans in answers:
         need_leads: list[Lead] = []
         for _name, title, result in ans.results[:1]:
+            computed = any(any(ch.isdigit() for ch in (st.value or st.formula)) for st in result.breakdown)
+            if result.amount is None and result.status == FactStatus.NOT_STATED and ans.facts and not computed:
+                continue  # the calculator found no figure: the facts say what the documents do provide
             need_leads.append(writer.result(title, result))
             details.extend(calc_details(writer.t, writer.lang, result))
         if not need_leads:

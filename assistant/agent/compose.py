@@ -468,12 +468,15 @@ def localise(text: str, language: str) -> str | None:
     text = text.strip()
     if not text:
         return ""
-    if " ‖ " in text:  # "English ‖ français": the unambiguous bilingual separator
-        en, _, fr = text.partition(" ‖ ")
-        text = fr if language == "fr" else en
-    elif " / " in text and text.count(" / ") == 1 and not re.search(r"\d\s*/\s*\d", text):
-        en, fr = text.split(" / ", 1)
-        text = fr if language == "fr" else en
+    if " ‖ " in text or (" / " in text and text.count(" / ") == 1 and not re.search(r"\d\s*/\s*\d", text)):
+        first, second = text.split(" ‖ " if " ‖ " in text else " / ", 1)
+        # "English / français" mostly, sometimes the other way round: the side written in the reader's language
+        if detect_language(first, default="en") == language != detect_language(second, default="fr"):
+            text = first
+        elif detect_language(second, default="fr") == language != detect_language(first, default="en"):
+            text = second
+        else:
+            text = second if language == "fr" else first
     elif re.search(r"[a-zA-Z]{3}", text) and detect_language(text, default=language) != language:
         return None
     if _SNAKE.search(text):

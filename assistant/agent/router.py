@@ -313,7 +313,8 @@ class NeedRouter:
             routed = self.route(part, fill, allowed=answer_ids)
             best = routed.ranked[0] if routed.ranked else None
             if (best is not None and best.need != first and best.score >= self.settings.part_min_score
-                    and best.keywords >= 1 and self._intent(best.need) != self._intent(first)):
+                    and (best.keywords >= 1 or best.semantic >= 0.5)
+                    and self._intent(best.need) != self._intent(first)):
                 return [best.need]
         return []
 

@@ -163,7 +163,8 @@ _DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|
 _DMY_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
 _ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March 1st": dateparser wants plain "1"
 # "1 200,50", "1.200", "49,90", "120": thousands groups must have exactly three digits, so "2024, 120" is two numbers.
-_NUMBER = r"\d{1,3}(?:[ .\u202f]\d{3})+(?:,\d{1,2})?(?!\d)|\d+(?:[.,]\d{1,2})?(?!\d)"
+_NUMBER = (r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?(?![\d,])"  # 1,200.50 (English thousands)
+           r"|\d{1,3}(?:[ .\u202f]\d{3})+(?:,\d{1,2})?(?!\d)|\d+(?:[.,]\d{1,2})?(?!\d))")
 _MONEY = re.compile(
     rf"(?P<cur1>€|eur\b|euros?\b)\s*(?P<n1>{_NUMBER})|(?P<n2>{_NUMBER})\s*(?P<cur2>€|eur\b|euros?\b)"
 )

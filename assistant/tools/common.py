@@ -173,7 +173,7 @@ class Totals:
         v = fee.values[0]
         counted = line.counted(v)
         extra = f", from no. {fee.applies_from}" if fee.applies_from > 1 else ""
-        self.add_amount(fee.label_fr, f"{v.number} EUR {v.tax_basis} per {v.per or 'unit'} x {fmt_qty(counted)}{extra}",
+        self.add_amount(f"{fee.label_en} ‖ {fee.label_fr}", f"{v.number} EUR {v.tax_basis} per {v.per or 'unit'} x {fmt_qty(counted)}{extra}",
                         v.number * counted, v.tax_basis)
 
     def result(self, tool: str, book: RuleBook, rules: OperatorRules, **extra: Any) -> CalcResult:

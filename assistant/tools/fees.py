@@ -218,7 +218,7 @@ def cancellation_cost(inp: CancellationInput, book: RuleBook) -> CalcResult:
             elapsed = (inp.cancellation_date - inp.signature_date).days
             if elapsed <= fee.applies_after_days:
                 totals.sources += fee.all_sources
-                totals.add_amount(fee.label_fr, f"{elapsed} day(s) after signature <= {fee.applies_after_days}: fee not due", 0)
+                totals.add_amount(f"{fee.label_en} ‖ {fee.label_fr}", f"{elapsed} day(s) after signature <= {fee.applies_after_days}: fee not due", 0)
                 continue
         elif fee.applies_after_days is not None:
             totals.assumptions.append(f"The fee applies to cancellations more than {fee.applies_after_days} days after signature.")
