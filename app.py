@@ -9,6 +9,7 @@ start, with a progress bar, when it is missing.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from assistant.config import get_settings
 
@@ -20,9 +21,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     args = parser.parse_args(argv)
 
+    from assistant.errors import AssistantError
     from assistant.ui.server import serve  # after parsing, so --help is instant
 
-    serve(settings.model_copy(update={"host": args.host, "port": args.port}))
+    try:
+        serve(settings.model_copy(update={"host": args.host, "port": args.port}))
+    except AssistantError as error:  # a configuration the app cannot run with: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     sidebar_user: str | None = None
     sidebar_password: str | None = None
 
+    # HTTP API and web hardening (docs/ui.md, "Security and privacy").
+    # Comma-separated API keys, each optionally `key:role` (role customer|agent, default customer). When set,
+    # /v1/* needs `Authorization: Bearer <key>`; empty = the API is open, as on a single-user machine.
+    api_keys: str = ""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger /v1 request bodies get 413
+    # Comma-separated origins allowed to call the app from a browser page on another site (CORS); empty = none.
+    cors_origins: str = ""
+    # Who may show the app in a frame (CSP frame-ancestors), e.g. "https://crm.example.com"; empty = nobody.
+    frame_ancestors: str = ""
+    # Feedback and hand-off rows older than this are deleted at start-up; 0 keeps them forever.
+    retention_days: int = Field(default=90, ge=0)
+
     @property
     def corpus_dir(self) -> Path:
         return self.knowledge_dir / "documents"

@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import logging
 import threading
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import yaml
 
 from assistant.config import Settings
 from assistant.models import Clause, Reply
 from assistant.ui.feedback import FeedbackStore
+from assistant.validation import (  # noqa: F401 - the gate is shared with the CLI; re-exported for the views
+    MAX_MESSAGE_CHARS,
+    CheckedMessage,
+    Rejection,
+    check_message,
+)
 
 log = logging.getLogger(__name__)
-
-MAX_MESSAGE_CHARS = 4000
-# Share of characters that may be control / unassigned / replacement characters before a message is
-# treated as pasted binary. A stray control character in real text is tolerated (and stripped).
-BINARY_RATIO = 0.02
-_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
 
 class AssistantLike(Protocol):
@@ -45,37 +44,6 @@ class CalculatorLike(Protocol):
 
 
 FindClause = Callable[[str, str, str | None], Clause | None]
-
-Rejection = Literal["empty", "too_long", "binary"]
-
-
-@dataclass(frozen=True)
-class CheckedMessage:
-    """A message after the bad-input gate: either clean `text` or a `rejection` reason."""
-
-    text: str
-    rejection: Rejection | None = None
-    length: int = 0
-
-
-def _is_garbage(char: str) -> bool:
-    if char in _ALLOWED_CONTROLS:
-        return False
-    return char == "\ufffd" or unicodedata.category(char) in {"Cc", "Cs", "Co", "Cn"}
-
-
-def check_message(raw: str | None) -> CheckedMessage:
-    """Gate every user message: empty, overlong and binary input never reach the assistant."""
-    text = (raw or "").strip()
-    if not text:
-        return CheckedMessage("", "empty", 0)
-    if len(text) > MAX_MESSAGE_CHARS:
-        return CheckedMessage("", "too_long", len(text))
-    garbage = sum(1 for char in text if _is_garbage(char))
-    if "\x00" in text or garbage / len(text) > BINARY_RATIO:
-        return CheckedMessage("", "binary", len(text))
-    cleaned = "".join(char for char in text if not _is_garbage(char)).strip()
-    return CheckedMessage(cleaned, None, len(cleaned))
 
 
 def load_operators(settings: Settings) -> list[str]:
@@ -125,12 +93,17 @@ class Backend:
         def find_clause(doc_id: str, clause_id: str, part: str | None = None) -> Clause | None:
             return corpus.find_clause(doc_id, clause_id, part=part)
 
+        feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+        removed = feedback.purge_older_than(settings.retention_days)
+        if removed:
+            log.warning("retention: deleted %d feedback/hand-off rows older than %d days", removed,
+                        settings.retention_days)
         return cls(
             settings=settings,
             assistant=Assistant(settings),
             find_clause=find_clause,
             calculators=CALCULATORS,
-            feedback=FeedbackStore(settings.data_dir / "feedback.sqlite3"),
+            feedback=feedback,
             operators=load_operators(settings),
             doc_titles=load_doc_titles(settings),
         )

@@ -24,6 +24,7 @@ from assistant.ui.render import answer_markdown, citation_label, escape_markdown
 log = logging.getLogger(__name__)
 
 UNKNOWN_OPERATOR = "__unknown__"
+COMMENT_CHARS = 2000
 HANDOFF_STATUSES = {ReplyStatus.REFUSED, ReplyStatus.NOT_FOUND}
 EXAMPLES = [
     "Je veux résilier mon abonnement Proximus, quel préavis dois-je respecter ?",
@@ -57,13 +58,13 @@ class ChatSession:
 
 def rejection_text(checked: CheckedMessage, lang: Lang) -> tuple[str | None, str]:
     """(what to show as the user's bubble, the assistant's explanation) for a rejected message."""
-    from assistant.ui.backend import MAX_MESSAGE_CHARS
-
     if checked.rejection == "too_long":
         return (t("truncated_message", lang, n=f"{checked.length:,}".replace(",", "\u202f")),
-                t("err_too_long", lang, n=checked.length, limit=MAX_MESSAGE_CHARS))
+                t("err_too_long", lang, n=checked.length, limit=checked.max_chars))
     if checked.rejection == "binary":
         return t("binary_message", lang), t("err_binary", lang)
+    if checked.rejection == "invalid_unicode":
+        return t("invalid_unicode_message", lang), t("err_invalid_unicode", lang)
     return None, t("err_empty", lang)
 
 
@@ -179,9 +180,12 @@ def build_chat(backend: Backend) -> gr.Blocks:
         chatbot.like(on_like, [session, ui_lang], [feedback_row, feedback_status, session])
 
         def on_comment(text: str, state: ChatSession, lang_value: str) -> tuple[Any, ...]:
-            if state.feedback_id is None or not text.strip():
+            if state.feedback_id is None or not (text or "").strip():
                 return gr.update(), gr.update(), gr.update()
-            backend.feedback.set_comment(state.feedback_id, text.strip()[:2000])
+            checked = check_message(text.strip()[:COMMENT_CHARS], max_chars=COMMENT_CHARS)  # the same gate
+            if checked.rejection:
+                return gr.update(), gr.update(), rejection_text(checked, normalise_lang(lang_value))[1]
+            backend.feedback.set_comment(state.feedback_id, checked.text)
             return "", gr.update(visible=False), t("feedback_comment_saved", normalise_lang(lang_value))
 
         for trigger in (comment.submit, comment_send.click):

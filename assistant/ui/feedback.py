@@ -2,21 +2,33 @@
 
 One connection per operation keeps the store safe to use from Gradio's worker threads and the API at the
 same time; WAL mode lets QA read the file while the app writes to it.
+
+Privacy: every text the customer or the assistant wrote (question, answer, comment, summary, transcript)
+goes through `assistant.privacy.redact` before it is written, so e-mail addresses, IBANs, card numbers and
+phone numbers never reach the file; citations are verbatim document quotes and are kept as they are. The
+database and its WAL/SHM files are created owner-only (0600), deleted rows are overwritten
+(`secure_delete`), and `purge_older_than(days)` (run at start-up with ASSISTANT_RETENTION_DAYS) removes
+old rows.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from assistant.models import Citation
+from assistant.privacy import redact, redact_obj
+
+FILE_MODE = 0o600
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -68,26 +80,58 @@ class HandoffRecord(BaseModel):
     transcript: list[dict[str, str | None]] = Field(default_factory=list)
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 class FeedbackStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._restrict_files()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+        self._restrict_files()
+
+    def _restrict_files(self) -> None:
+        """Create the database file owner-only (SQLite gives its WAL/SHM files the same mode) and tighten
+        files an older version left readable by others."""
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+        for candidate in (self.path, *(self.path.with_name(self.path.name + side) for side in _SIDE_FILES)):
+            if candidate.exists() and candidate.stat().st_mode & 0o777 != FILE_MODE:
+                os.chmod(candidate, FILE_MODE)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=10)
         db.row_factory = sqlite3.Row
+        db.execute("PRAGMA secure_delete=ON")  # purged rows are overwritten, not left in free pages
         try:
             with db:  # commits on success, rolls back on error
                 yield db
         finally:
             db.close()
 
+    def purge_older_than(self, days: int, now: datetime | None = None) -> int:
+        """Delete feedback and hand-off rows created more than `days` days ago; 0 keeps everything.
+        Returns how many rows went."""
+        if days <= 0:
+            return 0
+        cutoff = _iso((now or datetime.now(UTC)) - timedelta(days=days))
+        with self._connect() as db:
+            removed = sum(db.execute(f"DELETE FROM {table} WHERE created_at < ?", (cutoff,)).rowcount
+                          for table in ("feedback", "handoffs"))
+        if removed:
+            with self._connect() as db:  # move the overwritten pages out of the WAL into the file
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
+
     def add(self, record: FeedbackRecord) -> int:
         row = record.model_dump(exclude={"id"}, mode="json")
+        for key in ("question", "answer", "comment"):
+            row[key] = redact(row[key])
         row["citations"] = json.dumps(row["citations"], ensure_ascii=False)
         columns = ", ".join(row)
         with self._connect() as db:
@@ -97,7 +141,7 @@ class FeedbackStore:
 
     def set_comment(self, feedback_id: int, comment: str) -> bool:
         with self._connect() as db:
-            cursor = db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (comment, feedback_id))
+            cursor = db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (redact(comment), feedback_id))
             return cursor.rowcount == 1
 
     def list(self, limit: int = 100) -> list[FeedbackRecord]:
@@ -110,8 +154,8 @@ class FeedbackStore:
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO handoffs (created_at, session_id, operator, summary, transcript) VALUES (?, ?, ?, ?, ?)",
-                (record.created_at, record.session_id, record.operator, record.summary,
-                 json.dumps(record.transcript, ensure_ascii=False)),
+                (record.created_at, record.session_id, record.operator, redact(record.summary),
+                 json.dumps(redact_obj(record.transcript), ensure_ascii=False)),
             )
             return int(cursor.lastrowid or 0)
 

@@ -68,11 +68,18 @@ STRINGS: dict[str, dict[Lang, str]] = {
         "fr": "Votre message ressemble à des données binaires ou illisibles, pas à du texte. Écrivez votre question en clair.",
         "en": "Your message looks like binary or unreadable data, not text. Please type your question in plain words.",
     },
+    "err_invalid_unicode": {
+        "fr": "Votre message contient des caractères invalides (ce n'est pas du texte UTF-8 valide). Retapez votre "
+        "question plutôt que de la coller.",
+        "en": "Your message contains invalid characters (it is not valid UTF-8 text). Please type your question "
+        "instead of pasting it.",
+    },
     "err_internal": {
         "fr": "Désolé, un problème technique m'empêche de répondre. Réessayez dans un instant.",
         "en": "Sorry, a technical problem prevents me from answering. Please try again in a moment.",
     },
     "truncated_message": {"fr": "[message de {n} caractères, non traité]", "en": "[{n}-character message, not processed]"},
+    "invalid_unicode_message": {"fr": "[texte invalide, non traité]", "en": "[invalid text, not processed]"},
     "binary_message": {"fr": "[données binaires, non traitées]", "en": "[binary data, not processed]"},
     "status_answered": {"fr": "Réponse", "en": "Answered"},
     "status_clarify": {"fr": "Précision demandée", "en": "Clarification needed"},

@@ -15,12 +15,15 @@ from typing import Any
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.config import Settings
+from assistant.privacy import install_log_redaction
 from assistant.ui.api import build_api
 from assistant.ui.backend import Backend
 from assistant.ui.chat import build_chat
+from assistant.ui.security import ApiGuardMiddleware, Role, SecurityHeadersMiddleware, parse_api_keys
 from assistant.ui.sidebar import build_sidebar
 from assistant.ui.style import CSS
 
@@ -72,6 +75,7 @@ class BasicAuthMiddleware:
 
 def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     """The whole product as one ASGI app (builds the real backend, and the index if missing, by default)."""
+    api_keys = parse_api_keys(settings.api_keys)  # a malformed key list stops the start, before the index
     backend = backend or Backend.from_settings(settings, progress=True)
     app = FastAPI(title="Telecom T&C assistant", docs_url="/docs", redoc_url=None)
     app.include_router(build_api(backend))
@@ -85,14 +89,39 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                            password=settings.sidebar_password)
     elif settings.sidebar_user or settings.sidebar_password:
         log.warning("sidebar auth needs both ASSISTANT_SIDEBAR_USER and ASSISTANT_SIDEBAR_PASSWORD; it is OFF")
+    add_security(app, settings, api_keys)
+    return app
+
+
+def add_security(app: FastAPI, settings: Settings, api_keys: dict[str, Role] | None = None) -> FastAPI:
+    """API guard (keys, content type, body size), CORS (no origin unless configured) and security headers.
+
+    Middlewares run last-added first, so the order here makes the security headers the outermost layer
+    (every response carries them, a 401/413/415 too) and the API guard the innermost of the three.
+    """
+    api_keys = parse_api_keys(settings.api_keys) if api_keys is None else api_keys
+    app.add_middleware(ApiGuardMiddleware, api_keys=api_keys, max_body_bytes=settings.max_body_bytes)
+    # Always installed, with no origin by default: then Gradio's own CORS handling (which answers any origin
+    # once the app is served under a non-localhost name) stands down and no cross-site page can read replies.
+    origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"], allow_credentials=False)
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
+    if not api_keys and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("ASSISTANT_API_KEYS is not set: the /v1 API is open to anyone who can reach %s:%s",
+                    settings.host, settings.port)
     return app
 
 
 def serve(settings: Settings, backend: Backend | None = None) -> None:
     """Build everything (index first, with a progress bar), then serve on settings.host:settings.port."""
+    install_log_redaction()
     app = create_app(settings, backend)
     auth = "basic auth" if settings.sidebar_user and settings.sidebar_password else "no auth"
+    keys = "API keys" if settings.api_keys.strip() else "no API key"
     print(f"Customer chat:  http://{settings.host}:{settings.port}/\n"
           f"Agent sidebar:  http://{settings.host}:{settings.port}{SIDEBAR_PATH}/  ({auth})\n"
-          f"OpenAI API:     http://{settings.host}:{settings.port}/v1  (model telecom-assistant)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+          f"OpenAI API:     http://{settings.host}:{settings.port}/v1  (model telecom-assistant, {keys})", flush=True)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")  # configures logging
+    install_log_redaction("uvicorn", "uvicorn.error", "uvicorn.access")
+    uvicorn.Server(config).run()
