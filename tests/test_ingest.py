@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,6 +57,10 @@ def no_default_embedding_function(monkeypatch):
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     kd = make_knowledge(tmp_path / "knowledge", [CET, PROXIMUS])
+    # These tests rewrite document text freely (a new notice period, a renamed company), which would break the
+    # rules' verbatim quotes: ingest would rightly refuse (tests/test_ingest_refusals.py). They are about the
+    # index, so their knowledge has no rules files.
+    shutil.rmtree(kd / "rules")
     settings = make_settings(kd, tmp_path / "data")
     embedder = patch_embeddings(monkeypatch, HashEmbeddings(dim=64))
     yield settings, embedder

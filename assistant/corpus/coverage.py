@@ -3,7 +3,8 @@
 Every sentence of every clause that states an amount in euros, a duration or deadline (days, weeks, months,
 years, hours; digits or words) or a percentage is a *figure sentence*. A figure sentence is covered when a
 rules quote overlaps it where the quote stands: the quote is looked up (ignoring whitespace) inside the clause
-its source cites, and one of its occurrences lies inside the sentence or contains it. Position matters: a short
+its source cites, and one of its occurrences lies inside the sentence or contains it (or, running across the
+sentence's edge, shares with it the words that state the figure). Position matters: a short
 quote of one clause ("la date d'émission de la facture constitue la date d'échéance") does not cover the same
 words repeated in thirty other clauses. A sentence is covered by exclusion when
 `knowledge/coverage_exclusions.yaml` puts it out of scope with a reason, and uncovered otherwise. Nothing here
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.corpus.figures import KINDS, Sentence, document_sentences
+from assistant.corpus.figures import KINDS, Sentence, document_sentences, figure_spans
 from assistant.corpus.loader import Corpus, fold
 from assistant.errors import CorpusError
 
@@ -57,10 +58,16 @@ class Squashed:
         return spans
 
 
-def overlaps(span: tuple[int, int], sentence: tuple[int, int]) -> bool:
-    """The quote's span inside the sentence's, or the sentence's inside the quote's."""
+def overlaps(span: tuple[int, int], sentence: tuple[int, int], figures: list[tuple[int, int]] = ()) -> bool:
+    """The quote's span inside the sentence's, or the sentence's inside the quote's; or, for a quote that runs
+    across the sentence's edge, the part they share holds one of the sentence's figures (`figures`: absolute
+    spans) - "... communications effectuées. Ce relevé est disponible gratuitement durant une période de 6 mois"
+    covers the sentence that goes on "... suivant la date de la facture"."""
     (qs, qe), (ss, se) = span, sentence
-    return (ss <= qs and qe <= se) or (qs <= ss and se <= qe)
+    if (ss <= qs and qe <= se) or (qs <= ss and se <= qe):
+        return True
+    lo, hi = max(qs, ss), min(qe, se)
+    return lo < hi and any(lo <= fs and fe <= hi for fs, fe in figures)
 
 
 # ------------------------------------------------------------------------------------------ exclusions
@@ -260,7 +267,9 @@ def _exclusion_spans(corpus: Corpus, exclusions: list[Exclusion]) -> dict[str, l
     """doc id -> (start, end, exclusion index) of every occurrence of an exclusion's fragment in its clauses."""
     out: dict[str, list[tuple[int, int, int]]] = {}
     for i, e in enumerate(exclusions):
-        squashed = Squashed(corpus.documents[e.doc_id].text) if e.doc_id in corpus.documents else None
+        if e.doc_id not in corpus.documents:
+            continue  # a document this knowledge dir does not hold: the entry is reported as unused
+        squashed = Squashed(corpus.documents[e.doc_id].text)
         spans = [span for c in excluded_clauses(corpus, e) for span in squashed.find(e.quote, c.start, c.end)]
         if not spans:
             raise CorpusError(f"{EXCLUSIONS_FILE}: quote {e.quote[:50]!r} is not in {e.label}")
@@ -271,9 +280,10 @@ def _exclusion_spans(corpus: Corpus, exclusions: list[Exclusion]) -> dict[str, l
 def _judge(sentence: Sentence, quoted: list[tuple[int, int]], excluded: list[tuple[int, int, int]],
            exclusions: list[Exclusion], used: set[int]) -> SentenceCoverage:
     where = (sentence.start, sentence.end)
+    figures = [(sentence.start + a, sentence.start + b) for a, b in figure_spans(sentence.text)]
     status: Status = "uncovered"
     reason = ""
-    if any(overlaps(span, where) for span in quoted):
+    if any(overlaps(span, where, figures) for span in quoted):
         status = "rules"
     for start, end, i in excluded:
         if overlaps((start, end), where):

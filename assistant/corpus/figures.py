@@ -25,6 +25,8 @@ _SEP = r"(?:[ \t]*[-‐‑][ \t]*|[ \t]+(?:et[ \t]+)?)"
 # "trente", "vingt- quatre", "quatre-vingt-dix", "deux cents", "trente et un"
 NUMBER_WORDS = rf"\b(?:{_WORD})(?:{_SEP}(?:{_WORD}))*\b"
 WORDS_THEN_DIGITS = re.compile(rf"(?P<words>{NUMBER_WORDS})[ \t]*\([ \t]*(?P<digits>\d+)[ \t]*\)", re.IGNORECASE)
+DIGITS_THEN_WORDS = re.compile(rf"(?<![\d.,])(?P<digits>\d+)[ \t]*\([ \t]*(?P<words>{NUMBER_WORDS})[ \t]*\)",
+                               re.IGNORECASE)
 
 
 def words_to_int(words: str) -> int | None:
@@ -75,6 +77,11 @@ def figure_kinds(text: str) -> list[str]:
     if PERCENT.search(text):
         out.append("percent")
     return out
+
+
+def figure_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) in `text` of every figure the kinds above detect."""
+    return sorted(m.span() for rx in (AMOUNT, DURATION, PERCENT) for m in rx.finditer(text))
 
 
 def has_figure(text: str) -> bool:

@@ -1,4 +1,10 @@
-"""Build or refresh the vector index from the corpus (incremental, content-addressed, crash-safe)."""
+"""Build or refresh the vector index from the corpus (incremental, content-addressed, crash-safe).
+
+Broken knowledge is refused before the store is opened (`assistant.corpus.validate.check_knowledge`): a
+document without clauses, a rules file that does not validate, a quote that is not in its document or a
+clause id that does not resolve ends the ingest with one line naming the file, and the serving collection
+stays as it was.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from assistant.config import Settings
-from assistant.corpus import load_corpus_from
+from assistant.corpus.validate import check_knowledge
 from assistant.index.embeddings import embeddings_name, get_embeddings
 from assistant.index.store import Store
 from assistant.models import Chunk
@@ -25,6 +31,8 @@ class IngestReport(BaseModel):
     removed: int
     unchanged: bool
     seconds: float
+    rules_checked: list[str] = []  # rules files whose quotes and clause ids were verified against the corpus
+    skipped_rules: list[str] = []  # rules files of operators without documents here (not checked, not served)
 
 
 def _metadata(chunk: Chunk) -> dict[str, str | int]:
@@ -45,7 +53,9 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
     """Chunk ids are content hashes, so an unchanged chunk keeps its id and its stored vector: only
     new or changed chunks are embedded, and a removed document's chunks simply are not copied."""
     t0 = time.perf_counter()
-    corpus = load_corpus_from(settings.knowledge_dir)
+    checked = check_knowledge(settings.knowledge_dir)  # raises before the store is touched
+    corpus = checked.corpus
+    rules = {"rules_checked": checked.rules_files, "skipped_rules": checked.skipped_rules}
     chunks = {c.chunk_id: c for c in corpus.chunks}
     store = Store(settings)
     current = set() if rebuild else store.stored_ids()
@@ -53,7 +63,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
         store.cleanup(keep={store.active_name() or ""})
         return IngestReport(collection=store.active_name() or "", embedding=embeddings_name(settings),
                             chunks=len(chunks), embedded=0, reused=len(chunks), removed=0, unchanged=True,
-                            seconds=time.perf_counter() - t0)
+                            seconds=time.perf_counter() - t0, **rules)
 
     reuse = sorted(set(chunks) & current)
     fresh = [cid for cid in chunks if cid not in current]
@@ -81,7 +91,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
     store.switch_to(target)
     return IngestReport(collection=target.name, embedding=embeddings_name(settings), chunks=len(chunks),
                         embedded=len(fresh), reused=len(reuse), removed=removed, unchanged=False,
-                        seconds=time.perf_counter() - t0)
+                        seconds=time.perf_counter() - t0, **rules)
 
 
 def ensure_index(settings: Settings, progress: bool = True) -> IngestReport:
