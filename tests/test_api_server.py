@@ -101,3 +101,48 @@ def test_unknown_model_and_missing_user_message_are_rejected(client: openai.Open
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": QUESTION}])
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="telecom-assistant", messages=[{"role": "system", "content": "hi"}])
+
+
+# --------------------------------------------------------------------------- limits and headers, on the real app
+
+def test_security_headers_on_pages_and_api(app: RunningApp) -> None:
+    for path in ("/", "/agent/", "/v1/models", "/healthz"):
+        response = httpx.get(f"{app.url}{path}", timeout=30)
+        assert response.status_code == 200, path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+
+
+def test_a_10_mb_body_is_413_and_the_server_keeps_serving(app: RunningApp, client: openai.OpenAI) -> None:
+    body = b'{"messages": [{"role": "user", "content": "' + b"a" * 10_000_000 + b'"}]}'
+    try:
+        response = httpx.post(f"{app.url}/v1/chat/completions", content=body, timeout=60,
+                              headers={"Content-Type": "application/json"})
+        assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
+    except httpx.WriteError:
+        pass  # the server may answer 413 and close before the client finished sending: refused either way
+    assert client.chat.completions.create(model="telecom-assistant",
+                                          messages=[{"role": "user", "content": QUESTION}]).choices
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    (b'{"messages": [{"role": "user", "content": "x"}], "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
+     "json_too_deep"),
+    (b'{"model": "\\ud800", "messages": [{"role": "user", "content": "x"}]}', 400, "invalid_unicode"),
+    (b'{"session_id": "\\udcff", "messages": [{"role": "user", "content": "x"}]}', 400, "invalid_unicode"),
+    (b'{"session_id": "../../x", "messages": [{"role": "user", "content": "x"}]}', 400, "invalid_session_id"),
+    (b'{"messages": [{"role": "user", "content": "pr\xe9avis"}]}', 400, "invalid_encoding"),
+])
+def test_malformed_requests_are_4xx_not_5xx(app: RunningApp, body: bytes, status: int, code: str) -> None:
+    response = httpx.post(f"{app.url}/v1/chat/completions", content=body, timeout=60,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+def test_a_cross_site_text_plain_post_is_415_without_cors(app: RunningApp) -> None:
+    response = httpx.post(f"{app.url}/v1/chat/completions", timeout=30,
+                          content=b'{"messages": [{"role": "user", "content": "x"}]}',
+                          headers={"Content-Type": "text/plain", "Origin": "https://evil.example"})
+    assert response.status_code == 415
+    assert "access-control-allow-origin" not in response.headers

@@ -224,3 +224,21 @@ def test_sidebar_calculator_form_computes_a_known_value(page, app: RunningApp) -
     assert result.locator("table.calc-steps tr").count() >= 2  # the step-by-step breakdown is shown
     result.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "sidebar-calculator.png"), full_page=True)
+
+
+def test_both_views_work_under_the_content_security_policy(page, app: RunningApp) -> None:  # noqa: ANN001
+    """The app's CSP (assistant/ui/security.py) is strict enough to matter and loose enough for Gradio: no
+    CSP violation in the console, and the sources panel (a gr.HTML, which needs 'unsafe-eval') renders."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    response = page.goto(app.url + "/")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    page.wait_for_selector("#message textarea")
+    send(page, FRENCH_TERMINATION)
+    assert page.locator("#sources details.source-card").count() >= 1
+    page.goto(app.url + "/agent/")
+    page.wait_for_selector("#agent-question textarea")
+    page.wait_for_timeout(500)
+    assert violations == []

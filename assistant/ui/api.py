@@ -75,16 +75,15 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(default=MODEL_NAME, max_length=MAX_NAME_CHARS)
+    model: str = MODEL_NAME  # model, user and operator: length and characters checked by _check_fields
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = Field(default=None, max_length=MAX_USER_CHARS)
+    user: str | None = None
     # Extensions (pass with the OpenAI client's `extra_body`):
     session_id: str | None = Field(default=None, description="continue a conversation (returned in "
                                    "assistant.session_id); 1-64 characters among A-Z a-z 0-9 _ -")
-    operator: str | None = Field(default=None, max_length=MAX_NAME_CHARS,
-                                 description="operator name, as in the manifest")
+    operator: str | None = Field(default=None, description="operator name, as in the manifest")
 
 
 class APIError(Exception):
