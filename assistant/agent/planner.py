@@ -52,6 +52,8 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "text": ("question", "text", "query", "description"),
 }
 _SLOT_FOR_FIELD = {f: slot for slot, fields in _FIELD_SYNONYMS.items() for f in fields}
+# A fact given without its role: the only amount of a message that asks for a fee-based figure is the fee.
+_FALLBACK_SLOT = {"monthly_fee": "amount"}
 
 # Counted items ("3 postes", "2 dossiers") per calculator field: the folded singular nouns customers use.
 _QUANTITY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -170,6 +172,8 @@ def build_payload(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str
     payload: dict[str, Any] = {}
     for field_name in model.model_fields:
         slot = field_name if field_name in values else _SLOT_FOR_FIELD.get(field_name)
+        if slot and slot not in values:
+            slot = _FALLBACK_SLOT.get(slot, slot)
         if slot and slot in values:
             payload[field_name] = values[slot]
     return payload

@@ -174,7 +174,8 @@ _PER_MONTH = re.compile(rf"^\s*{_TAX_WORDS}?\s*{_PER_UNIT}(/|par|per|a|an|each|c
                         rf"|^\s*{_TAX_WORDS}?\s*mensuel"
                         rf"|^\s*{_TAX_WORDS}?\s*monthly")
 # "25 € HT/mois par ligne", "10 EUR per line a month", "/numéro": the fee is per line, not for the contract
-_PER_LINE = re.compile(r"^[^\d]{0,25}?(par|per|/|each|chaque|pour chaque)\s*(ligne|line|numero|number|sim|poste|user|utilisateur)s?\b")
+_PER_LINE = re.compile(r"^[^\d]{0,25}?((par|per|/|each|chaque|pour chaque)\s*(ligne|line|numero|number|sim|poste|user|utilisateur)s?\b"
+                       r"|chacun|chacune|each\b|apiece\b)")
 _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per month|par mois|loyer)[^\d]{0,20}$")
 _AVERAGE_BEFORE = re.compile(r"(moyenne|average|en moyenne|on average)[^\d]{0,30}$")
 _TAX = re.compile(rf"^\s*{_TAX_WORDS}(?!\w)")
@@ -315,6 +316,8 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
                 slots.monthly_fee_per_line = bool(_PER_LINE.search(folded[m.end():m.end() + 40])) or None
         else:
             slots.amount = slots.amount or value
+            if slots.monthly_fee is None and _PER_LINE.search(folded[m.end():m.end() + 40]):
+                slots.monthly_fee_per_line = True  # "2 lignes à 30 € chacune": if it is the fee, it is per line
     # --- durations and counts
     for m in _DURATION.finditer(folded):
         n = int(m.group(1))
