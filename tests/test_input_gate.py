@@ -168,3 +168,16 @@ def test_guard_refuses_a_whole_conversation_after_a_bad_history_message() -> Non
     assert reply.status == "clarify" and "earlier message" in reply.answer
     assert guard.ask(QUESTION, session_id="s2").answer.startswith("réponse")
     assert guard.refused == 1 and inner.questions == [(QUESTION, None)]
+
+
+# --------------------------------------------------------------------------- the web views' wording
+
+def test_web_chat_explains_invalid_unicode_in_the_interface_language() -> None:
+    from assistant.ui.chat import rejection_text
+
+    checked = check_message("pr\udce9avis")
+    bubble_fr, explanation_fr = rejection_text(checked, "fr")
+    bubble_en, explanation_en = rejection_text(checked, "en")
+    assert "UTF-8" in explanation_fr and "caractères invalides" in explanation_fr
+    assert "UTF-8" in explanation_en and "invalid characters" in explanation_en
+    assert bubble_fr and "\udce9" not in bubble_fr  # the bad text itself is never echoed
