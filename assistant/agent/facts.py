@@ -82,9 +82,11 @@ def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
                        list(fee.customer_types))
     typed: list[tuple[str, str, str, Sequence[Fact]]] = [
         ("interest", "Intérêts de retard", "Late-payment interest", rules.interest),
-        ("deposit", "Dépôt de garantie", "Deposit", rules.deposit),
+        ("deposit", "Plafond du dépôt de garantie (en mois de facturation)", "Deposit ceiling (in months of billing)",
+         rules.deposit),
         ("outage", "Indemnisation d'une interruption", "Compensation for an outage", rules.outage),
-        ("liability", "Plafond de responsabilité", "Liability cap", rules.liability),
+        ("liability", "Plafond de responsabilité (en mois de redevances)", "Liability cap (in months of fees)",
+         rules.liability),
         ("interim_invoice", "Facture intermédiaire", "Interim invoice", rules.interim_invoice),
         ("reduction_limit", "Réduction du nombre d'utilisateurs", "Reducing users", rules.reduction_limit),
         ("call_rating", "Tarification des appels", "Call rating", rules.call_rating),
