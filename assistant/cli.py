@@ -25,10 +25,13 @@ class InvalidInput(AssistantError):
     """A command-line question or name the input gate refused."""
 
 
-def _checked_question(question: str | None, what: str = "the question") -> str | None:
+def _checked_question(question: str | None, what: str = "the question", *, empty_ok: bool = False) -> str | None:
+    """The gated question; `empty_ok` passes an empty one on for the command to name in its own words."""
     if question is None:
         return None
     checked = check_message(question)
+    if checked.rejection == "empty" and empty_ok:
+        return question
     if checked.rejection:
         raise InvalidInput(checked.explanation.replace("the message", what, 1))
     return checked.text
@@ -58,7 +61,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.index import Retriever
 
-    question, operator = _checked_question(args.question), _checked_operator(args.operator)
+    question, operator = _checked_question(args.question, empty_ok=True), _checked_operator(args.operator)
     passages = Retriever(settings).retrieve(question, k=args.k, operator=operator)
     if args.json:
         print(json.dumps([{"rank": p.rank, "score": p.score, "doc_id": p.chunk.doc_id, "operator": p.chunk.operator,
