@@ -88,7 +88,7 @@ def test_agent_shorthand_computes_to_the_cent(assistant, corpus, etc):
                        "termination_date": date(2025, 4, 1), "monthly_fee": Decimal("49.90"), "commitment_months": 24}
     assert "449,10" in reply.answer  # 9 remaining months x 49.90
     assert reply.answer.index("449,10") < reply.answer.index("Détail du calcul") < reply.answer.index("Sources")
-    assert [c.clause_id for c in reply.citations] == ["8.2"]
+    assert reply.citations[0].clause_id == "8.2"  # the calculator's clause first (a "see also" may follow)
     assert_quotes_verified(reply, corpus)
     assert any(t.name == "early_termination_cost" and t.output["amount"] == "449.10" for t in reply.tools)
 

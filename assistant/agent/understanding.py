@@ -149,16 +149,17 @@ class Slots(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v not in (None, [], "", {})}
 
 
-# Cue words before a date tell its role; the nearest cue wins.
-_DATE_CUES: list[tuple[str, re.Pattern[str]]] = [
-    ("renewal_date", re.compile(r"renouvel|reconduit|reconduction|renews?\b|renewal|rolls? over")),
-    ("term_end_date", re.compile(r"echeance (du contrat|de l.engagement|de mon contrat)|fin d.engagement|expire|term ends")),
-    ("commitment_start", re.compile(r"depuis|debut|commence|signe|souscrit|conclu|mise en service|active|activation|since|start|began|signed|subscribed|from")),
-    ("due_date", re.compile(r"echeance|echue|exigible|due|date limite|a payer avant|deadline")),
-    ("payment_date", re.compile(r"paye|payee|regle|reglee|verse|paid|settled")),
-    ("move_date", re.compile(r"demenag|move|moving|nouvelle adresse")),
-    ("termination_date", re.compile(r"resili|fin\b|quitter|arret|cancel|terminat|end\b|stop|preavis|notice|envoy|sent")),
-]
+# Cue words before a date tell its role; the nearest cue wins. The cues are data (knowledge/lexicon.yaml).
+@lru_cache(maxsize=1)
+def _date_cues() -> list[tuple[str, re.Pattern[str]]]:
+    import yaml
+
+    from assistant.config import get_settings
+
+    data = yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {}
+    return [(role, re.compile("|".join(cues))) for role, cues in (data.get("date_roles") or {}).items()]
+
+
 _DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?)\b")
 _DMY_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
 _ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March 1st": dateparser wants plain "1"
@@ -279,7 +280,7 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
 
 def _date_role(before: str) -> str | None:
     best: tuple[int, str] | None = None
-    for role, pattern in _DATE_CUES:
+    for role, pattern in _date_cues():
         for m in pattern.finditer(before):
             if best is None or m.end() > best[0]:
                 best = (m.end(), role)
