@@ -299,3 +299,28 @@ def test_the_whole_app_serves_gradio_pages_with_headers_and_no_cors(tmp_path: Pa
             assert "access-control-allow-origin" not in response.headers, path
             assert response.headers["x-frame-options"] == "DENY", path
             assert "script-src" in response.headers["content-security-policy"], path
+
+
+# --------------------------------------------------------------------------- conversations the OpenAI way
+
+def test_history_in_messages_is_replayed_in_a_fresh_session(tmp_path: Path) -> None:
+    client, assistant = api_app(tmp_path)
+    messages = [{"role": "user", "content": "Combien coûte une résiliation ?"},
+                {"role": "assistant", "content": "Avec quel opérateur ?"},
+                {"role": "user", "content": "Proximus"}]
+    response = client.post(URL, json={"model": "telecom-assistant", "messages": messages})
+    assert response.status_code == 200
+    session = response.json()["assistant"]["session_id"]
+    turns = next(t for sid, t in assistant.turns.items() if sid.endswith(session))
+    assert turns == ["Combien coûte une résiliation ?", "Proximus"]  # the earlier user turn, then the last
+    # a second client sending the same history gets its own session: nothing is shared
+    again = client.post(URL, json={"model": "telecom-assistant", "messages": messages})
+    assert again.json()["assistant"]["session_id"] != session
+
+
+def test_with_a_session_id_history_is_not_replayed(tmp_path: Path) -> None:
+    client, assistant = api_app(tmp_path)
+    messages = [{"role": "user", "content": "Bonjour"}, {"role": "user", "content": "Quel préavis ?"}]
+    client.post(URL, json={"model": "telecom-assistant", "messages": messages, "session_id": "abc"})
+    turns = next(t for sid, t in assistant.turns.items() if sid.endswith("abc"))
+    assert turns == ["Quel préavis ?"]  # the server session holds the context already

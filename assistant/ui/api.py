@@ -215,6 +215,29 @@ def _question(request: ChatCompletionRequest) -> str:
     return checked.text
 
 
+MAX_REPLAYED = 8  # earlier user messages replayed to rebuild a conversation sent the OpenAI way
+
+
+def _earlier_questions(request: ChatCompletionRequest) -> list[str]:
+    """The user messages before the last one (most recent MAX_REPLAYED), each through the input gate;
+    one the gate refuses is skipped (it could not have been answered either)."""
+    users = [m for m in request.messages if m.role == "user"][:-1]
+    out = []
+    for message in users[-MAX_REPLAYED:]:
+        checked = check_message(message.text())
+        if checked.rejection is None:
+            out.append(checked.text)
+    return out
+
+
+def _ask_after(backend: Backend, history: list[str], question: str, session_id: str,
+               operator: str | None) -> Reply:
+    """Replay earlier user messages in the (fresh) session, their replies unused, then answer `question`."""
+    for earlier in history:
+        backend.ask(earlier, session_id, operator)
+    return backend.ask(question, session_id, operator)
+
+
 def _check_fields(request: ChatCompletionRequest) -> None:
     for name in ("model", "operator", "user"):
         value = getattr(request, name)
@@ -279,9 +302,13 @@ def build_api(backend: Backend) -> APIRouter:
                 raise APIError(404, f"the model '{request.model}' does not exist; use '{MODEL_NAME}'",
                                param="model", code="model_not_found")
             question = _question(request)
+            # Standard OpenAI clients resend the conversation instead of a session id: without one, the
+            # earlier user messages are replayed in a fresh session so follow-ups keep their context.
+            history = _earlier_questions(request) if request.session_id is None else []
             session_id, assistant_session = sessions.resolve(client, request.session_id)
             try:
-                reply = await run_in_threadpool(backend.ask, question, assistant_session, request.operator)
+                reply = await run_in_threadpool(_ask_after, backend, history, question, assistant_session,
+                                                request.operator)
             except QueryError as error:
                 raise APIError(400, str(error), param="operator") from error
             except Exception as error:
