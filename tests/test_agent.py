@@ -316,3 +316,11 @@ def test_services_that_agree_answer_without_asking_the_service(corpus):
     assert exc.value.field == "commitment_months"
 
 
+
+
+def test_an_operator_named_in_the_message_beats_the_fixed_one(assistant):
+    """The conversation owns the operator and the latest word wins, also over a UI picker."""
+    reply = assistant.ask("En fait c'est chez Beta Mobile, quel préavis ?", session_id="pick", operator="Alpha")
+    assert reply.operator == "Beta Mobile"
+    follow = assistant.ask("et le préavis ?", session_id="pick", operator="Beta Mobile")
+    assert follow.operator == "Beta Mobile"

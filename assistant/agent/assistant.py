@@ -348,13 +348,16 @@ class Assistant:
         return found[0], self.templates.get(u.language, "assumed_operator", operator=found[0])
 
     def _operator(self, u: Understanding, state: SessionState, fixed: str | None) -> str | None:
+        """The conversation owns the operator and the latest word wins: one named in this message beats
+        the one a UI picker or an earlier turn fixed ("en fait c'est chez LOL")."""
+        if u.operator:
+            state.operator = u.operator
+            return u.operator
         if fixed:
             resolved = self.corpus.resolve_operator(fixed)
             if resolved:
                 state.operator = resolved
                 return resolved
-        if u.operator:
-            state.operator = u.operator
         return state.operator
 
     @staticmethod

@@ -154,9 +154,9 @@ def build_chat(backend: Backend) -> gr.Blocks:
                 content += "\n\n" + t("handoff_offer", reply.language)
             state.add("assistant", content, turn)
             html = sources_html(reply.citations, backend.find_clause, reply.language, backend.doc_titles)
-            # Remember the operator the assistant recognised so the picker shows what the session knows.
+            # The conversation owns the operator: the picker follows the latest one, whoever named it.
             picker = (gr.update(value=reply.operator)
-                      if chosen is None and reply.operator in backend.operators else no_change)
+                      if reply.operator in backend.operators and reply.operator != chosen else no_change)
             yield "", state.messages, html, gr.update(visible=offer_handoff), picker, state
 
         submit_outputs = [message, chatbot, sources, handoff, operator, session]
