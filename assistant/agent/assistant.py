@@ -302,12 +302,23 @@ class Assistant:
         previous_text = state.pending.text if state.pending else state.last_text
         follow_up = previous and carries_facts and (
             not needs or len(u.text.split()) <= 10 and routing.ranked and routing.ranked[0].keywords == 0
-            or (needs and needs[0].action != "answer"))
+            or (needs and needs[0].action != "answer") or self._answers_pending(u, state))
         if follow_up:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:
                 return kept, f"{previous_text} {u.text}", 0
         return needs, u.text, routing.ranked[0].keywords if routing.ranked else 0
+
+    @staticmethod
+    def _answers_pending(u: Understanding, state: SessionState) -> bool:
+        """The message gives the one fact the assistant asked for (a short answer, not a new question)."""
+        pending = state.pending
+        if pending is None or len(u.text.split()) > 15:
+            return False
+        if pending.missing == "operator":
+            return bool(u.operators)
+        given = getattr(u.slots, pending.missing, None)
+        return given not in (None, [], {}) or (pending.missing.endswith(("date", "start")) and bool(u.slots.other_dates))
 
     @staticmethod
     def _place_dates(u: Understanding, needs: list[Need], pending: PendingQuestion | None) -> Understanding:
@@ -507,6 +518,10 @@ class Assistant:
         if lead is None:
             key = "fallback_lead" if want_figure else "fallback_lead_text"
             lead = t.get(lang, key, operator=operator, ref=clause_ref(cites[0], lang))
+            figure = self._figure_text(cites[0].quote, None, lang)
+            if figure and not want_figure:  # the clause's own figure, said in the reader's words
+                lead = t.get(lang, "fallback_lead_text_figure", operator=operator, ref=clause_ref(cites[0], lang),
+                             figure=figure)
         body = [p for p in (note, lead) if p] + render_quotes(t, lang, cites)
         reply = customer_reply(t, lang, f"{lead}\n« {cites[0].quote} »", cites[:1])
         return Composed("\n\n".join(body), reply, ReplyStatus.ANSWERED, cites)
@@ -532,16 +547,21 @@ class Assistant:
         if need is None or need.answer not in ("amount", "duration"):
             return None
         wanted = {"amount"} if need.answer == "amount" else {"days", "months", "years", "hours", "weeks"}
-        figure = next((f for f in read_figures(cite_.quote, self.lexicon) if f.kind in wanted), None)
+        text = self._figure_text(cite_.quote, wanted, lang)
+        if text is None:
+            return None
+        return self.templates.get(lang, "fallback_figure", ref=clause_ref(cite_, lang), operator=operator, figure=text)
+
+    def _figure_text(self, quote: str, wanted: set[str] | None, lang: str) -> str | None:
+        """The first amount or duration of `quote` (of the `wanted` kinds), worded in `lang`."""
+        figure = next((f for f in read_figures(quote, self.lexicon) if wanted is None or f.kind in wanted), None)
         if figure is None:
             return None
         tl = self.templates.lang(lang)
         if figure.kind == "amount":
-            text = " ".join(x for x in (fmt_money(figure.number, lang), tl["tax"].get(figure.tax, "")) if x)
-        else:
-            unit = tl["units_one" if figure.number == 1 else "units"].get(figure.kind, figure.kind)
-            text = f"{figure.number.normalize():f} {unit}"
-        return self.templates.get(lang, "fallback_figure", ref=clause_ref(cite_, lang), operator=operator, figure=text)
+            return " ".join(x for x in (fmt_money(figure.number, lang), tl["tax"].get(figure.tax, "")) if x)
+        unit = tl["units_one" if figure.number == 1 else "units"].get(figure.kind, figure.kind)
+        return f"{figure.number.normalize():f} {unit}"
 
     @property
     def lexicon(self) -> Lexicon:
