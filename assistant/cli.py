@@ -1,4 +1,4 @@
-"""`assistant ingest | retrieve | corpus | calc | ask | chat | serve | eval`.
+"""`assistant ingest | retrieve | corpus | rules draft | calc | ask | chat | serve | eval`.
 
 Every user error ends as one line on stderr naming the problem and a non-zero exit, never a traceback.
 Questions, from an argument or from `ask --jsonl`, pass the same input gate as the web app and the API
@@ -135,6 +135,36 @@ def _corpus_checks(args: argparse.Namespace, settings: Settings, corpus) -> int:
     return 0
 
 
+def _cmd_rules_draft(args: argparse.Namespace, settings: Settings) -> int:
+    """`rules draft DOC`: a draft rules file (candidate open facts for every figure sentence) for review."""
+    from assistant.corpus.draft import draft_rules, load_draft_document
+    from assistant.errors import CorpusError
+
+    for value, what in ((args.doc, "the document"), (args.out and str(args.out) or "", "--out")):
+        if has_lone_surrogate(value):
+            raise InvalidInput(f"{what} is not valid UTF-8 text")
+    operator = _checked_operator(args.operator)
+    document = load_draft_document(args.doc, settings.knowledge_dir, operator)
+    draft = draft_rules(document, settings.knowledge_dir / "needs.yaml", operator)
+    text = draft.to_yaml(document.meta.file)
+    if args.out is None:
+        print(text, end="")
+        return 0
+    out = args.out.resolve()
+    if out.exists() and out.parent == settings.rules_dir.resolve():
+        raise CorpusError(f"{args.out} is a rules file in use: write the draft elsewhere and review it before it "
+                          f"replaces anything")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CorpusError(f"cannot write {args.out}: {exc.strerror}") from exc
+    amounts = sum(f.figure.kind == "amount" for f in draft.facts)
+    print(f"wrote {args.out}: {len(draft.facts)} draft facts ({amounts} amounts) from {draft.figure_sentences} "
+          f"figure sentences of {draft.doc_id}; {len(draft.unread)} without a readable figure", file=sys.stderr)
+    return 0
+
+
 def _cmd_calc(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.tools.cli import list_calculators, run_calc
 
@@ -211,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="numbering gaps, repeated runs, references to missing articles, empty headings, "
                             "price-list pointers, conflicting figures")
     p.set_defaults(func=_cmd_corpus)
+
+    p = sub.add_parser("rules", help="rules-file authoring: `rules draft DOC` drafts a rules file from a document")
+    rules_sub = p.add_subparsers(dest="rules_command", required=True)
+    d = rules_sub.add_parser("draft", help="draft a rules file (one candidate fact per figure of the text) for review")
+    d.add_argument("doc", help="a document id of the manifest, or the path of a T&C text file")
+    d.add_argument("--operator", help="the operator's name (default: the manifest's; required for a file outside it)")
+    d.add_argument("--out", type=Path, help="where to write the draft YAML (default: stdout)")
+    d.set_defaults(func=_cmd_rules_draft)
 
     p = sub.add_parser("calc", help="run a calculator: assistant calc <tool> '<json input>' [--json]")
     p.add_argument("tool", nargs="?")

@@ -253,6 +253,7 @@ class OpenFact(Fact):
     customer_types: list[CustomerType] = Field(default_factory=lambda: ["business", "consumer"])
     summary_fr: str = ""
     summary_en: str = ""
+    draft: bool = False  # written by `assistant rules draft`, not yet reviewed; answered like any other fact
 
     @model_validator(mode="after")
     def _summary_pair(self) -> OpenFact:
