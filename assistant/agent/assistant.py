@@ -159,7 +159,7 @@ class Assistant:
             try:
                 from assistant.tools.rules import load_rules
 
-                book = load_rules()
+                book = load_rules(self.settings.rules_dir)
                 self._services = {op: [(s.key, [s.name, *s.aliases]) for s in book.for_operator(op).services]
                                   for op in book.operators()}
             except Exception as exc:  # no rules for this deployment: calculators that need a service will ask

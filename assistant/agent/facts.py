@@ -118,6 +118,18 @@ def _case_facts(rules: OperatorRules) -> Iterable[FactView]:
                        list(case.customer_types), summary_fr=case.label_fr, summary_en=case.label_en, extra=bounds)
 
 
+def _fits(view: FactView, answer: str, language: str) -> bool:
+    """The fact is of the kind the answer type calls for: a summary for a procedure, an amount for an amount,
+    a duration for a duration or a date; a fact the documents leave unstated fits any figure question."""
+    if answer in ("procedure", "yes_no", "list"):
+        return bool(view.summary(language))
+    kinds = {v.kind for v in view.fact.values}
+    if answer == "amount":
+        return "amount" in kinds or (not kinds and view.selector.startswith("fee:") and not view.summary(language))
+    # a duration or a date: a fact giving one, or a summary (delays are often told in words); never a price
+    return bool(kinds & {"days", "months", "hours"}) or (not kinds and not view.selector.startswith("fee:"))
+
+
 class FactBase:
     """Every operator's facts, queried by need."""
 
@@ -237,8 +249,7 @@ class FactBase:
                                                           for v in views])
         # the kind of fact the answer type calls for first (a procedure is told by a summary, an amount or a
         # duration by a figure), then the closest to the question; a fact far behind the best is off topic
-        wants_text = need.answer in ("procedure", "yes_no", "list")
-        kind_first = [bool(v.summary(language)) == wants_text for v in views]
+        kind_first = [_fits(v, need.answer, language) for v in views]
         order = sorted(range(len(views)), key=lambda i: (not kind_first[i], -sims[i]))
         best = max(sims[i] for i in order if kind_first[i] == kind_first[order[0]])
         return [views[i] for i in order if sims[i] >= best - self._margin * 1.5][:4]
