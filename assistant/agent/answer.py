@@ -127,6 +127,8 @@ class FactWriter:
                         cites, ReplyStatus.ANSWERED)
         ref, cites = self.ref([value.source, *fact.sources][:2])
         text = self.value_text(value)
+        if value.kind == "percent" and view.extra.get("period"):
+            text = f"{text} {self.tl['per'].get(view.extra['period'], '')}".strip()
         anchor = self.tl["anchor"].get(view.extra.get("anchor", ""), "")
         condition = f" {anchor}" if anchor else ""
         if value.condition and self.lang == "fr":

@@ -97,6 +97,8 @@ def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
             types = list(getattr(f, "customer_types", ["business", "consumer"]))
             multiple = getattr(f, "legal_rate_multiple", None)
             extra = {"legal_multiple": f"{multiple.normalize():f}"} if multiple is not None else {}
+            if isinstance(getattr(f, "period", None), str):  # a rate per month or per year
+                extra["period"] = f.period
             yield FactView(op, selector, fr, en, f, services, types, extra=extra)
     if rules.moving_recommitment is not None:
         yield FactView(op, "moving_recommitment", "Nouvel engagement après un déménagement",
@@ -125,7 +127,8 @@ def _fits(view: FactView, answer: str, language: str) -> bool:
         return bool(view.summary(language))
     kinds = {v.kind for v in view.fact.values}
     if answer == "amount":
-        return "amount" in kinds or (not kinds and view.selector.startswith("fee:") and not view.summary(language))
+        return bool(kinds & {"amount", "percent"}) or "legal_multiple" in view.extra or (
+            not kinds and view.selector.startswith("fee:") and not view.summary(language))
     # a duration or a date: a fact giving one, or a summary (delays are often told in words); never a price
     return bool(kinds & {"days", "months", "hours"}) or (not kinds and not view.selector.startswith("fee:"))
 
