@@ -12,6 +12,7 @@ only with `--baselines`. A run is diffed only against a previous report of the s
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -34,6 +35,9 @@ DEFAULT_REPORT_DIR = ROOT / "eval" / "reports" / "latest"
 BLIND_REPORT_DIR = ROOT / "eval" / "reports" / "blind"
 SPLIT_REPORT_DIRS = {"dev": DEFAULT_REPORT_DIR, "blind": BLIND_REPORT_DIR}
 console = Console(stderr=True)
+
+
+log = logging.getLogger(__name__)
 
 
 def _settings_for(mode: str, settings: Settings) -> Settings:
@@ -75,6 +79,19 @@ def measure_baselines(settings: Settings) -> tuple[dict[str, Any] | None, str]:
         return _as_dict(run_retrieval_benchmark(settings, load_retrieval_set())), ""
     except Exception as exc:  # the baselines must never sink the QA run
         return None, f"Baselines failed: {type(exc).__name__}: {exc}"
+
+
+def _corpus_health(settings: Settings) -> Any:
+    """The corpus health check for the report's last section; an evaluation never fails because of it."""
+    try:
+        from assistant.corpus import load_corpus
+        from assistant.corpus.health import check
+        from assistant.tools.rules import load_rules
+
+        return check(load_corpus(settings), load_rules(settings.rules_dir))
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+        log.warning("corpus health not included in the report: %s", exc)
+        return None
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
@@ -149,7 +166,7 @@ def run_eval(dataset: Path | None, mode: str, out: Path | None, settings: Settin
     base, note = measure_baselines(settings) if want_baselines else (
         None, "Not measured in this run (only the full dev run measures them by default; pass --baselines).")
     write_report(out, meta, summary, breakdown(results, "category"), breakdown(results, "language"), results, diff,
-                 base, note)
+                 base, note, health=_corpus_health(settings))
     _print_summary(summary, out)
     if diff.has_previous:
         console.print(f"regressions: {len(diff.regressions)} · fixes: {len(diff.fixes)} (vs {diff.baseline})")

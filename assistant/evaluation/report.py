@@ -162,7 +162,7 @@ def build_sections(meta: dict[str, Any], summary: dict[str, Any], by_category: d
                    by_language: dict[str, dict[str, Any]], results: Sequence[ItemResult], diff: RunDiff,
                    baselines: dict[str, Any] | None, baseline_note: str, failure_limit: int = 150,
                    by_persona: dict[str, dict[str, Any]] | None = None,
-                   by_kind: dict[str, dict[str, Any]] | None = None) -> list[Section]:
+                   by_kind: dict[str, dict[str, Any]] | None = None, health: Any = None) -> list[Section]:
     by_persona = by_persona if by_persona is not None else breakdown(results, "persona")
     by_kind = by_kind if by_kind is not None else breakdown_by_kind(results)
     intro = Section("QA evaluation report", [
@@ -184,7 +184,20 @@ def build_sections(meta: dict[str, Any], summary: dict[str, Any], by_category: d
         _baselines(baselines, baseline_note),
         *_diff_sections(diff),
         _failures(results, failure_limit),
+        *([_health(health)] if health is not None else []),
     ]
+
+
+def _health(health: Any) -> Section:
+    """The corpus health check (contradictions first): what the answers rest on, found automatically."""
+    from assistant.corpus.health_view import counts_rows, finding_rows
+
+    counts = ", ".join(f"{label}: {n}" for label, n in counts_rows(health))
+    rows = finding_rows(health)
+    return Section("Corpus health", text=[f"Found automatically in the documents ({counts}). Contradictions and "
+                                          "references to missing articles (answers relying on a conflicting "
+                                          "fact state both values):"],
+                   table=Table(["finding", "operator", "clauses", "what", "quote"], rows) if rows else None)
 
 
 # --------------------------------------------------------------------------- renderers
@@ -240,7 +253,8 @@ def render_html(sections: Sequence[Section]) -> str:
 
 def write_report(out: Path, meta: dict[str, Any], summary: dict[str, Any], by_category: dict[str, dict[str, Any]],
                  by_language: dict[str, dict[str, Any]], results: Sequence[ItemResult], diff: RunDiff,
-                 baselines: dict[str, Any] | None = None, baseline_note: str = "") -> dict[str, Path]:
+                 baselines: dict[str, Any] | None = None, baseline_note: str = "",
+                 health: Any = None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     by_persona, by_kind = breakdown(results, "persona"), breakdown_by_kind(results)
     files = {
@@ -249,7 +263,7 @@ def write_report(out: Path, meta: dict[str, Any], summary: dict[str, Any], by_ca
                                     summary.get("latency_p50_ms"), summary.get("latency_p95_ms")),
     }
     sections = build_sections(meta, summary, by_category, by_language, results, diff, baselines, baseline_note,
-                              by_persona=by_persona, by_kind=by_kind)
+                              by_persona=by_persona, by_kind=by_kind, health=health)
     (out / "report.md").write_text(render_markdown(sections), encoding="utf-8")
     (out / "report.html").write_text(render_html(sections), encoding="utf-8")
     payload = {"meta": meta, "summary": {"overall": summary, "by_category": by_category, "by_language": by_language,

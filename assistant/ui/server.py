@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -79,6 +80,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     backend = backend or Backend.from_settings(settings, progress=True)
     app = FastAPI(title="Telecom T&C assistant", docs_url="/docs", redoc_url=None)
     app.include_router(build_api(backend))
+    app.add_api_route("/qa/health", _health_page(settings), methods=["GET"], response_class=HTMLResponse,
+                      include_in_schema=False)
     mount: dict[str, Any] = {"server_name": settings.host, "server_port": settings.port,
                              "footer_links": ["api"], "run_history": False, "ssr_mode": False}
     app = gr.mount_gradio_app(app, build_sidebar(backend), path=SIDEBAR_PATH, css=CSS + SIDEBAR_CSS, **mount)
@@ -91,6 +94,23 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         log.warning("sidebar auth needs both ASSISTANT_SIDEBAR_USER and ASSISTANT_SIDEBAR_PASSWORD; it is OFF")
     add_security(app, settings, api_keys)
     return app
+
+
+def _health_page(settings: Settings) -> Any:
+    """The QA page of the corpus health check (computed once, on first visit; the texts are public T&C)."""
+    cache: dict[str, str] = {}
+
+    def page() -> HTMLResponse:
+        if "html" not in cache:
+            from assistant.corpus import load_corpus
+            from assistant.corpus.health import check
+            from assistant.corpus.health_view import health_html
+            from assistant.tools.rules import load_rules
+
+            cache["html"] = health_html(check(load_corpus(settings), load_rules(settings.rules_dir)))
+        return HTMLResponse(cache["html"])
+
+    return page
 
 
 def add_security(app: FastAPI, settings: Settings, api_keys: dict[str, Role] | None = None) -> FastAPI:
