@@ -256,7 +256,7 @@ class Assistant:
             return self._simple(u.language, "refuse_injection", ReplyStatus.REFUSED, "out_of_scope")
         operator = self._operator(u, state, fixed_operator)
         pending = state.pending
-        needs, text, hits = self._needs(u, state)
+        needs, text, hits, alternatives = self._needs(u, state)
         resumed = text != u.text  # this message adds facts to the question asked before
         u = self._place_dates(u, needs, pending if resumed else None)
         u = self._merge_slots(u, state)
@@ -288,11 +288,11 @@ class Assistant:
             text = self.templates.get(u.language, "ask_operator", operators=", ".join(self.corpus.operators()))
             return Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY, intent=intent,
                          language=u.language)
-        return self._answer_needs(u, state, needs, operator, note)
+        return self._answer_needs(u, state, needs, operator, note, alternatives)
 
     # ------------------------------------------------------------------ understanding: needs
 
-    def _needs(self, u: Understanding, state: SessionState) -> tuple[list[Need], str, int]:
+    def _needs(self, u: Understanding, state: SessionState) -> tuple[list[Need], str, int, list[Need]]:
         """The needs of this turn and the text they are about. A message that only adds facts (an operator,
         a date, a fee) to a pending or just-answered question continues it; a new question replaces it."""
         routing = self.router.route(u.text, fill=self._fill(u))
@@ -306,8 +306,12 @@ class Assistant:
         if follow_up:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:
-                return kept, f"{previous_text} {u.text}", 0
-        return needs, u.text, routing.ranked[0].keywords if routing.ranked else 0
+                return kept, f"{previous_text} {u.text}", 0, []
+        chosen = {n.id for n in needs}
+        alternatives = [n for n in (self.catalog.get(r.need) for r in routing.ranked[1:4]
+                                    if r.score >= self.catalog.router.min_score and r.need not in chosen)
+                        if n is not None and n.action == "answer"]
+        return needs, u.text, routing.ranked[0].keywords if routing.ranked else 0, alternatives
 
     @staticmethod
     def _answers_pending(u: Understanding, state: SessionState) -> bool:
@@ -411,7 +415,7 @@ class Assistant:
                      intent=intent, language=language)  # type: ignore[arg-type]
 
     def _answer_needs(self, u: Understanding, state: SessionState, needs: list[Need], operator: str,
-                      note: str) -> Reply:
+                      note: str, alternatives: Sequence[Need] = ()) -> Reply:
         turn = Turn()
         topic = self.matcher.strip(u.text)
         query = f"{topic} {' '.join(n.query_hint for n in needs)}".strip()
@@ -435,6 +439,8 @@ class Assistant:
                 turn.evidence.allow([(c.doc_id, c.clause_id)])
             if composed is not None and composed.status != ReplyStatus.CLARIFY:
                 composed = self._see_also(composed, u, needs[0], passages)
+        if composed is None and not self.llm_enabled:
+            composed = self._next_need(u, operator, values, turn, alternatives, note)
         if composed is None:
             composed = self._fallback(u, needs[0], operator, query, passages, note)
         citations = guard(composed.citations, turn.evidence, self.verifier)
@@ -525,6 +531,24 @@ class Assistant:
         body = [p for p in (note, lead) if p] + render_quotes(t, lang, cites)
         reply = customer_reply(t, lang, f"{lead}\n« {cites[0].quote} »", cites[:1])
         return Composed("\n\n".join(body), reply, ReplyStatus.ANSWERED, cites)
+
+    def _next_need(self, u: Understanding, operator: str, values: dict[str, Any], turn: Turn,
+                   alternatives: Sequence[Need], note: str) -> Composed | None:
+        """The knowledge has nothing for the chosen need: the next-ranked need answers instead, but only with a
+        fact that is clearly about the question (never a confident answer to something else)."""
+        writer = FactWriter(self.templates, u.language, operator, lambda src: self._cite_source(operator, src))
+        question = self.matcher.strip(u.text) or u.text
+        for need in alternatives[:2]:
+            answer = self._gather(need, u, operator, values, turn)
+            answer.missing = None
+            if not answer.results and not self.facts.is_clearly_about(answer.facts[:1], question, u.language):
+                continue
+            composed = compose_facts(writer, [answer], note)
+            if composed is not None:
+                for c in composed.citations:
+                    turn.evidence.allow([(c.doc_id, c.clause_id)])
+                return composed
+        return None
 
     def _see_also(self, composed: Composed, u: Understanding, need: Need, passages: Sequence[Passage]) -> Composed:
         """Facts answer first; the sentence of the retrieved clauses closest to the question follows as "see

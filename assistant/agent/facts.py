@@ -257,6 +257,13 @@ class FactBase:
         best = max(sims[i] for i in order if kind_first[i] == kind_first[order[0]])
         return [views[i] for i in order if sims[i] >= best - self._margin * 1.5][:4]
 
+    def is_clearly_about(self, views: list[FactView], question: str, language: str) -> bool:
+        """The first fact is closer to the question than a generic need requires of the fact it picks (by one
+        margin: this fact answers a need the router did not choose)."""
+        if not views or self._embed is None:
+            return False
+        return float(self._similarities(views[:1], question, language)[0]) >= self._min_similarity + self._margin
+
     def _similarities(self, views: list[FactView], question: str, language: str) -> np.ndarray:
         labels = [v.text(language) for v in views]
         self._embed_labels(labels)
