@@ -121,6 +121,7 @@ class Assistant:
         self._catalog: NeedCatalog | None = None
         self._router: NeedRouter | None = None
         self._facts: FactBase | None = None
+        self._graph: Any = None
         # A stand-in retriever (tests) means no embedding model: the router then runs on keywords unless
         # `embed` is given; the real retriever means the product's embedding model routes too.
         self._embed = embed if embed is not None else (None if retriever is not None else "default")
@@ -246,15 +247,31 @@ class Assistant:
         return reply
 
     def _ask(self, question: str, state: SessionState, fixed_operator: str | None) -> Reply:
-        u = understand(question, self.matcher, default_language=state.language or "fr", today=self.today(),
+        """One turn through the compiled turn graph (assistant/agent/graph.py)."""
+        out = self.graph.invoke({"question": question, "fixed_operator": fixed_operator, "session": state})
+        return out["reply"]
+
+    @property
+    def graph(self) -> Any:
+        if self._graph is None:
+            from assistant.agent.graph import build_turn_graph
+
+            self._graph = build_turn_graph(self)
+        return self._graph
+
+    def understand_turn(self, turn: dict[str, Any]) -> dict[str, Any]:
+        """The graph's first step: guards, operator, needs, facts of the message; then which branch answers."""
+        state: SessionState = turn["session"]
+        fixed = turn.get("fixed_operator")
+        u = understand(turn["question"], self.matcher, default_language=state.language or "fr", today=self.today(),
                        others=self.corpus.other_matcher)
         if u.junk:
-            return self._simple(state.language or u.language, "junk", ReplyStatus.CLARIFY, "other")
+            return {"understanding": u, "branch": "junk"}
         state.language = u.language
         if u.injection:
             state.pending = None
-            return self._simple(u.language, "refuse_injection", ReplyStatus.REFUSED, "out_of_scope")
-        operator = self._operator(u, state, fixed_operator)
+            return {"understanding": u, "branch": "refuse_injection"}
+        operator = self._operator(u, state, fixed)
         pending = state.pending
         needs, text, hits, alternatives = self._needs(u, state)
         resumed = text != u.text  # this message adds facts to the question asked before
@@ -265,30 +282,52 @@ class Assistant:
         # would answer; a router "out of scope" on a message with contract words is an abstention instead
         off_topic = u.intent == "out_of_scope" and (u.topic == "task" or not needs
                                                    or needs[0].action == "refuse" or not hits)
+        base = {"understanding": u, "operator": operator, "alternatives": alternatives, "note": ""}
         if off_topic and not resumed and not u.operators:
             state.pending = None
-            return self._simple(u.language, "refuse", ReplyStatus.REFUSED, "out_of_scope")
+            return {**base, "branch": "refuse"}
         if not resumed and ((needs and needs[0].action == "smalltalk") or u.intent == "smalltalk"):
-            return self._simple(u.language, "smalltalk", ReplyStatus.ANSWERED, "smalltalk")
+            return {**base, "branch": "smalltalk"}
         needs = [n for n in needs if n.action == "answer"]
         intent = needs[0].intent if needs else "other"
-        unknown = self._outside_corpus(u.model_copy(update={"intent": intent}), operator, fixed_operator)
-        if unknown is not None:
+        u = u.model_copy(update={"intent": intent})
+        base.update(understanding=u, needs=needs)
+        if self._outside_corpus(u, operator, fixed) is not None:
             state.pending = None
-            return unknown
-        note = ""
+            return {**base, "branch": "outside"}
         if operator is None:
             operator, note = self._infer_operator(u)
             if operator:
                 state.operator = operator
+            base.update(operator=operator, note=note)
         if not needs:
-            return self._unrouted(u, state, operator, note)
-        if operator is None:
-            state.pending = PendingQuestion(text=u.text, intent=intent, missing="operator", needs=[n.id for n in needs])
+            return {**base, "branch": "unrouted"}
+        return {**base, "branch": "ask_operator" if operator is None else "answer"}
+
+    def reply_for_branch(self, branch: str, turn: dict[str, Any]) -> Reply:
+        """The graph's last step: the reply of the branch `understand_turn` chose."""
+        state: SessionState = turn["session"]
+        u: Understanding = turn["understanding"]
+        operator, needs = turn.get("operator"), turn.get("needs") or []
+        if branch == "junk":
+            return self._simple(state.language or u.language, "junk", ReplyStatus.CLARIFY, "other")
+        if branch in ("refuse", "refuse_injection"):
+            return self._simple(u.language, branch, ReplyStatus.REFUSED, "out_of_scope")
+        if branch == "smalltalk":
+            return self._simple(u.language, "smalltalk", ReplyStatus.ANSWERED, "smalltalk")
+        if branch == "outside":
+            reply = self._outside_corpus(u, operator, turn.get("fixed_operator"))
+            assert reply is not None
+            return reply
+        if branch == "unrouted":
+            return self._unrouted(u, state, operator, turn.get("note", ""))
+        if branch == "ask_operator":
+            state.pending = PendingQuestion(text=u.text, intent=u.intent, missing="operator",
+                                            needs=[n.id for n in needs])
             text = self.templates.get(u.language, "ask_operator", operators=", ".join(self.corpus.operators()))
-            return Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY, intent=intent,
+            return Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY, intent=u.intent,
                          language=u.language)
-        return self._answer_needs(u, state, needs, operator, note, alternatives)
+        return self._answer_needs(u, state, needs, operator, turn.get("note", ""), turn.get("alternatives") or [])
 
     # ------------------------------------------------------------------ understanding: needs
 
