@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_OPERATOR = "__unknown__"
 COMMENT_CHARS = 2000
-HANDOFF_STATUSES = {ReplyStatus.REFUSED, ReplyStatus.NOT_FOUND}
+# A human is offered only for an in-scope question the documents leave unanswered (never for a recipe request
+# or a prompt injection); the customer can always ask for one with the hand-off button.
+HANDOFF_STATUSES = {ReplyStatus.NOT_FOUND}
 EXAMPLES = [
     "Je veux résilier mon abonnement Proximus, quel préavis dois-je respecter ?",
     "Combien coûte une résiliation anticipée chez Crossing Telecom ?",
