@@ -255,7 +255,11 @@ class FactBase:
         kind_first = [_fits(v, need.answer, language) for v in views]
         order = sorted(range(len(views)), key=lambda i: (not kind_first[i], -sims[i]))
         best = max(sims[i] for i in order if kind_first[i] == kind_first[order[0]])
-        return [views[i] for i in order if sims[i] >= best - self._margin * 1.5][:4]
+        kept = [i for i in order if sims[i] >= best - self._margin * 1.5]
+        # among facts about equally close to the question, one that states its answer leads one that does not
+        close = [i for i in kept if kind_first[i] == kind_first[kept[0]] and sims[i] >= best - self._margin]
+        close.sort(key=lambda i: (views[i].status != FactStatus.STATED, -sims[i]))
+        return [views[i] for i in [*close, *(i for i in kept if i not in close)]][:4]
 
     def is_clearly_about(self, views: list[FactView], question: str, language: str) -> bool:
         """The first fact is closer to the question than a generic need requires of the fact it picks (by one
