@@ -56,6 +56,7 @@ from assistant.errors import AssistantError, InputError
 from assistant.models import (
     CalcResult,
     Citation,
+    FactStatus,
     Passage,
     PassageOut,
     Reply,
@@ -517,7 +518,8 @@ class Assistant:
                     answer.must_ask = not facts or given
                 continue
             answer.results.append((name, self._calc_title(name, u.language), result))
-            answer.missing, answer.missing_slot = None, ""  # computed after all: nothing to ask
+            if result.amount is not None or result.result_date or result.status == FactStatus.STATED:
+                answer.missing, answer.missing_slot = None, ""  # computed after all: nothing to ask
             break
         return answer
 
@@ -532,9 +534,9 @@ class Assistant:
                                    u.slots.customer_type, u.slots.number_count, u.language)
 
     def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
-        """A calculator's inputs from the conversation's facts; the fee kind is the one of the fact that
-        answers the question (the best-ranked fact, when it is a fee)."""
-        kind = facts[0].selector.removeprefix("fee:") if facts and facts[0].selector.startswith("fee:") else None
+        """A calculator's inputs from the conversation's facts; the fee kind is the one of the best-ranked fee
+        among the facts that answer the question."""
+        kind = next((v.selector.removeprefix("fee:") for v in facts if v.selector.startswith("fee:")), None)
         return build_payload(self.calculators[name].input_model, {**values, **({"fee_kind": kind} if kind else {})})
 
     def _cite_source(self, operator: str, src: Source) -> Citation:
@@ -682,6 +684,9 @@ class Assistant:
         figures = {(r.amount, r.result_date, r.status, str(r.values.get("known_subtotal"))) for r in results}
         if len(figures) == 1:  # every service that can be computed gives the same answer: no need to ask
             return results[0]
+        with_figure = {(r.amount, r.result_date): r for r in results if r.amount is not None or r.result_date}
+        if len(with_figure) == 1:  # only one service has this charge at all (the others state none)
+            return next(iter(with_figure.values()))
         if not results and errors and all(e.field == errors[0].field for e in errors):
             raise errors[0]  # the same fact is missing whatever the service: ask for that fact
         raise InputError("service", "the answer depends on the service", "la réponse dépend du service")

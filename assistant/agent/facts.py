@@ -252,7 +252,8 @@ class FactBase:
                                                           for v in views])
         # the kind of fact the answer type calls for first (a procedure is told by a summary, an amount or a
         # duration by a figure), then the closest to the question; a fact far behind the best is off topic
-        kind_first = [_fits(v, need.answer, language) for v in views]
+        # a fact the need names by its selector (its early-termination rule, its notice) is the need's own
+        kind_first = [v.selector in need.facts or _fits(v, need.answer, language) for v in views]
         order = sorted(range(len(views)), key=lambda i: (not kind_first[i], -sims[i]))
         best = max(sims[i] for i in order if kind_first[i] == kind_first[order[0]])
         kept = [i for i in order if sims[i] >= best - self._margin * 1.5]
