@@ -78,9 +78,12 @@ def answer_markdown(reply: Reply) -> str:
     the sources panel, by label only so that no quote is shown twice."""
     parts = [escape_markdown_html(reply.answer.strip())]
     if reply.citations:
-        lines = [f"**{t('sources_heading', reply.language)}**"]
+        # one line per clause, with the numbers of its quotes in the sources panel ("[1, 2] … art. 65")
+        numbers: dict[str, list[int]] = {}
         for number, citation in enumerate(reply.citations, start=1):
-            lines.append(f"[{number}] {escape_markdown_html(citation_label(citation))}")
+            numbers.setdefault(citation_label(citation), []).append(number)
+        lines = [f"**{t('sources_heading', reply.language)}**"]
+        lines += [f"[{', '.join(map(str, nums))}] {escape_markdown_html(label)}" for label, nums in numbers.items()]
         parts.append("\n\n".join(lines))
     return "\n\n".join(parts)
 
