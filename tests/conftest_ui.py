@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -116,3 +118,15 @@ def stop_app(app: RunningApp) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(app.process.pid, signal.SIGKILL)
             app.process.wait(timeout=5)
+
+
+def running_app(tmp_path_factory: Any, name: str, env: dict[str, str] | None = None) -> Iterator[RunningApp]:
+    """A module fixture's body: skip when the app cannot start, else start it, yield it, stop it."""
+    import pytest
+
+    reason = missing_pieces()
+    if reason:
+        pytest.skip(reason)
+    running = start_app(tmp_path_factory.mktemp(name), env=env)
+    yield running
+    stop_app(running)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from conftest_ui import RunningApp, missing_pieces, start_app, stop_app
+from conftest_ui import RunningApp, running_app
 
 pytestmark = pytest.mark.server
 
@@ -20,14 +20,9 @@ QUESTION = "Comment résilier mon abonnement VoIP Proximus ?"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    reason = missing_pieces()
-    if reason:
-        pytest.skip(reason)
-    running = start_app(tmp_path_factory.mktemp("api-keys-app"), env={
+    yield from running_app(tmp_path_factory, "api-keys-app", env={
         "ASSISTANT_API_KEYS": f"{CUSTOMER_KEY},{AGENT_KEY}:agent,{OTHER_KEY}:customer",
         "ASSISTANT_RETENTION_DAYS": "30"})
-    yield running
-    stop_app(running)
 
 
 def client(app: RunningApp, key: str) -> openai.OpenAI:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from conftest_ui import RunningApp, missing_pieces, start_app, stop_app
+from conftest_ui import RunningApp, running_app
 
 pytestmark = pytest.mark.server
 
@@ -16,12 +16,7 @@ QUESTION = "Comment résilier mon abonnement VoIP Proximus ?"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    reason = missing_pieces()
-    if reason:
-        pytest.skip(reason)
-    running = start_app(tmp_path_factory.mktemp("api-app"))
-    yield running
-    stop_app(running)
+    yield from running_app(tmp_path_factory, "api-app")
 
 
 @pytest.fixture(scope="module")

@@ -561,6 +561,13 @@ class Assistant:
             if not about or not has_figure(about[0].quote):
                 return compose_not_found(t, lang, operator, about[:1] if about and is_pointer(about[0].quote) else [])
             cites = about + [c for c in cites if c not in about]
+        elif need is None:
+            # the router abstained: a clause that shares no topic word with the question is not shown as if it
+            # answered it (the documents are silent on a handset price, whatever art. 37 says)
+            about = [c for c in cites if covers_topic(topic, c.quote, language=lang)]
+            if not about:
+                return compose_not_found(t, lang, operator, [])
+            cites = about + [c for c in cites if c not in about]
         lead = self._figure_lead(need, cites[0], operator, lang)
         if lead is None:
             key = "fallback_lead" if want_figure else "fallback_lead_text"

@@ -126,7 +126,9 @@ _QUESTION_STOP = (
     "chez the a an of to in on for and or is are be do does i my me you your what which how when who can will "
     "with at by it this that from if there have has would should could about est-il veux voudrais veut souhaite "
     "savoir dire bonjour merci svp stp ca cela alors donc mais aussi want know tell please need much many long any "
-    "they them their here client cliente clients customer contrat contract operateur operator"
+    "they them their here client cliente clients customer contrat contract operateur operator "
+    # everyday telecom nouns: every clause has them, so sharing one is no sign of answering the question
+    "telephone telephonique telephonie ligne lignes phone line service services abonnement subscription"
 )
 CONCEPT_WEIGHT, WORD_WEIGHT, HINT_WEIGHT = 2.0, 1.0, 0.35
 RANK_WEIGHT, FIGURE_WEIGHT, TITLE_WEIGHT, FRAGMENT_PENALTY = 0.3, 0.35, 0.15, 0.15
