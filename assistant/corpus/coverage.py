@@ -62,7 +62,7 @@ def overlaps(span: tuple[int, int], sentence: tuple[int, int], figures: list[tup
     """The quote's span inside the sentence's, or the sentence's inside the quote's; or, for a quote that runs
     across the sentence's edge, the part they share holds one of the sentence's figures (`figures`: absolute
     spans) - "... communications effectuées. Ce relevé est disponible gratuitement durant une période de 6 mois"
-    covers the sentence that goes on "... suivant la date de la facture"."""
+    covers the next sentence, whose own figure it quotes."""
     (qs, qe), (ss, se) = span, sentence
     if (ss <= qs and qe <= se) or (qs <= ss and se <= qe):
         return True
