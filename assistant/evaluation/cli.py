@@ -33,7 +33,7 @@ from assistant.evaluation.runner import breakdown, evaluate, summarise
 
 DEFAULT_REPORT_DIR = ROOT / "eval" / "reports" / "latest"
 BLIND_REPORT_DIR = ROOT / "eval" / "reports" / "blind"
-SPLIT_REPORT_DIRS = {"dev": DEFAULT_REPORT_DIR, "blind": BLIND_REPORT_DIR}
+SPLIT_REPORT_DIRS = {"dev": DEFAULT_REPORT_DIR, "tune": DEFAULT_REPORT_DIR.parent / "tune", "blind": BLIND_REPORT_DIR}
 console = Console(stderr=True)
 
 
