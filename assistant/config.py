@@ -35,10 +35,11 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     collection_prefix: str = "clauses"
 
-    # Cap on the characters of each chunk given to the embedding model (0 = whole chunk). The cost of
-    # embedding grows with length while a clause's heading and opening carry most of its topic; BM25
-    # still sees every word.
-    embed_max_chars: int = 0
+    # What the embedding model sees of each chunk: its context lines (document, heading path, clause id and
+    # title) and the opening `embed_words` words of its text (0 = the whole chunk). Embedding time grows with
+    # the text embedded while a clause's heading and opening carry most of its topic; BM25 still indexes
+    # every word.
+    embed_words: int = 0
 
     retrieval_k: int = 5
     candidates_k: int = 30

@@ -22,6 +22,7 @@ from assistant.config import ROOT, get_settings
 from assistant.corpus import load_corpus_from
 from assistant.errors import QueryError
 from assistant.index import Retriever, ingest
+from assistant.index.ingest import embed_input
 from assistant.index.store import STATE_COLLECTION, Store
 from tests.helpers_index import (
     DOCS,
@@ -143,7 +144,7 @@ def test_changed_document_reembeds_only_its_new_chunks(env):
     assert report.reused == len(set(after) & set(before))
     assert report.removed == len(set(before) - set(after))
     by_id = {c.chunk_id: c for c in load_corpus_from(settings.knowledge_dir).chunks}
-    assert sorted(embedder.embedded) == sorted(by_id[c].embed_text for c in new)
+    assert sorted(embedder.embedded) == sorted(embed_input(by_id[c], settings.embed_words) for c in new)
     assert set(stored(settings)) == set(after)
     passage = Retriever(settings).retrieve("préavis de six (6) mois non-renouvellement", k=3, operator="CE+T")[0]
     assert "préavis de six (6) mois" in passage.chunk.text

@@ -8,6 +8,7 @@ stays as it was.
 
 from __future__ import annotations
 
+import re
 import time
 
 from pydantic import BaseModel
@@ -41,12 +42,18 @@ def _metadata(chunk: Chunk) -> dict[str, str | int]:
             "part": chunk.part or "", "title": chunk.title[:200], "start": chunk.start, "end": chunk.end}
 
 
-def embed_input(chunk: Chunk, max_chars: int) -> str:
-    """What the embedding model sees: the chunk's context line(s) and text, cut at a word boundary."""
-    if not max_chars or len(chunk.embed_text) <= max_chars:
+WORD = re.compile(r"\S+")
+
+
+def embed_input(chunk: Chunk, words: int) -> str:
+    """What the embedding model sees: the chunk's context lines (document, heading path, clause) and the
+    opening `words` words of its text, cut after a word as printed (0 = the whole chunk). BM25 indexes every
+    word of the chunk, so a long clause is still found by the words of its tail."""
+    if not words or not chunk.embed_text.endswith(chunk.text):
         return chunk.embed_text
-    cut = chunk.embed_text[:max_chars]
-    return cut[: cut.rfind(" ")] if " " in cut else cut
+    context = chunk.embed_text[: len(chunk.embed_text) - len(chunk.text)]
+    ends = [m.end() for m in WORD.finditer(chunk.text)]
+    return context + (chunk.text[: ends[words - 1]] if len(ends) > words else chunk.text)
 
 
 def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> IngestReport:
@@ -79,7 +86,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
         bar = tqdm(total=len(fresh), desc="embedding chunks", unit="chunk", disable=not progress or not fresh)
         for i in range(0, len(fresh), BATCH):
             ids = fresh[i:i + BATCH]
-            vectors = embedder.embed_documents([embed_input(chunks[c], settings.embed_max_chars) for c in ids])
+            vectors = embedder.embed_documents([embed_input(chunks[c], settings.embed_words) for c in ids])
             target.add(ids=ids, embeddings=vectors, metadatas=[_metadata(chunks[c]) for c in ids],
                        documents=[chunks[c].text for c in ids])
             bar.update(len(ids))

@@ -45,7 +45,7 @@ class Store:
         self.settings = settings
         self.client = client or make_client(settings)
         # vectors depend on the model and on how much of each chunk it saw: one collection per pair
-        cap = f"-c{settings.embed_max_chars}" if settings.embed_max_chars else ""
+        cap = f"-w{settings.embed_words}" if settings.embed_words else ""
         self.key = f"{settings.collection_prefix}-{embeddings_name(settings)}{cap}"
 
     # ------------------------------------------------------------------ state record
