@@ -54,7 +54,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"index up to date: {report.chunks} chunks in {report.collection} ({report.seconds:.2f} s)")
     else:
         print(f"indexed {report.chunks} chunks into {report.collection}: {report.embedded} embedded, "
-              f"{report.reused} reused, {report.removed} removed ({report.seconds:.1f} s, {report.embedding})")
+              f"{report.cached} from the embedding cache, {report.reused} reused, {report.removed} removed "
+              f"({report.seconds:.1f} s, {report.embedding})")
     return 0
 
 

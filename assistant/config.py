@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # the text embedded while a clause's heading and opening carry most of its topic; BM25 still indexes
     # every word.
     embed_words: int = 0
+    # Content-addressed embedding cache (model id + role + text -> vector), shared by rebuilds, data dirs and
+    # replicas that point at the same directory. Empty = `.data/cache/embeddings` of this installation,
+    # whatever the data dir. At most `embedding_cache_max_entries` vectors (least recently used dropped);
+    # 0 switches the cache off.
+    embedding_cache_dir: Path | None = None
+    embedding_cache_max_entries: int = Field(default=100_000, ge=0)
 
     retrieval_k: int = 5
     candidates_k: int = 30
@@ -86,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.embedding_cache_dir or ROOT / ".data" / "cache" / "embeddings"
 
 
 @lru_cache(maxsize=1)

@@ -41,7 +41,8 @@ class EmbedderFailure(RuntimeError):
 
 
 class HashEmbeddings(Embeddings):
-    """Bag of words hashed into `dim` signed buckets, L2-normalised. Same text => same vector."""
+    """Bag of words hashed into `dim` signed buckets, L2-normalised. Same text => same vector.
+    It declares no `cache_id`, so ingest never puts its vectors in the embedding cache (NamedHashEmbeddings does)."""
 
     def __init__(self, dim: int = 64, fail_after: int | None = None):
         self.dim = dim
@@ -70,6 +71,14 @@ class HashEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         self.query_calls += 1
         return self._vector(text)
+
+
+class NamedHashEmbeddings(HashEmbeddings):
+    """HashEmbeddings with a model id: ingest caches its vectors under that id."""
+
+    def __init__(self, cache_id: str = "hash-64@1", dim: int = 64, fail_after: int | None = None):
+        super().__init__(dim=dim, fail_after=fail_after)
+        self.cache_id = cache_id
 
 
 def patch_embeddings(monkeypatch: Any, embedder: Embeddings) -> Embeddings:
@@ -105,6 +114,8 @@ def edit_manifest(knowledge_dir: Path, edit: Any) -> None:
 
 
 def make_settings(knowledge_dir: Path, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings on temporary dirs; the embedding cache too sits next to the data dir, never in the repo's."""
+    overrides.setdefault("embedding_cache_dir", data_dir.parent / "embedding-cache")
     return Settings(knowledge_dir=knowledge_dir, data_dir=data_dir, chroma_host=None, **overrides)
 
 

