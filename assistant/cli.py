@@ -276,8 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run the evaluation set (or `eval retrieval`) and write a report")
     p.add_argument("target", nargs="?", choices=["all", "retrieval"], default="all")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--split", choices=["blind", "dev"],
-                       help="dev = eval/dataset.jsonl (default, report in eval/reports/latest); blind = "
+    which.add_argument("--split", choices=["blind", "dev", "tune"],
+                       help="dev = eval/dataset.jsonl (default, report in eval/reports/latest); tune = "
+                            "eval/tune_a.jsonl + eval/tune_b.jsonl (eval/reports/tune); blind = "
                             "eval/blind_a.jsonl + eval/blind_b.jsonl (report in eval/reports/blind)")
     which.add_argument("--dataset", type=Path, help="run only this dataset file")
     p.add_argument("--mode", choices=["offline", "llm"], default="offline")

@@ -15,6 +15,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Protocol
 
+import numpy as np
+
 from assistant.agent.answer import FactWriter, NeedAnswer, compose_facts
 from assistant.agent.citations import QuoteVerifier, TurnEvidence, guard
 from assistant.agent.compose import (
@@ -31,6 +33,7 @@ from assistant.agent.compose import (
     is_pointer,
     render_quotes,
 )
+from assistant.agent.evidence import fused_scores, needs_served, serves
 from assistant.agent.facts import FactBase, FactView
 from assistant.agent.figures import Lexicon, load_lexicon, read_figures
 from assistant.agent.planner import (
@@ -337,9 +340,13 @@ class Assistant:
         a date, a fee) to a pending or just-answered question continues it; a new question replaces it."""
         routing = self.router.route(u.text, fill=self._fill(u))
         needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
+        if needs and needs[0].action != "answer" and u.intent == "other":
+            # contract words after a greeting ("Bonjour, on veut annuler..."): the greeting is not the question
+            routing = self.router.route(u.text, fill=self._fill(u), allowed=self._answer_ids)
+            needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
+        previous_text = state.pending.text if state.pending else state.last_text
         carries_facts = bool(u.operators) or bool(u.slots.filled()) or bool(u.slots.other_dates)
         previous = state.pending.needs if state.pending else state.last_needs
-        previous_text = state.pending.text if state.pending else state.last_text
         follow_up = previous and carries_facts and (
             not needs or len(u.text.split()) <= 10 and routing.ranked and routing.ranked[0].keywords == 0
             or (needs and needs[0].action != "answer") or self._answers_pending(u, state))
@@ -347,11 +354,22 @@ class Assistant:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:
                 return kept, f"{previous_text} {u.text}", 0, []
+        if (not needs or needs[0].action != "answer") and previous_text and u.topic != "task" \
+                and u.intent != "smalltalk":
+            # a bare follow-up ("and how long do I have?") is about the contract being discussed
+            routing = self.router.route(f"{previous_text} {u.text}", fill=self._fill(u), allowed=self._answer_ids)
+            needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
+            if needs:
+                return needs, f"{previous_text} {u.text}", 1, []
         chosen = {n.id for n in needs}
         alternatives = [n for n in (self.catalog.get(r.need) for r in routing.ranked[1:4]
                                     if r.score >= self.catalog.router.min_score and r.need not in chosen)
                         if n is not None and n.action == "answer"]
         return needs, u.text, routing.ranked[0].keywords if routing.ranked else 0, alternatives
+
+    @property
+    def _answer_ids(self) -> set[str]:
+        return {n.id for n in self.catalog.needs if n.action == "answer"}
 
     @staticmethod
     def _answers_pending(u: Understanding, state: SessionState) -> bool:
@@ -461,7 +479,8 @@ class Assistant:
         query = f"{topic} {' '.join(n.query_hint for n in needs)}".strip()
         passages = self._retrieve(query, operator, turn)
         values = slot_values(u, operator, self.services.get(operator, []))
-        answers = [self._gather(need, u, operator, values, turn) for need in needs]
+        needs, support = self._fact_evidence(u, needs, operator, values, topic or u.text, turn)
+        answers = [self._gather(need, u, operator, values, turn, support) for need in needs]
         state.last_needs, state.last_text = [n.id for n in needs], u.text
         missing = next((a for a in answers if a.missing), None)
         state.pending = (PendingQuestion(text=u.text, intent=needs[0].intent, missing=missing.missing_slot,
@@ -497,9 +516,40 @@ class Assistant:
                                  text=p.chunk.text, score=p.score) for p in turn.passages],
         )
 
-    def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn) -> NeedAnswer:
+    def _fact_evidence(self, u: Understanding, needs: list[Need], operator: str, values: dict[str, Any],
+                       topic: str, turn: Turn) -> tuple[list[Need], dict[int, float]]:
+        """Every fact of the operator scored by its wording, its clause's retrieval rank and the router's belief
+        in its need (evidence.py). The facts' support orders them within a need; when the best-supported fact
+        serves another need than the router's and clearly leads it, that need answers, unless the customer
+        is computing with the routed need's calculator (the figures they gave decide)."""
+        views = self.facts.candidates(operator, values.get("service"), u.slots.customer_type, u.slots.number_count)
+        if not views or self.router.embed is None:
+            return needs, {}
+        weights = self.catalog.fact_fusion
+        # the question's own words: the routed need's retrieval hints would only confirm the router's choice
+        passages = self._retrieve(topic, operator, turn)
+        question = self.facts.question_text(operator, topic)
+        sims = self.facts.similarities(views, question, u.language)
+        fill = self._fill(u)
+        routing = self.router.route(u.text, fill=fill)
+        scores = fused_scores(views, sims, self.facts.lexical(views, question, u.language), passages,
+                              {r.need: r.score for r in routing.ranked}, self.catalog.needs, weights)
+        support = {id(v): float(scores[i] - sims[i]) for i, v in enumerate(views)}
+        best = int(np.argmax(scores))
+        served = needs_served(views[best], self.catalog.needs)
+        if not served or any(n in needs for n in served) or fill.get(needs[0].id, 0.0) > 0:
+            return needs, support
+        routed = [scores[i] for i, v in enumerate(views) if serves(needs[0], v)]
+        if routed and scores[best] - max(routed) < weights.override_margin:
+            return needs, support
+        rank = {r.need: r.score for r in routing.ranked}
+        chosen = max(served, key=lambda n: rank.get(n.id, 0.0))
+        return [chosen, *(n for n in needs[1:] if n.id != chosen.id)], support
+
+    def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn,
+                support: dict[int, float] | None = None) -> NeedAnswer:
         """Facts for the need, then the first of its calculators whose inputs the conversation fills."""
-        facts = self._facts_for(need, u, operator, values)
+        facts = self._facts_for(need, u, operator, values, support)
         answer = NeedAnswer(need=need, facts=facts)
         for name in need.calculators:
             calc = self.calculators.get(name)
@@ -533,9 +583,10 @@ class Assistant:
         return any(k not in ("operator", "service", "customer_type", "text") for k in payload
                    if k in calc.input_model.model_fields)
 
-    def _facts_for(self, need: Need, u: Understanding, operator: str, values: dict[str, Any]) -> list[FactView]:
+    def _facts_for(self, need: Need, u: Understanding, operator: str, values: dict[str, Any],
+                   support: dict[int, float] | None = None) -> list[FactView]:
         return self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
-                                   u.slots.customer_type, u.slots.number_count, u.language)
+                                   u.slots.customer_type, u.slots.number_count, u.language, support)
 
     def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
         """A calculator's inputs from the conversation's facts; the fee kind is the one of the best-ranked fee

@@ -496,6 +496,8 @@ def calc_details(t: Templates, language: str, result: CalcResult) -> list[str]:
             continue
         formula = localise(step.formula, language) or ""
         value = localise(step.value, language) or ""
+        if value.lower() in ("none", "null"):
+            continue  # a step the calculator could not fill (no next renewal...): nothing to read
         steps.append(f"{len(steps) + 1}. {label}" + (f" : {formula}" if formula else "") + (f" = {value}" if value else ""))
     if steps:
         parts.append("\n".join([t.get(language, "breakdown_heading"), *steps]))

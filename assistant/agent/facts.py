@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,15 +206,10 @@ class FactBase:
                 found.append(op)
         return found
 
-    def for_need(self, operator: str, need: Need, question: str, service: str | None = None,
-                 customer_type: str | None = None, lines: int | None = None,
-                 language: str = "fr") -> list[FactView]:
-        """The facts answering `need`, best match to the question first; at most a handful."""
-        views = self._by_operator.get(operator, [])
-        question = self._without_services(operator, question)
-        selectors = set(need.facts) | {f"need:{need.id}"}
-        wildcard_fees = "fee:*" in selectors
-        picked = [v for v in views if v.selector in selectors or (wildcard_fees and v.selector.startswith("fee:"))]
+    def candidates(self, operator: str, service: str | None = None, customer_type: str | None = None,
+                   lines: int | None = None, views: list[FactView] | None = None) -> list[FactView]:
+        """The operator's facts that can apply to this service, customer type and number of lines."""
+        picked = self._by_operator.get(operator, []) if views is None else views
         if service:
             picked = [v for v in picked if not v.services or service in v.services] or picked
         if customer_type:
@@ -222,10 +217,37 @@ class FactBase:
         if lines:
             picked = [v for v in picked if int(v.extra.get("min_lines", 0)) <= lines
                       <= int(v.extra.get("max_lines", 10**6))] or picked
-        return self._rank(picked, question, need, wildcard_fees, language)
+        return picked
+
+    def for_need(self, operator: str, need: Need, question: str, service: str | None = None,
+                 customer_type: str | None = None, lines: int | None = None,
+                 language: str = "fr", support: Mapping[int, float] | None = None) -> list[FactView]:
+        """The facts answering `need`, best match to the question first; at most a handful. `support` (by
+        `id(view)`) is the evidence beyond the fact's wording (retrieval, router) added to its similarity."""
+        views = self._by_operator.get(operator, [])
+        question = self._without_services(operator, question)
+        selectors = set(need.facts) | {f"need:{need.id}"}
+        wildcard_fees = "fee:*" in selectors
+        picked = [v for v in views if v.selector in selectors or (wildcard_fees and v.selector.startswith("fee:"))]
+        picked = self.candidates(operator, service, customer_type, lines, views=picked)
+        return self._rank(picked, question, need, wildcard_fees, language, support or {})
+
+    def question_text(self, operator: str, question: str) -> str:
+        return self._without_services(operator, question)
+
+    def lexical(self, views: Sequence[FactView], question: str, language: str) -> list[float]:
+        """Share of the question's content words (stems, stop words out) found in each fact's label and summary."""
+        q = {s for tok in stem_tokens(question, language) for s in tok} - self._stop
+        if not q:
+            return [0.0] * len(views)
+        out = []
+        for v in views:
+            words = {s for tok in stem_tokens(v.text(language), language) for s in tok} - self._stop
+            out.append(len(q & words) / len(q))
+        return out
 
     def _rank(self, views: list[FactView], question: str, need: Need, wildcard: bool,
-              language: str) -> list[FactView]:
+              language: str, support: Mapping[int, float]) -> list[FactView]:
         """Order facts by the question's words found in their labels and summaries; for a generic need
         ("which fee?") keep only facts the question actually names."""
         q = {s for tok in stem_tokens(question, language) for s in tok} - self._stop
@@ -237,10 +259,10 @@ class FactBase:
             scored.append((overlap, -i, v))
         scored.sort(key=lambda x: (-x[0], -x[1]))
         if wildcard:
-            return self._pick_one(views, question, language, scored)
+            return self._pick_one(views, question, language, scored, support)
         if self._embed is None or len(views) <= 1:
             return [v for _, _, v in scored][:4]
-        sims = self._similarities(views, question, language)
+        sims = self.similarities(views, question, language)
         if self._centroid is not None:  # a generic question ("je veux résilier") gets the need's main fact
             centre = self._centroid(need.id)
             if centre is not None:
@@ -250,6 +272,7 @@ class FactBase:
         if self._keyword_hits is not None:  # a fact that speaks the need's own words is its main answer
             sims = sims + self._keyword_bonus * np.array([min(self._keyword_hits(need.id, v.text("fr")), 3)
                                                           for v in views])
+        sims = sims + np.array([support.get(id(v), 0.0) for v in views])
         # the kind of fact the answer type calls for first (a procedure is told by a summary, an amount or a
         # duration by a figure), then the closest to the question; a fact far behind the best is off topic
         # a fact the need names by its selector (its early-termination rule, its notice) is the need's own
@@ -267,9 +290,9 @@ class FactBase:
         margin: this fact answers a need the router did not choose)."""
         if not views or self._embed is None:
             return False
-        return float(self._similarities(views[:1], question, language)[0]) >= self._min_similarity + self._margin
+        return float(self.similarities(views[:1], question, language)[0]) >= self._min_similarity + self._margin
 
-    def _similarities(self, views: list[FactView], question: str, language: str) -> np.ndarray:
+    def similarities(self, views: list[FactView], question: str, language: str) -> np.ndarray:
         labels = [v.text(language) for v in views]
         self._embed_labels(labels)
         assert self._embed is not None
@@ -277,7 +300,7 @@ class FactBase:
         return np.array([float(self._label_vectors[t] @ q) for t in labels])
 
     def _pick_one(self, views: list[FactView], question: str, language: str,
-                  scored: list[tuple[int, int, FactView]]) -> list[FactView]:
+                  scored: list[tuple[int, int, FactView]], support: Mapping[int, float]) -> list[FactView]:
         """A generic need ("what does this cost?") names one fact among many: the fact whose label is closest
         to the question, only when it is close enough and clearly ahead of the next one; else none (abstain).
         Without an embedding model, the facts sharing the most words with the question."""
@@ -287,12 +310,14 @@ class FactBase:
         if not views:
             return []
         labels = [v.label(language) for v in views]
-        sims = self._similarities(views, question, language)
+        raw = self.similarities(views, question, language)
+        # closeness in words decides whether any fee is meant; the evidence (retrieval) which one leads
+        sims = raw + np.array([support.get(id(v), 0.0) for v in views])
         order = np.argsort(-sims)
         top = int(order[0])
         runner_up = next((int(i) for i in order[1:] if labels[int(i)] != labels[top]), None)
         gap = sims[top] - sims[runner_up] if runner_up is not None else 1.0
-        if sims[top] < self._min_similarity:
+        if raw[top] < self._min_similarity:
             return []
         if gap >= self._margin:
             return [views[top]]

@@ -35,6 +35,8 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "monthly_fee": ("monthly_fee", "monthly_amount", "monthly_price", "subscription_fee", "monthly_charge",
                     "average_monthly_bill"),
     "monthly_fee_per_line": ("monthly_fee_per_line",),
+    "commitment_over": ("commitment_over", "no_commitment"),
+    "remaining_months": ("remaining_months", "months_remaining", "months_left"),
     "amount": ("amount", "invoice_amount", "amount_due", "unpaid_amount", "sum", "current_amount"),
     "due_date": ("due_date", "invoice_due_date"),
     "payment_date": ("payment_date", "paid_date", "paid_on"),

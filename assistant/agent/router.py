@@ -81,8 +81,18 @@ class RouterSettings(_Data):
     fact_keyword_bonus: float = 0.01   # ... + this per keyword of the need in the fact's French text (at most 3)
 
 
+class FusionWeights(_Data):
+    """Weights of the fused fact score (assistant/agent/evidence.py); cosine similarity is the unit."""
+
+    retrieval: float = 0.06  # x 1/(1 + rank) of the fact's clause among the retrieved passages (0 when absent)
+    need: float = 0.15       # x the router's score of the best need serving the fact
+    lexical: float = 0.07    # x share of the question's content words found in the fact's label and summary
+    override_margin: float = 0.02  # the best fact leads the routed need's best fact by this much: its need answers
+
+
 class NeedCatalog(_Data):
     router: RouterSettings = RouterSettings()
+    fact_fusion: FusionWeights = FusionWeights()
     stop_words: list[str] = Field(default_factory=list)  # words that never tell two facts apart
     needs: list[Need]
 

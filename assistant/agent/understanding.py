@@ -133,6 +133,8 @@ class Slots(BaseModel):
     other_dates: list[date] = Field(default_factory=list)
     monthly_fee: Decimal | None = None
     monthly_fee_per_line: bool | None = None  # "25 € HT/mois par ligne", "per line"
+    remaining_months: int | None = None  # "14 mois restants", "7 months left"
+    commitment_over: bool | None = None  # "sans engagement", "my commitment is over": notice from the request
     amount: Decimal | None = None
     tax_basis: Literal["HT", "TTC"] | None = None
     number_count: int | None = None
@@ -158,6 +160,37 @@ def _date_cues() -> list[tuple[str, re.Pattern[str]]]:
 
     data = yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {}
     return [(role, re.compile("|".join(cues))) for role, cues in (data.get("date_roles") or {}).items()]
+
+
+@lru_cache(maxsize=1)
+def _no_commitment() -> re.Pattern[str] | None:
+    """Phrases saying no commitment is running (knowledge/lexicon.yaml `no_commitment`)."""
+    import yaml
+
+    from assistant.config import get_settings
+
+    data = yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {}
+    cues = data.get("no_commitment") or []
+    return re.compile(r"\b(" + "|".join(cues) + r")") if cues else None
+
+
+@lru_cache(maxsize=1)
+def _remaining_cues() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """Words around a duration that make it the time left to run (knowledge/lexicon.yaml `remaining`)."""
+    import yaml
+
+    from assistant.config import get_settings
+
+    data = (yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {})
+    cues = data.get("remaining") or {}
+    before, after = cues.get("before") or [], cues.get("after") or []
+    return (re.compile(r"\b(" + "|".join(before) + r")\W*(\w+\W+)?$") if before else None,
+            re.compile(r"^\W*(" + "|".join(after) + r")") if after else None)
+
+
+def _remaining(before: str, after: str) -> bool:
+    cue_before, cue_after = _remaining_cues()
+    return bool((cue_before and cue_before.search(before)) or (cue_after and cue_after.search(after)))
 
 
 _DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?)\b")
@@ -324,7 +357,9 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         n = int(m.group(1))
         months = n if m.group(2).startswith(("mois", "month")) else n * 12
         after = folded[m.end():m.end() + 12]
-        if 0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis", "de retard", "late", "overdue")):
+        if 0 < months <= 120 and _remaining(folded[max(0, m.start() - 25):m.start()], after):
+            slots.remaining_months = slots.remaining_months or months
+        elif 0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis", "de retard", "late", "overdue")):
             slots.commitment_months = slots.commitment_months or months
     for m in _LATE.finditer(folded):
         n, unit = int(m.group("n1") or m.group("n2")), (m.group("u1") or m.group("u2"))
@@ -357,6 +392,9 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
     elif _CONSUMER.search(folded):
         slots.customer_type = "consumer"
     slots.service = next((name for name, p in _SERVICES if p.search(folded)), None)
+    no_commitment = _no_commitment()
+    if no_commitment is not None and no_commitment.search(folded):
+        slots.commitment_over = True
     return slots
 
 

@@ -41,8 +41,11 @@ class EarlyTerminationInput(OperatorInput):
     monthly_fee: Money = Field(description="Monthly recurring fee of the terminated service in EUR: for all "
                                "lines, or per line when monthly_fee_per_line is set")
     monthly_fee_per_line: bool = Field(False, description="The monthly fee is per line / number: multiply it by lines")
-    start_date: date = Field(description="Activation / commitment start date (YYYY-MM-DD)")
-    termination_date: date = Field(description="Date termination takes effect (YYYY-MM-DD)")
+    start_date: date | None = Field(None, description="Activation / commitment start date (YYYY-MM-DD); "
+                                    "optional when remaining_months is given")
+    termination_date: date | None = Field(None, description="Date termination takes effect (YYYY-MM-DD)")
+    remaining_months: int | None = Field(None, ge=0, le=240, description="Months of commitment still to run, when "
+                                         "the customer knows them ('7 mois restants') instead of the dates")
     commitment_months: int | None = CommitmentField
     lines: int = Field(1, ge=1, le=10000, description="Number of lines / telephone numbers on the contract")
     customer_type: Literal["business", "consumer"] = CustomerTypeField
@@ -52,6 +55,13 @@ class EarlyTerminationInput(OperatorInput):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> EarlyTerminationInput:
+        if self.remaining_months is not None and (self.start_date is None or self.termination_date is None):
+            return self
+        if self.start_date is None:
+            raise InputError("start_date", "give the commitment start date (or the months remaining)",
+                             "indiquez la date de début de l'engagement (ou les mois restants)")
+        if self.termination_date is None:
+            raise InputError("termination_date", "give the termination date", "indiquez la date de résiliation")
         if self.termination_date < self.start_date:
             raise InputError("termination_date", "is before start_date", "est antérieure à la date de début")
         return self
@@ -67,10 +77,17 @@ class TimelineInput(OperatorInput):
                                        "(instead of start_date + commitment)")
     renewal_date: date | None = Field(None, description="Date the contract renews (first day of the next period), "
                                       "if known (instead of start_date + commitment)")
+    commitment_over: bool = Field(False, description="The customer says no commitment is running (there is none, "
+                                  "or it is over): the notice then runs from the request")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> TimelineInput:
         if self.term_end_date is None and self.renewal_date is None:
+            if self.start_date is None and self.commitment_over:
+                if self.request_date is None:
+                    raise InputError("request_date", "give the date the request is sent",
+                                     "indiquez la date de la demande")
+                return self
             if self.start_date is None:
                 raise InputError("start_date", "give start_date, term_end_date or renewal_date",
                                  "indiquez la date de début, la date d'échéance ou la date de reconduction")
@@ -209,6 +226,8 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     cap = case.cap_months.value.months if case.cap_months and case.cap_months.value else None
     if case.cap_months:
         sources += case.cap_months.all_sources
+    if inp.start_date is None or inp.termination_date is None:  # the customer counted the months left
+        return _from_remaining(inp, book, rules, case, sources, steps, assumptions, warnings, basis, cap)
     for months in commitments:
         renewals = _renewal_alternatives(svc, months)
         if len(renewals) > 1:
@@ -259,12 +278,48 @@ def _notice_alternatives(notice: Notice) -> list[Value | None]:
     return notice.distinct_values() if notice.values else [None]
 
 
+# How the calendar is read (each line "English / français", one separator, for the reader's language).
+_TERM_ASSUMPTIONS = [
+    "A notice of N days or months before the term end is sent at the latest N days or N calendar months before the "
+    "last day of the term / un préavis de N jours ou N mois avant l'échéance s'envoie au plus tard N jours ou N mois "
+    "calendaires avant le dernier jour de la période",
+    "A commitment of N months ends the day before the N-th monthly anniversary of the start date / un engagement de "
+    "N mois prend fin la veille du N-ième anniversaire mensuel de la date de début",
+]
+
+
+def _notice_text(nv: Value | None) -> str:
+    if nv is None:
+        return "none / aucun"
+    if nv.months is not None:
+        return f"{nv.months} month{'s' if nv.months != 1 else ''} / {nv.months} mois"
+    return f"{nv.days} day{'s' if nv.days != 1 else ''} / {nv.days} jour{'s' if nv.days != 1 else ''}"
+
+
 def _shift(day: date, value: Value | None, sign: int) -> date:
     if value is None:
         return day
     if value.months is not None:
         return add_months(day, sign * value.months)
     return day + timedelta(days=sign * int(value.days or 0))
+
+
+def _from_remaining(inp: EarlyTerminationInput, book: RuleBook, rules: OperatorRules, case: EarlyTerminationCase,
+                    sources: list[Source], steps: list[CalcStep], assumptions: list[str], warnings: list[str],
+                    basis: TaxBasis, cap: int | None) -> CalcResult:
+    """monthly fee x the months the customer says remain; a rule capped at the first N months needs the dates."""
+    remaining = inp.remaining_months
+    if cap is not None or remaining is None:
+        raise InputError("start_date", "give the commitment start date: the rule counts from it",
+                         "indiquez la date de début de l'engagement : la règle se compte à partir d'elle")
+    amount = money(inp.monthly_fee * remaining)
+    steps.append(CalcStep(label="Months of commitment remaining / mois d'engagement restants", value=str(remaining)))
+    steps.append(CalcStep(label="Indemnity / indemnité", formula=f"{inp.monthly_fee} x {remaining}",
+                          value=f"{amount} EUR"))
+    return CalcResult(tool="early_termination_cost", amount=amount, currency=rules.currency, unit="EUR",
+                      tax_basis=basis, status=FactStatus.STATED, breakdown=steps, assumptions=assumptions,
+                      warnings=warnings, citations=cite_all(book, rules, sources),
+                      values={"rule": case.key, "remaining_months": remaining})
 
 
 def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
@@ -284,8 +339,15 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     known_end = inp.known_term_end()
     if known_end is not None:
         return _timeline_from_term_end(inp, book, rules, svc, known_end)
-    assert inp.start_date is not None and inp.request_date is not None
-    for months in _commitment_alternatives(svc, inp.commitment_months, warnings):
+    assert inp.request_date is not None
+    if inp.start_date is None:  # no commitment running (validated): the notice of a contract without one
+        notice = svc.notice_no_commitment or svc.notice_renewed or svc.notice
+        if notice.anchor not in ("from_request", "none"):  # counted from a term or an anniversary: need the start
+            raise InputError("start_date", "give the activation date: the notice is counted from it",
+                             "indiquez la date de mise en service : le préavis se compte à partir d'elle")
+        sources += notice.all_sources
+        scenarios = [_scenario(inp, notice, nv, inp.request_date, 0, None, 0) for nv in _notice_alternatives(notice)]
+    for months in ([] if inp.start_date is None else _commitment_alternatives(svc, inp.commitment_months, warnings)):
         for renewal in _renewal_alternatives(svc, months) if months else [None]:
             ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.request_date)
             if months == 0 or pm == 0:  # no commitment running: notice from the request
@@ -299,8 +361,10 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     distinct = {tuple(s[k] for k in keys) for s in scenarios}
     status = FactStatus.STATED if len(distinct) == 1 else FactStatus.CONFLICTING
     first = scenarios[0]
-    steps = [CalcStep(label="Current period / période en cours", formula=f"{first['period_start']} .. {first['term_end']}",
-                      value=f"{first['commitment_months']} months"),
+    period = (CalcStep(label="Current period / période en cours", formula=f"{first['period_start']} .. {first['term_end']}",
+                       value=f"{first['commitment_months']} months") if inp.start_date is not None
+              else CalcStep(label="Commitment / engagement", value="none running / aucun en cours"))
+    steps = [period,
              CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
              CalcStep(label="Last day to send notice / dernier jour pour résilier", value=str(first["last_notice_day"])),
              CalcStep(label="Effective end / fin effective", value=str(first["effective_end_date"])),
@@ -315,9 +379,7 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
                       status=status, result_date=str(first["effective_end_date"]) if status == FactStatus.STATED else None,
                       values={k: first[k] for k in (*keys, "term_end")} | {"alternatives": scenarios if status == FactStatus.CONFLICTING else []},
                       breakdown=steps,
-                      assumptions=["A notice of N days/months before the term end must be sent at the latest N days / N "
-                                   "calendar months before the last day of the term.",
-                                   "A commitment of N months ends the day before the N-th monthly anniversary of the start date."],
+                      assumptions=[] if inp.start_date is None else _TERM_ASSUMPTIONS,
                       warnings=warnings, citations=cite_all(book, rules, sources))
 
 
@@ -327,7 +389,7 @@ def _scenario(inp: TimelineInput, notice: Notice, nv: Value | None, ps: date, pm
     end = term_end(ps, pm) if pm else None
     out: dict[str, Any] = {"commitment_months": months, "renewal_months": renewal, "period_start": ps.isoformat(),
                            "term_end": end.isoformat() if end else None, "notice_rule": notice.anchor,
-                           "notice": (f"{nv.months} month(s)" if nv and nv.months is not None else f"{nv.days} day(s)") if nv else "none",
+                           "notice": _notice_text(nv),
                            "early_termination_fees_apply": False}
     if notice.anchor == "monthly_anniversary_next_month":
         effective = monthly_anniversary_after(inp.start_date, req)
@@ -385,7 +447,7 @@ def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorR
             else:
                 effective, next_renewal = term_end(end + timedelta(days=1), renewal), end + timedelta(days=1)
             scenarios.append({"renewal_months": renewal, "term_end": end.isoformat(), "notice_rule": notice.anchor,
-                              "notice": (f"{nv.months} month(s)" if nv.months is not None else f"{nv.days} day(s)") if nv else "none",
+                              "notice": _notice_text(nv),
                               "last_notice_day": deadline.isoformat(), "effective_end_date": effective.isoformat(),
                               "next_renewal_date": next_renewal.isoformat() if next_renewal else None,
                               "early_termination_fees_apply": fees})

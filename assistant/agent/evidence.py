@@ -1,0 +1,71 @@
+"""Which fact answers the question: the router, the retriever and the fact's own wording, heard together.
+
+The router alone decides the need from the question's phrasing; when it picks a neighbouring need, the fact that
+answers is filtered out before anything looks at it. Three independent signals about every fact of the operator
+are fused into one score instead:
+
+- how close the fact's label and summary are to the question (the shipped embedding model, cosine);
+- where the fact's clause came in the retrieval of the question (hybrid BM25 + dense: another view of the text);
+- how strongly the router believes in the need(s) the fact serves;
+- how many of the question's content words the fact speaks.
+
+The weights are data (`fact_fusion` in knowledge/needs.yaml). The fused score orders the facts of a need and
+lets the best-supported fact choose the need when the router's choice has clearly weaker support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from assistant.agent.facts import FactView
+from assistant.agent.router import FusionWeights, Need
+
+
+class PassageLike(Protocol):
+    doc_id: str
+    clause_id: str
+
+    @property
+    def chunk(self) -> object: ...
+
+
+def _same_clause(fact_clause: str, passage_clause: str) -> bool:
+    """A fact on 12.2 is supported by a passage of 12.2.1 and the reverse (numbering nests)."""
+    return (fact_clause == passage_clause or passage_clause.startswith(fact_clause + ".")
+            or fact_clause.startswith(passage_clause + "."))
+
+
+def clause_rank(view: FactView, passages: Sequence[PassageLike]) -> int | None:
+    """Rank of the first retrieved passage holding one of the fact's source clauses."""
+    sources = [(s.doc_id, s.clause_id) for s in view.sources()]
+    for rank, p in enumerate(passages):
+        ids = {p.clause_id, *getattr(p.chunk, "clause_ids", ())}
+        if any(doc == p.doc_id and _same_clause(cid, pc) for doc, cid in sources for pc in ids):
+            return rank
+    return None
+
+
+def serves(need: Need, view: FactView) -> bool:
+    """The need asks for this fact (by its selector, its open-fact need, or any fee for a generic fee need)."""
+    return (view.selector in need.facts or view.selector == f"need:{need.id}"
+            or ("fee:*" in need.facts and view.selector.startswith("fee:")))
+
+
+def needs_served(view: FactView, needs: Sequence[Need]) -> list[Need]:
+    return [n for n in needs if n.action == "answer" and serves(n, view)]
+
+
+def fused_scores(views: Sequence[FactView], similarity: np.ndarray, lexical: Sequence[float],
+                 passages: Sequence[PassageLike], need_scores: Mapping[str, float], needs: Sequence[Need],
+                 weights: FusionWeights) -> np.ndarray:
+    """One score per fact: cosine + retrieval support + router belief + shared words."""
+    out = np.array(similarity, dtype=float)
+    for i, view in enumerate(views):
+        rank = clause_rank(view, passages)
+        support = 0.0 if rank is None else 1.0 / (1 + rank)
+        belief = max((need_scores.get(n.id, 0.0) for n in needs_served(view, needs)), default=0.0)
+        out[i] += weights.retrieval * support + weights.need * belief + weights.lexical * lexical[i]
+    return out
