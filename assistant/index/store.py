@@ -21,7 +21,7 @@ from chromadb.api.models.Collection import Collection
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.index.embeddings import embeddings_name
+from assistant.index.state import collection_key
 
 STATE_COLLECTION = "assistant_index_state"
 QUERY_CACHE_S = 5.0
@@ -44,9 +44,7 @@ class Store:
     def __init__(self, settings: Settings, client: ClientAPI | None = None):
         self.settings = settings
         self.client = client or make_client(settings)
-        # vectors depend on the model and on how much of each chunk it saw: one collection per pair
-        cap = f"-w{settings.embed_words}" if settings.embed_words else ""
-        self.key = f"{settings.collection_prefix}-{embeddings_name(settings)}{cap}"
+        self.key = collection_key(settings)
 
     # ------------------------------------------------------------------ state record
     def _state(self) -> Collection:
