@@ -39,3 +39,29 @@ def test_english_notice_question_quotes_french(assistant):
     assert reply.status == ReplyStatus.ANSWERED and reply.language == "en"
     assert reply.citations and all(c.operator == "Luxembourg Online" for c in reply.citations)
     _verified(reply, assistant)
+
+
+def test_a_greeting_before_the_question_is_not_small_talk(assistant):
+    reply = assistant.ask("Bonjour, chez Proximus je voudrais savoir combien de jours de préavis il faut pour résilier")
+    assert reply.status == ReplyStatus.ANSWERED and reply.intent != "smalltalk"
+    assert "30 jours" in reply.answer.split("**")[1] or "30 jours" in reply.answer
+    _verified(reply, assistant)
+
+
+def test_a_bare_follow_up_is_read_with_the_conversation_not_refused(assistant):
+    sid = "follow-up-context"
+    first = assistant.ask("Crossing Telecom: after my contract ends, by when do I have to give their router back?",
+                          session_id=sid)
+    assert first.status == ReplyStatus.ANSWERED
+    second = assistant.ask("and if I bring it back 4 days late, how much?", session_id=sid)
+    assert second.status == ReplyStatus.ANSWERED and "200.00" in second.answer
+    third = assistant.ask("ok, and how long did you say I have?", session_id=sid)
+    assert third.status != ReplyStatus.REFUSED
+
+
+def test_the_service_named_earlier_is_kept_for_a_new_question(assistant):
+    sid = "service-memory"
+    assistant.ask("CT client VoIP activé le 01/04/2024 à 80€HT/mois, engagé jusqu'à quand ?", session_id=sid)
+    reply = assistant.ask("résil anticipée effective au 01/10/2024, il doit combien ?", session_id=sid)
+    assert reply.status == ReplyStatus.ANSWERED and reply.intent == "early_termination_cost"
+    assert "480,00" in reply.answer  # 6 months left x 80 (11.4)

@@ -107,8 +107,14 @@ class FactWriter:
             return Lead(sentence, cites, ReplyStatus.NOT_FOUND)
         if view.summary(self.lang):
             ref, cites = self.ref(fact.all_sources)
-            return Lead(self.t.get(self.lang, "fact_summary", summary=view.summary(self.lang).rstrip(". "), ref=ref)
-                        + ".", cites, ReplyStatus.ANSWERED)
+            summary = view.summary(self.lang).rstrip(". ")
+            figure = self.value_text(fact.value) if fact.value is not None else ""
+            if figure and f"{fact.value.number.normalize():f}" not in summary.replace(",", "."):
+                # the summary words the rule, the figure is the answer: a summary that omits it gets it first
+                summary = f"{view.label(self.lang)} : **{figure}**. {summary}" if self.lang == "fr" else \
+                    f"{view.label(self.lang)}: **{figure}**. {summary}"
+            return Lead(self.t.get(self.lang, "fact_summary", summary=summary, ref=ref) + ".", cites,
+                        ReplyStatus.ANSWERED)
         value = fact.value
         legal = view.extra.get("legal_multiple")
         if legal is not None:  # late interest as a multiple of the legal rate (the rate itself is not in the text)
@@ -229,9 +235,10 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
         return Composed("\n\n".join([p for p in (note, *asks) if p]), "\n".join(asks), ReplyStatus.CLARIFY, [])
     if not leads:
         return None
-    # the answer to what was asked is the first lead (the closest fact, or the computed figure): when the
-    # documents do not state it, the reply is "not found" whatever context facts follow
-    status = leads[0].status
+    # "not found" only when nothing said is stated: a reply that states a figure or a rule after saying what the
+    # documents leave open answers in part (measured on the dev and tune splits: such replies were expected to
+    # answer twice as often as not)
+    status = next((lead.status for lead in leads if lead.status == ReplyStatus.ANSWERED), leads[0].status)
     if any(ans.missing and ans.must_ask for ans in answers) and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY
     citations = _dedupe([c for lead in leads for c in lead.citations])

@@ -45,7 +45,7 @@ from assistant.agent.planner import (
     field_to_slot,
     slot_values,
 )
-from assistant.agent.router import Need, NeedCatalog, NeedRouter, load_needs
+from assistant.agent.router import Need, NeedCatalog, NeedRouter, Routing, load_needs
 from assistant.agent.session import PendingQuestion, SessionState, SessionStore
 from assistant.agent.text import fold
 from assistant.agent.understanding import (
@@ -345,17 +345,24 @@ class Assistant:
             routing = self.router.route(u.text, fill=self._fill(u), allowed=self._answer_ids)
             needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
         previous_text = state.pending.text if state.pending else state.last_text
+        if previous_text and needs and len(u.text.split()) <= self.catalog.router.context_max_words:
+            needs = self._in_context(u, needs, routing, previous_text)
         carries_facts = bool(u.operators) or bool(u.slots.filled()) or bool(u.slots.other_dates)
         previous = state.pending.needs if state.pending else state.last_needs
+        # a short message of facts continues the question before it, unless the router is confident it asks
+        # something else ("résil anticipée au 01/10, il doit combien ?" after a question on the term)
+        confident_elsewhere = bool(needs) and needs[0].id not in previous and bool(routing.ranked) \
+            and routing.ranked[0].score >= self.catalog.router.new_question_score
         follow_up = previous and carries_facts and (
             not needs or len(u.text.split()) <= 10 and routing.ranked and routing.ranked[0].keywords == 0
+            and not confident_elsewhere
             or (needs and needs[0].action != "answer") or self._answers_pending(u, state))
         if follow_up:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:
                 return kept, f"{previous_text} {u.text}", 0, []
-        if (not needs or needs[0].action != "answer") and previous_text and u.topic != "task" \
-                and u.intent != "smalltalk":
+        bare = not needs or needs[0].action != "answer" or u.intent == "out_of_scope"  # no contract word of its own
+        if bare and previous_text and u.topic != "task" and u.intent != "smalltalk" and not u.injection:
             # a bare follow-up ("and how long do I have?") is about the contract being discussed
             routing = self.router.route(f"{previous_text} {u.text}", fill=self._fill(u), allowed=self._answer_ids)
             needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
@@ -366,6 +373,23 @@ class Assistant:
                                     if r.score >= self.catalog.router.min_score and r.need not in chosen)
                         if n is not None and n.action == "answer"]
         return needs, u.text, routing.ranked[0].keywords if routing.ranked else 0, alternatives
+
+    def _in_context(self, u: Understanding, needs: list[Need], routing: Routing, previous_text: str) -> list[Need]:
+        """A short message in a conversation ("and if I bring it back 4 days late?") is read with the question
+        before it: the need that the whole exchange points to wins when the message alone ranks it close to
+        its own first choice (within `context_margin`)."""
+        if needs[0].action != "answer":
+            return needs
+        whole = self.router.route(f"{previous_text} {u.text}", fill=self._fill(u), allowed=self._answer_ids)
+        if not whole.needs or whole.needs[0] == needs[0].id:
+            return needs
+        alone = {r.need: r.score for r in routing.ranked}
+        candidate = whole.needs[0]
+        if candidate in alone and alone.get(needs[0].id, 0.0) - alone[candidate] <= self.catalog.router.context_margin:
+            chosen = self.catalog.get(candidate)
+            if chosen is not None:
+                return [chosen, *(n for n in needs[1:] if n.id != candidate)]
+        return needs
 
     @property
     def _answer_ids(self) -> set[str]:
@@ -479,6 +503,10 @@ class Assistant:
         query = f"{topic} {' '.join(n.query_hint for n in needs)}".strip()
         passages = self._retrieve(query, operator, turn)
         values = slot_values(u, operator, self.services.get(operator, []))
+        if "service" in values:
+            state.service = (operator, values["service"])
+        elif state.service and state.service[0] == operator:  # named in an earlier turn
+            values["service"] = state.service[1]
         needs, support = self._fact_evidence(u, needs, operator, values, topic or u.text, turn)
         answers = [self._gather(need, u, operator, values, turn, support) for need in needs]
         state.last_needs, state.last_text = [n.id for n in needs], u.text

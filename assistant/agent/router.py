@@ -79,6 +79,10 @@ class RouterSettings(_Data):
     fact_margin: float = 0.03          # ... and this far ahead of the next fact, else no fact is picked
     fact_need_weight: float = 0.5      # ranking facts of a need: + this x similarity to the need's typical question
     fact_keyword_bonus: float = 0.01   # ... + this per keyword of the need in the fact's French text (at most 3)
+    context_max_words: int = 15        # a message this short is also read with the question before it ...
+    context_margin: float = 0.2        # ... whose need wins when the message alone scores it this close to its own
+    new_question_score: float = 0.45   # a short message of facts routed to another need with this score is a new
+                                       # question, not the continuation of the previous one
 
 
 class FusionWeights(_Data):

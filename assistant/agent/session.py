@@ -34,6 +34,7 @@ class SessionState(BaseModel):
     pending: PendingQuestion | None = None
     last_needs: list[str] = Field(default_factory=list)  # what the previous answered question asked
     last_text: str = ""
+    service: tuple[str, str] | None = None  # (operator, service key) the conversation is about, once named
     turns: int = 0
     history: list[tuple[str, str]] = Field(default_factory=list)  # (role, text), trimmed
 

@@ -462,11 +462,34 @@ _ARTICLE = re.compile(r"\b(?:article|art\.?)\s*(\d{1,3}(?:\.\d{1,3})*[a-z]?)\b")
 MAX_CHARS = 2000  # longer messages are cut: a support question is never that long, and it bounds latency
 
 
+@lru_cache(maxsize=1)
+def _abbreviations() -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """Call-centre shorthand and its expansion (knowledge/lexicon.yaml `abbreviations`)."""
+    import yaml
+
+    from assistant.config import get_settings
+
+    data = yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {}
+    table = {str(k).lower(): str(v) for k, v in (data.get("abbreviations") or {}).items()}
+    if not table:
+        return None
+    words = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.compile(rf"(?<![\w'’-])({words})\.?(?![\w'’-])", re.IGNORECASE), table
+
+
+def expand_abbreviations(text: str) -> str:
+    found = _abbreviations()
+    if found is None:
+        return text
+    pattern, table = found
+    return pattern.sub(lambda m: table[m.group(1).lower()], text)
+
+
 def understand(raw: str, matcher: OperatorMatcher, default_language: Language = "fr",
                today: date | None = None, others: OperatorMatcher | None = None) -> Understanding:
     """`matcher` finds the operators we have documents for; `others` the telecom operators we have none
     for (a question about them is "not found")."""
-    text = clean_input(raw or "")[:MAX_CHARS]
+    text = expand_abbreviations(clean_input(raw or "")[:MAX_CHARS])
     if _is_junk(text):
         return Understanding(text=text, language=default_language, junk=True, intent="other")
     language = detect_language(text, default_language)

@@ -92,7 +92,7 @@ class TimelineInput(OperatorInput):
                 raise InputError("start_date", "give start_date, term_end_date or renewal_date",
                                  "indiquez la date de début, la date d'échéance ou la date de reconduction")
             if self.request_date is None:
-                raise InputError("request_date", "give the date the request is sent", "indiquez la date de la demande")
+                return self  # "by when must I give notice?": the deadline of the initial term
             if self.request_date < self.start_date:
                 raise InputError("request_date", "is before start_date", "est antérieure à la date de début")
         return self
@@ -339,6 +339,9 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     known_end = inp.known_term_end()
     if known_end is not None:
         return _timeline_from_term_end(inp, book, rules, svc, known_end)
+    if inp.request_date is None and inp.start_date is not None:  # the deadline of the initial term
+        months = _commitment_alternatives(svc, inp.commitment_months, warnings)[0]
+        return _timeline_from_term_end(inp, book, rules, svc, term_end(inp.start_date, months))
     assert inp.request_date is not None
     if inp.start_date is None:  # no commitment running (validated): the notice of a contract without one
         notice = svc.notice_no_commitment or svc.notice_renewed or svc.notice
@@ -363,7 +366,7 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     first = scenarios[0]
     period = (CalcStep(label="Current period / période en cours", formula=f"{first['period_start']} .. {first['term_end']}",
                        value=f"{first['commitment_months']} months") if inp.start_date is not None
-              else CalcStep(label="Commitment / engagement", value="none running / aucun en cours"))
+              else CalcStep(label="Commitment / engagement", value="no commitment running / aucun engagement en cours"))
     steps = [period,
              CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
              CalcStep(label="Last day to send notice / dernier jour pour résilier", value=str(first["last_notice_day"])),
@@ -412,6 +415,14 @@ def _scenario(inp: TimelineInput, notice: Notice, nv: Value | None, ps: date, pm
     return out
 
 
+def _end_formula(inp: TimelineInput) -> str:
+    if inp.term_end_date is not None:
+        return "given / indiqué"
+    if inp.renewal_date is not None:
+        return "renewal date - 1 day / date de reconduction - 1 jour"
+    return "start date + initial term / date de début + durée initiale"
+
+
 def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorRules, svc: Service,
                             end: date) -> CalcResult:
     """Timeline when the customer knows the last day of the term (or the renewal date, the day after).
@@ -458,7 +469,7 @@ def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorR
     # Without a request date the question is "by when must I give notice": the deadline is the answer.
     headline = first["last_notice_day"] if inp.request_date is None else first["effective_end_date"]
     steps = [CalcStep(label="Last day of the term / dernier jour de la période", value=end.isoformat(),
-                      formula="renewal date - 1 day" if inp.term_end_date is None else "given"),
+                      formula=_end_formula(inp)),
              CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
              CalcStep(label="Last day to send notice / dernier jour pour résilier",
                       formula=f"{end.isoformat()} - {first['notice']}", value=first["last_notice_day"]),
@@ -473,7 +484,8 @@ def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorR
                       values={k: first[k] for k in (*keys, "term_end", "early_termination_fees_apply")}
                       | {"alternatives": scenarios if status == FactStatus.CONFLICTING else []},
                       breakdown=steps,
-                      assumptions=["The renewal date is the first day of the new period: the term ends the day before.",
-                                   "A notice of N days/months before the term end must be sent at the latest N days / N "
-                                   "calendar months before the last day of the term."],
+                      assumptions=[*([] if inp.renewal_date is None else [
+                          "The renewal date is the first day of the new period: the term ends the day before / la date "
+                          "de reconduction est le premier jour de la nouvelle période : l'échéance est la veille"]),
+                          _TERM_ASSUMPTIONS[0]],
                       warnings=warnings, citations=cite_all(book, rules, sources))
