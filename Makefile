@@ -11,4 +11,5 @@ eval:  ## the full evaluation run, report written under eval/reports/
 	bash scripts/bootstrap.sh && .venv/bin/assistant eval
 
 bench: ## retrieval benchmark and ingest/latency measurements, reports under eval/reports/
-	bash scripts/bootstrap.sh && .venv/bin/assistant eval retrieval && .venv/bin/python -m assistant.evaluation.bench
+	bash scripts/bootstrap.sh && .venv/bin/assistant eval retrieval && .venv/bin/python -m assistant.evaluation.bench \
+	&& .venv/bin/python -m assistant.evaluation.bench_ingest --write

@@ -36,9 +36,9 @@ class Settings(BaseSettings):
     collection_prefix: str = "clauses"
 
     # What the embedding model sees of each chunk: its context lines (document, heading path, clause id and
-    # title) and the opening `embed_words` words of its text (0 = the whole chunk). Embedding time grows with
-    # the text embedded while a clause's heading and opening carry most of its topic; BM25 still indexes
-    # every word.
+    # title) and the opening `embed_words` words of its text (0 = the whole chunk); BM25 indexes every word
+    # either way. Embedding time grows with the text embedded, but on this corpus any cut that saves much of it
+    # costs retrieval quality (eval/reports/ingest.md: 64 words, -8 points of hit@5), hence the whole chunk.
     embed_words: int = 0
     # Content-addressed embedding cache (model id + role + text -> vector), shared by rebuilds, data dirs and
     # replicas that point at the same directory. Empty = `.data/cache/embeddings` of this installation,
