@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.agent.answer import FactWriter, NeedAnswer, compose_facts
+from assistant.agent.answer import MAX_FACTS_PER_NEED, FactWriter, NeedAnswer, compose_facts
 from assistant.agent.citations import QuoteVerifier, TurnEvidence, guard
 from assistant.agent.compose import (
     Composed,
@@ -500,15 +500,21 @@ class Assistant:
                       note: str, alternatives: Sequence[Need] = ()) -> Reply:
         turn = Turn()
         topic = self.matcher.strip(u.text)
-        query = f"{topic} {' '.join(n.query_hint for n in needs)}".strip()
+        # the question's own words: a need's retrieval hints would only confirm the router's choice, and the
+        # passages are one of the signals that check it (evidence.py)
+        query = topic or u.text
         passages = self._retrieve(query, operator, turn)
         values = slot_values(u, operator, self.services.get(operator, []))
         if "service" in values:
             state.service = (operator, values["service"])
         elif state.service and state.service[0] == operator:  # named in an earlier turn
             values["service"] = state.service[1]
-        needs, support = self._fact_evidence(u, needs, operator, values, topic or u.text, turn)
+        needs, support, top = self._fact_evidence(u, needs, operator, values, query, passages)
         answers = [self._gather(need, u, operator, values, turn, support) for need in needs]
+        shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
+        if top is not None and top not in shown and not any(a.results or a.missing for a in answers):
+            # the fact the evidence points to is said too, after the need's own facts
+            answers.append(NeedAnswer(need=needs[0], facts=[top]))
         state.last_needs, state.last_text = [n.id for n in needs], u.text
         missing = next((a for a in answers if a.missing), None)
         state.pending = (PendingQuestion(text=u.text, intent=needs[0].intent, missing=missing.missing_slot,
@@ -545,17 +551,16 @@ class Assistant:
         )
 
     def _fact_evidence(self, u: Understanding, needs: list[Need], operator: str, values: dict[str, Any],
-                       topic: str, turn: Turn) -> tuple[list[Need], dict[int, float]]:
+                       topic: str, passages: Sequence[Passage]) -> tuple[list[Need], dict[int, float], FactView | None]:
         """Every fact of the operator scored by its wording, its clause's retrieval rank and the router's belief
         in its need (evidence.py). The facts' support orders them within a need; when the best-supported fact
         serves another need than the router's and clearly leads it, that need answers, unless the customer
-        is computing with the routed need's calculator (the figures they gave decide)."""
+        is computing with the routed need's calculator (the figures they gave decide). The best-supported fact
+        is also returned when it is close enough to the question to be worth saying in any case."""
         views = self.facts.candidates(operator, values.get("service"), u.slots.customer_type, u.slots.number_count)
         if not views or self.router.embed is None:
-            return needs, {}
+            return needs, {}, None
         weights = self.catalog.fact_fusion
-        # the question's own words: the routed need's retrieval hints would only confirm the router's choice
-        passages = self._retrieve(topic, operator, turn)
         question = self.facts.question_text(operator, topic)
         sims = self.facts.similarities(views, question, u.language)
         fill = self._fill(u)
@@ -564,15 +569,16 @@ class Assistant:
                               {r.need: r.score for r in routing.ranked}, self.catalog.needs, weights)
         support = {id(v): float(scores[i] - sims[i]) for i, v in enumerate(views)}
         best = int(np.argmax(scores))
+        top = views[best] if sims[best] >= weights.say_min_similarity else None
         served = needs_served(views[best], self.catalog.needs)
         if not served or any(n in needs for n in served) or fill.get(needs[0].id, 0.0) > 0:
-            return needs, support
+            return needs, support, top
         routed = [scores[i] for i, v in enumerate(views) if serves(needs[0], v)]
         if routed and scores[best] - max(routed) < weights.override_margin:
-            return needs, support
+            return needs, support, top
         rank = {r.need: r.score for r in routing.ranked}
         chosen = max(served, key=lambda n: rank.get(n.id, 0.0))
-        return [chosen, *(n for n in needs[1:] if n.id != chosen.id)], support
+        return [chosen, *(n for n in needs[1:] if n.id != chosen.id)], support, top
 
     def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn,
                 support: dict[int, float] | None = None) -> NeedAnswer:

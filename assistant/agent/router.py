@@ -92,6 +92,7 @@ class FusionWeights(_Data):
     need: float = 0.15       # x the router's score of the best need serving the fact
     lexical: float = 0.07    # x share of the question's content words found in the fact's label and summary
     override_margin: float = 0.02  # the best fact leads the routed need's best fact by this much: its need answers
+    say_min_similarity: float = 0.87  # the best fact is said as well (when the need's facts omit it) from this cosine
 
 
 class NeedCatalog(_Data):

@@ -489,7 +489,7 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
                today: date | None = None, others: OperatorMatcher | None = None) -> Understanding:
     """`matcher` finds the operators we have documents for; `others` the telecom operators we have none
     for (a question about them is "not found")."""
-    text = expand_abbreviations(clean_input(raw or "")[:MAX_CHARS])
+    text = expand_abbreviations(clean_input(raw or ""))[:MAX_CHARS]
     if _is_junk(text):
         return Understanding(text=text, language=default_language, junk=True, intent="other")
     language = detect_language(text, default_language)

