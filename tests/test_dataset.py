@@ -178,3 +178,14 @@ def test_schema_key_facts_and_expected_answer():
             EvalItem.model_validate({**base, "key_facts": bad})
     with pytest.raises(ValueError):
         EvalItem.model_validate({**base, "unknown_field": 1})  # still extra="forbid"
+
+
+# --------------------------------------------------------------------------- tune split (may be tuned on)
+def test_tune_split_is_grounded_in_the_corpus(corpus):
+    items = load_split("tune")
+    assert len(items) >= 200 and sum(i.language == "en" for i in items) >= 80
+    assert sum(i.is_dialogue for i in items) >= 30 and all(i.key_facts or not i.gold for i in items)
+    for item in items:
+        for g in item.gold:
+            clause = corpus.find_clause(g.doc_id, g.clause_id, g.part)
+            assert clause is not None and g.quote in clause.text, (item.id, g.clause_id)

@@ -500,16 +500,16 @@ class Assistant:
                       note: str, alternatives: Sequence[Need] = ()) -> Reply:
         turn = Turn()
         topic = self.matcher.strip(u.text)
-        # the question's own words: a need's retrieval hints would only confirm the router's choice, and the
-        # passages are one of the signals that check it (evidence.py)
-        query = topic or u.text
-        passages = self._retrieve(query, operator, turn)
+        query = f"{topic} {' '.join(n.query_hint for n in needs)}".strip()
+        passages = self._retrieve(query, operator, turn)  # with the need's hints: the passages shown
+        # the question's own words for the evidence: the hints would only confirm the router's choice
+        plain = self._retrieve(topic or u.text, operator, turn) if query != (topic or u.text) else passages
         values = slot_values(u, operator, self.services.get(operator, []))
         if "service" in values:
             state.service = (operator, values["service"])
         elif state.service and state.service[0] == operator:  # named in an earlier turn
             values["service"] = state.service[1]
-        needs, support, top = self._fact_evidence(u, needs, operator, values, query, passages)
+        needs, support, top = self._fact_evidence(u, needs, operator, values, topic or u.text, plain)
         answers = [self._gather(need, u, operator, values, turn, support) for need in needs]
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
         if top is not None and top not in shown and not any(a.results or a.missing for a in answers):

@@ -63,6 +63,7 @@ def fused_scores(views: Sequence[FactView], similarity: np.ndarray, lexical: Seq
                  weights: FusionWeights) -> np.ndarray:
     """One score per fact: cosine + retrieval support + router belief + shared words."""
     out = np.array(similarity, dtype=float)
+    needs = [n for n in needs if n.action == "answer" and n.id in need_scores]  # the others add nothing
     for i, view in enumerate(views):
         rank = clause_rank(view, passages)
         support = 0.0 if rank is None else 1.0 / (1 + rank)

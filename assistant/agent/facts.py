@@ -146,6 +146,7 @@ class FactBase:
         self._centroid, self._need_weight = centroid, need_weight
         self._keyword_hits, self._keyword_bonus = keyword_hits, keyword_bonus
         self._label_vectors: dict[str, np.ndarray] = {}
+        self._words: dict[tuple[int, str], frozenset[str]] = {}
         # words that say nothing about *which* fact is meant ("combien", "frais"): from the needs file
         self._stop = frozenset(s for w in stop_words for tok in stem_tokens(w) for s in tok)
         self._by_operator: dict[str, list[FactView]] = {}
@@ -240,11 +241,13 @@ class FactBase:
         q = {s for tok in stem_tokens(question, language) for s in tok} - self._stop
         if not q:
             return [0.0] * len(views)
-        out = []
-        for v in views:
-            words = {s for tok in stem_tokens(v.text(language), language) for s in tok} - self._stop
-            out.append(len(q & words) / len(q))
-        return out
+        return [len(q & self._fact_words(v, language)) / len(q) for v in views]
+
+    def _fact_words(self, view: FactView, language: str) -> frozenset[str]:
+        key = (id(view), language)
+        if key not in self._words:  # facts never change while the process runs: stem each once
+            self._words[key] = frozenset(s for tok in stem_tokens(view.text(language), language) for s in tok) - self._stop
+        return self._words[key]
 
     def _rank(self, views: list[FactView], question: str, need: Need, wildcard: bool,
               language: str, support: Mapping[int, float]) -> list[FactView]:
