@@ -79,7 +79,10 @@ def test_agent_calls_tools_and_its_verified_citations_are_kept(corpus):
     assert reply.status == ReplyStatus.ANSWERED
     assert reply.answer.startswith("Le préavis est de trois mois")
     assert [(c.clause_id, c.quote) for c in reply.citations] == [("ARTICLE 4", GOOD_QUOTE)]
-    assert [t.name for t in reply.tools].count("retriever") == 2  # the plan's retrieval + the agent's call
+    # the plan's retrievals (with the need's hints, and the question's own words for the fact evidence),
+    # then the agent's own call, with its own query
+    retrievals = [t for t in reply.tools if t.name == "retriever"]
+    assert len(retrievals) == 3 and retrievals[-1].input["query"] == "préavis résiliation"
     assert len(model.seen) == 2 and "ToolMessage" in {type(m).__name__ for m in model.seen[1]}
 
 

@@ -28,25 +28,42 @@ def _wordset(blob: str) -> frozenset[str]:
     return frozenset(blob.split())
 
 
-_FR_WORDS = _wordset("""
-le la les de des du je j mon ma mes est et un une pour quel quelle quels quelles combien comment que qui
-avec sur dans pas vous ai au aux ce ca il elle si puis-je peux dois mois depuis resiliation resilier
-numeros numero contrat facture frais prix delai preavis demenagement abonnement ligne quand ou bonjour
-merci engagement cout coute client entreprise particulier apres avant jusqu suis veux voudrais faire
-""")
-_EN_WORDS = _wordset("""
-the my is are i how what when much can do does to of and an for with on in if will it you have
-contract cancel want months month fee fees invoice bill moving move number numbers notice terminate
-termination cost costs pay late hello hi thanks thank please which who where why should would
-could did be been this that from since after before until business customer am
-""")
+@lru_cache(maxsize=1)
+def _language_words() -> tuple[frozenset[str], frozenset[str]]:
+    """French and English marker words: the lexicon's lists (knowledge/lexicon.yaml `language_words`) plus the
+    words of the needs' example questions in each language; a word both languages use marks neither."""
+    import yaml
+
+    from assistant.config import get_settings
+
+    knowledge = get_settings().knowledge_dir
+    lexicon = yaml.safe_load((knowledge / "lexicon.yaml").read_text(encoding="utf-8")) or {}
+    listed = lexicon.get("language_words") or {}
+    vocab = {lang: {w for entry in listed.get(lang, []) for w in words(str(entry))} for lang in ("fr", "en")}
+    try:
+        needs = yaml.safe_load((knowledge / "needs.yaml").read_text(encoding="utf-8")) or {}
+    except OSError:
+        needs = {}
+    for need in needs.get("needs") or []:
+        for lang in ("fr", "en"):
+            for example in (need.get("examples") or {}).get(lang) or []:
+                # longer words only: short ones ("eur", "ht", "km") are units, shared by both languages
+                vocab[lang].update(w for w in words(str(example)) if len(w) > 3 and not w.isdigit())
+    shared = vocab["fr"] & vocab["en"]
+    listed_fr = {w for entry in listed.get("fr", []) for w in words(str(entry))}
+    listed_en = {w for entry in listed.get("en", []) for w in words(str(entry))}
+    # the hand-listed markers win over a word an example of the other language happens to use
+    fr = (vocab["fr"] - shared) | (listed_fr - listed_en)
+    en = (vocab["en"] - shared) | (listed_en - listed_fr)
+    return frozenset(fr - listed_en), frozenset(en - listed_fr)
 
 
 def detect_language(text: str, default: Language = "fr") -> Language:
     """Count French vs English marker words. Ties go to `default` (the corpus language or the session's)."""
+    fr_words, en_words = _language_words()
     tokens = words(text)
-    fr = sum(t in _FR_WORDS for t in tokens)
-    en = sum(t in _EN_WORDS for t in tokens)
+    fr = sum(t in fr_words for t in tokens)
+    en = sum(t in en_words for t in tokens)
     if fr == en:
         return default
     return "fr" if fr > en else "en"

@@ -172,8 +172,9 @@ class Totals:
             return
         v = fee.values[0]
         counted = line.counted(v)
-        extra = f", from no. {fee.applies_from}" if fee.applies_from > 1 else ""
-        self.add_amount(f"{fee.label_en} ‖ {fee.label_fr}", f"{v.number} EUR {v.tax_basis} per {v.per or 'unit'} x {fmt_qty(counted)}{extra}",
+        # numbers and units only: a formula in one language would be hidden from readers of the other
+        extra = f" (n° ≥ {fee.applies_from})" if fee.applies_from > 1 else ""
+        self.add_amount(f"{fee.label_en} ‖ {fee.label_fr}", f"{v.number} EUR {v.tax_basis} x {fmt_qty(counted)}{extra}",
                         v.number * counted, v.tax_basis)
 
     def result(self, tool: str, book: RuleBook, rules: OperatorRules, **extra: Any) -> CalcResult:
