@@ -119,3 +119,13 @@ def test_timeline_deadline_of_the_initial_term_from_the_start_date():
                                                  "start_date": "2024-03-01"})
     # 12 months (4.2.2) end on 2025-02-28; 90 days before (11.3.1.3)
     assert r.result_date == "2024-11-30" and r.values["effective_end_date"] == "2025-02-28"
+
+
+@pytest.mark.parametrize("text, months", [
+    ("contrat d'un an signé le 15 janvier 2025", 12),
+    ("He had signed a 2-year contract", 24),
+    ("engagement de deux ans", 24),
+    ("a three-month commitment", 3),
+])
+def test_durations_in_words_are_read_like_digits(text, months):
+    assert extract_slots(text).commitment_months == months

@@ -337,8 +337,31 @@ def _date_role(before: str) -> str | None:
     return best[1] if best else None
 
 
+@lru_cache(maxsize=1)
+def _number_words() -> tuple[re.Pattern[str], dict[str, int]] | None:
+    """Number words of both languages (knowledge/lexicon.yaml `number_words`), for "un an", "two years"."""
+    from assistant.agent.figures import load_lexicon
+    from assistant.config import get_settings
+
+    lexicon = load_lexicon(str(get_settings().knowledge_dir / "lexicon.yaml"))
+    table = {fold(w): n for lang in lexicon.number_words.values() for w, n in lang.items()}
+    if not table:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(table, key=len, reverse=True))
+    return re.compile(rf"\b({alternatives})(?=[\s-]*(?:mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?)\b)"), table
+
+
+def _with_digits(folded: str) -> str:
+    """"un an", "deux ans", "two-year": the number word before a unit as digits, so durations read the same."""
+    found = _number_words()
+    if found is None:
+        return folded
+    pattern, table = found
+    return pattern.sub(lambda m: str(table[m.group(1)]), folded)
+
+
 def extract_slots(text: str, today: date | None = None) -> Slots:
-    folded = fold(text)
+    folded = _with_digits(fold(text))
     slots = Slots()
     # --- dates, with their role from the words just before them
     for matched, value, pos in extract_dates(text, today):
