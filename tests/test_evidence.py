@@ -9,8 +9,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from assistant.agent.evidence import clause_rank, fused_scores, needs_served, serves
-from assistant.agent.facts import FactView
+from assistant.agent.evidence import clause_rank, fused_scores, needs_served
+from assistant.agent.facts import FactView, serves
 from assistant.agent.router import FusionWeights, Need
 from assistant.agent.understanding import expand_abbreviations, extract_slots
 from assistant.errors import InputError

@@ -111,8 +111,8 @@ class FactWriter:
             figure = self.value_text(fact.value) if fact.value is not None else ""
             if figure and f"{fact.value.number.normalize():f}" not in summary.replace(",", "."):
                 # the summary words the rule, the figure is the answer: a summary that omits it gets it first
-                summary = f"{view.label(self.lang)} : **{figure}**. {summary}" if self.lang == "fr" else \
-                    f"{view.label(self.lang)}: **{figure}**. {summary}"
+                summary = self.t.get(self.lang, "fact_figure_then_summary", label=view.label(self.lang),
+                                     value=figure, summary=summary)
             return Lead(self.t.get(self.lang, "fact_summary", summary=summary, ref=ref) + ".", cites,
                         ReplyStatus.ANSWERED)
         value = fact.value

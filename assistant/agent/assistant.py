@@ -33,8 +33,8 @@ from assistant.agent.compose import (
     is_pointer,
     render_quotes,
 )
-from assistant.agent.evidence import fused_scores, needs_served, serves
-from assistant.agent.facts import FactBase, FactView
+from assistant.agent.evidence import fused_scores, needs_served
+from assistant.agent.facts import FactBase, FactView, serves
 from assistant.agent.figures import Lexicon, load_lexicon, read_figures
 from assistant.agent.planner import (
     ASKABLE,
@@ -338,15 +338,16 @@ class Assistant:
     def _needs(self, u: Understanding, state: SessionState) -> tuple[list[Need], str, int, list[Need]]:
         """The needs of this turn and the text they are about. A message that only adds facts (an operator,
         a date, a fee) to a pending or just-answered question continues it; a new question replaces it."""
-        routing = self.router.route(u.text, fill=self._fill(u))
+        fill = self._fill(u)
+        routing = self.router.route(u.text, fill=fill)
         needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
         if needs and needs[0].action != "answer" and u.intent == "other":
             # contract words after a greeting ("Bonjour, on veut annuler..."): the greeting is not the question
-            routing = self.router.route(u.text, fill=self._fill(u), allowed=self._answer_ids)
+            routing = self.router.route(u.text, fill=fill, allowed=self._answer_ids)
             needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
         previous_text = state.pending.text if state.pending else state.last_text
         if previous_text and needs and len(u.text.split()) <= self.catalog.router.context_max_words:
-            needs = self._in_context(u, needs, routing, previous_text)
+            needs = self._in_context(u, needs, routing, previous_text, fill)
         carries_facts = bool(u.operators) or bool(u.slots.filled()) or bool(u.slots.other_dates)
         previous = state.pending.needs if state.pending else state.last_needs
         # a short message of facts continues the question before it, unless the router is confident it asks
@@ -364,7 +365,7 @@ class Assistant:
         bare = not needs or needs[0].action != "answer" or u.intent == "out_of_scope"  # no contract word of its own
         if bare and previous_text and u.topic != "task" and u.intent != "smalltalk" and not u.injection:
             # a bare follow-up ("and how long do I have?") is about the contract being discussed
-            routing = self.router.route(f"{previous_text} {u.text}", fill=self._fill(u), allowed=self._answer_ids)
+            routing = self.router.route(f"{previous_text} {u.text}", fill=fill, allowed=self._answer_ids)
             needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
             if needs:
                 return needs, f"{previous_text} {u.text}", 1, []
@@ -374,13 +375,14 @@ class Assistant:
                         if n is not None and n.action == "answer"]
         return needs, u.text, routing.ranked[0].keywords if routing.ranked else 0, alternatives
 
-    def _in_context(self, u: Understanding, needs: list[Need], routing: Routing, previous_text: str) -> list[Need]:
-        """A short message in a conversation ("and if I bring it back 4 days late?") is read with the question
-        before it: the need that the whole exchange points to wins when the message alone ranks it close to
+    def _in_context(self, u: Understanding, needs: list[Need], routing: Routing, previous_text: str,
+                    fill: dict[str, float]) -> list[Need]:
+        """A short message in a conversation ("and what if it comes back a week after the deadline?") is read
+        with the question before it: the need that the whole exchange points to wins when the message alone ranks it close to
         its own first choice (within `context_margin`)."""
         if needs[0].action != "answer":
             return needs
-        whole = self.router.route(f"{previous_text} {u.text}", fill=self._fill(u), allowed=self._answer_ids)
+        whole = self.router.route(f"{previous_text} {u.text}", fill=fill, allowed=self._answer_ids)
         if not whole.needs or whole.needs[0] == needs[0].id:
             return needs
         alone = {r.need: r.score for r in routing.ranked}

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.agent.facts import FactView
+from assistant.agent.facts import FactView, serves
 from assistant.agent.router import FusionWeights, Need
 
 
@@ -46,12 +46,6 @@ def clause_rank(view: FactView, passages: Sequence[PassageLike]) -> int | None:
         if any(doc == p.doc_id and _same_clause(cid, pc) for doc, cid in sources for pc in ids):
             return rank
     return None
-
-
-def serves(need: Need, view: FactView) -> bool:
-    """The need asks for this fact (by its selector, its open-fact need, or any fee for a generic fee need)."""
-    return (view.selector in need.facts or view.selector == f"need:{need.id}"
-            or ("fee:*" in need.facts and view.selector.startswith("fee:")))
 
 
 def needs_served(view: FactView, needs: Sequence[Need]) -> list[Need]:

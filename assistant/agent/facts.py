@@ -120,6 +120,12 @@ def _case_facts(rules: OperatorRules) -> Iterable[FactView]:
                        list(case.customer_types), summary_fr=case.label_fr, summary_en=case.label_en, extra=bounds)
 
 
+def serves(need: Need, view: FactView) -> bool:
+    """The need asks for this fact (by its selector, its open-fact need, or any fee for a generic fee need)."""
+    return (view.selector in need.facts or view.selector == f"need:{need.id}"
+            or ("fee:*" in need.facts and view.selector.startswith("fee:")))
+
+
 def _fits(view: FactView, answer: str, language: str) -> bool:
     """The fact is of the kind the answer type calls for: a summary for a procedure, an amount for an amount,
     a duration for a duration or a date; a fact the documents leave unstated fits any figure question."""
@@ -227,11 +233,8 @@ class FactBase:
         `id(view)`) is the evidence beyond the fact's wording (retrieval, router) added to its similarity."""
         views = self._by_operator.get(operator, [])
         question = self._without_services(operator, question)
-        selectors = set(need.facts) | {f"need:{need.id}"}
-        wildcard_fees = "fee:*" in selectors
-        picked = [v for v in views if v.selector in selectors or (wildcard_fees and v.selector.startswith("fee:"))]
-        picked = self.candidates(operator, service, customer_type, lines, views=picked)
-        return self._rank(picked, question, need, wildcard_fees, language, support or {})
+        picked = self.candidates(operator, service, customer_type, lines, views=[v for v in views if serves(need, v)])
+        return self._rank(picked, question, need, "fee:*" in need.facts, language, support or {})
 
     def question_text(self, operator: str, question: str) -> str:
         return self._without_services(operator, question)

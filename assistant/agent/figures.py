@@ -22,9 +22,16 @@ class Figure(BaseModel):
 
 
 class Lexicon(BaseModel):
+    """knowledge/lexicon.yaml: the word lists the parsers read (patterns are over folded text)."""
+
     number_words: dict[str, dict[str, int]]
     units: dict[str, list[str]]
     currency: list[str]
+    date_roles: dict[str, list[str]] = {}      # role of a date -> cue words just before it
+    no_commitment: list[str] = []              # "sans engagement", "my commitment is over"
+    remaining: dict[str, list[str]] = {}       # `before` / `after` cues of a duration still to run
+    abbreviations: dict[str, str] = {}         # call-centre shorthand -> the words it stands for
+    language_words: dict[str, list[str]] = {}  # marker words of each language
 
 
 @lru_cache(maxsize=4)

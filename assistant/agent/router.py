@@ -195,6 +195,7 @@ class NeedRouter:
                                 for k in n.all_keywords()}.values()) for n in catalog.needs]
         self._clf = None
         self._lexical_examples = self._example_stems()
+        self._signals = lru_cache(maxsize=256)(self._text_signals)
         if embed is not None:
             self._matrix = self._example_matrix(embed, cache_dir, model_name)
             self._fit()
@@ -297,13 +298,12 @@ class NeedRouter:
         """Rank the needs for `text`; `fill` maps need id -> share of its inputs already known."""
         fill = fill or {}
         s = self.settings
-        semantic = self._semantic(text)
-        tokens = stem_tokens(text)
+        semantic, keyword_hits = self._signals(text)
         scores: list[NeedScore] = []
         for i, need in enumerate(self.catalog.needs):
             if allowed is not None and need.id not in allowed:
                 continue
-            hits = sum(phrase_in(k, tokens) for k in self._keywords[i])
+            hits = keyword_hits[i]
             lexical = 1.0 - 0.5 ** hits
             total = s.embedding_weight * semantic[i] + s.keyword_weight * lexical + s.slot_weight * fill.get(need.id, 0.0)
             scores.append(NeedScore(need=need.id, score=round(float(total), 4), semantic=round(float(semantic[i]), 4),
@@ -313,6 +313,12 @@ class NeedRouter:
         if len(needs) == 1 and allowed is None:
             needs += self._other_part(text, needs[0], fill)
         return Routing(needs=needs, ranked=scores[:6], abstained=not needs)
+
+    def _text_signals(self, text: str) -> tuple[np.ndarray, tuple[int, ...]]:
+        """What routing reads from the text alone (classifier probabilities, keyword hits per need): a turn
+        routes the same text more than once (with the inputs it fills, with only the answerable needs)."""
+        tokens = stem_tokens(text)
+        return self._semantic(text), tuple(sum(phrase_in(k, tokens) for k in kws) for kws in self._keywords)
 
     def _other_part(self, text: str, first: str, fill: dict[str, float]) -> list[str]:
         """A two-part question ("what notice, and what will it cost?"): route each part on its own; a part

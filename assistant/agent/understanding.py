@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.agent.figures import Lexicon, load_lexicon
 from assistant.agent.text import clean_input, fold, words
 from assistant.corpus.operators import OperatorMatcher
 
@@ -28,34 +29,30 @@ def _wordset(blob: str) -> frozenset[str]:
     return frozenset(blob.split())
 
 
-@lru_cache(maxsize=1)
-def _language_words() -> tuple[frozenset[str], frozenset[str]]:
-    """French and English marker words: the lexicon's lists (knowledge/lexicon.yaml `language_words`) plus the
-    words of the needs' example questions in each language; a word both languages use marks neither."""
-    import yaml
-
+def _lexicon() -> Lexicon:
     from assistant.config import get_settings
 
-    knowledge = get_settings().knowledge_dir
-    lexicon = yaml.safe_load((knowledge / "lexicon.yaml").read_text(encoding="utf-8")) or {}
-    listed = lexicon.get("language_words") or {}
-    vocab = {lang: {w for entry in listed.get(lang, []) for w in words(str(entry))} for lang in ("fr", "en")}
-    try:
-        needs = yaml.safe_load((knowledge / "needs.yaml").read_text(encoding="utf-8")) or {}
-    except OSError:
-        needs = {}
-    for need in needs.get("needs") or []:
+    return load_lexicon(str(get_settings().knowledge_dir / "lexicon.yaml"))
+
+
+@lru_cache(maxsize=1)
+def _language_words() -> tuple[frozenset[str], frozenset[str]]:
+    """French and English marker words: the lexicon's lists (`language_words`) plus the words of the needs'
+    example questions that only one language uses. A listed marker always wins over an example's word."""
+    from assistant.agent.router import load_needs
+    from assistant.config import get_settings
+
+    listed = {lang: {w for entry in _lexicon().language_words.get(lang, []) for w in words(entry)}
+              for lang in ("fr", "en")}
+    examples: dict[str, set[str]] = {"fr": set(), "en": set()}
+    for need in load_needs(get_settings().knowledge_dir / "needs.yaml").needs:
         for lang in ("fr", "en"):
-            for example in (need.get("examples") or {}).get(lang) or []:
+            for example in need.examples.get(lang, []):  # type: ignore[union-attr]
                 # longer words only: short ones ("eur", "ht", "km") are units, shared by both languages
-                vocab[lang].update(w for w in words(str(example)) if len(w) > 3 and not w.isdigit())
-    shared = vocab["fr"] & vocab["en"]
-    listed_fr = {w for entry in listed.get("fr", []) for w in words(str(entry))}
-    listed_en = {w for entry in listed.get("en", []) for w in words(str(entry))}
-    # the hand-listed markers win over a word an example of the other language happens to use
-    fr = (vocab["fr"] - shared) | (listed_fr - listed_en)
-    en = (vocab["en"] - shared) | (listed_en - listed_fr)
-    return frozenset(fr - listed_en), frozenset(en - listed_fr)
+                examples[lang].update(w for w in words(example) if len(w) > 3 and not w.isdigit())
+    fr = (listed["fr"] | (examples["fr"] - examples["en"])) - listed["en"]
+    en = (listed["en"] | (examples["en"] - examples["fr"])) - listed["fr"]
+    return frozenset(fr), frozenset(en)
 
 
 def detect_language(text: str, default: Language = "fr") -> Language:
@@ -171,36 +168,20 @@ class Slots(BaseModel):
 # Cue words before a date tell its role; the nearest cue wins. The cues are data (knowledge/lexicon.yaml).
 @lru_cache(maxsize=1)
 def _date_cues() -> list[tuple[str, re.Pattern[str]]]:
-    import yaml
-
-    from assistant.config import get_settings
-
-    data = yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {}
-    return [(role, re.compile("|".join(cues))) for role, cues in (data.get("date_roles") or {}).items()]
+    return [(role, re.compile("|".join(cues))) for role, cues in _lexicon().date_roles.items()]
 
 
 @lru_cache(maxsize=1)
 def _no_commitment() -> re.Pattern[str] | None:
-    """Phrases saying no commitment is running (knowledge/lexicon.yaml `no_commitment`)."""
-    import yaml
-
-    from assistant.config import get_settings
-
-    data = yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {}
-    cues = data.get("no_commitment") or []
+    """Phrases saying no commitment is running (lexicon `no_commitment`)."""
+    cues = _lexicon().no_commitment
     return re.compile(r"\b(" + "|".join(cues) + r")") if cues else None
 
 
 @lru_cache(maxsize=1)
 def _remaining_cues() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-    """Words around a duration that make it the time left to run (knowledge/lexicon.yaml `remaining`)."""
-    import yaml
-
-    from assistant.config import get_settings
-
-    data = (yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {})
-    cues = data.get("remaining") or {}
-    before, after = cues.get("before") or [], cues.get("after") or []
+    """Words around a duration that make it the time left to run (lexicon `remaining`)."""
+    before, after = _lexicon().remaining.get("before", []), _lexicon().remaining.get("after", [])
     return (re.compile(r"\b(" + "|".join(before) + r")\W*(\w+\W+)?$") if before else None,
             re.compile(r"^\W*(" + "|".join(after) + r")") if after else None)
 
@@ -339,12 +320,8 @@ def _date_role(before: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _number_words() -> tuple[re.Pattern[str], dict[str, int]] | None:
-    """Number words of both languages (knowledge/lexicon.yaml `number_words`), for "un an", "two years"."""
-    from assistant.agent.figures import load_lexicon
-    from assistant.config import get_settings
-
-    lexicon = load_lexicon(str(get_settings().knowledge_dir / "lexicon.yaml"))
-    table = {fold(w): n for lang in lexicon.number_words.values() for w, n in lang.items()}
+    """Number words of both languages (lexicon `number_words`), for "un an", "two years"."""
+    table = {fold(w): n for lang in _lexicon().number_words.values() for w, n in lang.items()}
     if not table:
         return None
     alternatives = "|".join(re.escape(w) for w in sorted(table, key=len, reverse=True))
@@ -504,13 +481,8 @@ MAX_CHARS = 2000  # longer messages are cut: a support question is never that lo
 
 @lru_cache(maxsize=1)
 def _abbreviations() -> tuple[re.Pattern[str], dict[str, str]] | None:
-    """Call-centre shorthand and its expansion (knowledge/lexicon.yaml `abbreviations`)."""
-    import yaml
-
-    from assistant.config import get_settings
-
-    data = yaml.safe_load((get_settings().knowledge_dir / "lexicon.yaml").read_text(encoding="utf-8")) or {}
-    table = {str(k).lower(): str(v) for k, v in (data.get("abbreviations") or {}).items()}
+    """Call-centre shorthand and its expansion (lexicon `abbreviations`)."""
+    table = {k.lower(): v for k, v in _lexicon().abbreviations.items()}
     if not table:
         return None
     words = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))

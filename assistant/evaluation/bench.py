@@ -106,11 +106,16 @@ def main(argv: list[str] | None = None) -> int:
                              capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     text = render(rows)
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text, encoding="utf-8")
-    REPORT.with_suffix(".json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    write_report(REPORT, text, rows)
     print(text)
     return 0
+
+
+def write_report(path: Path, text: str, rows: list) -> None:
+    """A benchmark's Markdown tables and, next to them, the same rows as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.with_suffix(".json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

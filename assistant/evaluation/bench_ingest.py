@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import ROOT, get_settings
+from assistant.evaluation.bench import write_report
 
 REPORT = ROOT / "eval" / "reports" / "ingest_bench.md"  # the tables; eval/reports/ingest.md reads them
 ASSISTANT = [sys.executable, "-m", "assistant.cli"]
@@ -168,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m assistant.evaluation.bench_ingest " + " ".join(argv if argv is not None else sys.argv[1:])
     text = render(rows, command.strip())
     if args.write:
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text(text, encoding="utf-8")
-        REPORT.with_suffix(".json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        write_report(REPORT, text, rows)
     print(text)
     return 0
 
