@@ -91,3 +91,11 @@ def test_december_is_not_a_death(router):
 
     u = understand("résiliation au 01/12/2025, 40 €/mois depuis le 01/01/2025", OperatorMatcher({}), today=date(2025, 1, 1))
     assert "reason" not in slot_values(u, "X")
+
+
+def test_filled_inputs_never_make_an_unrelated_need_win(router):
+    # the message speaks of keeping a number; an amount it gives fills the late-payment calculator's input
+    text = "Garder mon numéro chez le nouvel opérateur coûte combien ? On m'a parlé de 35 €"
+    alone = router.route(text)
+    filled = router.route(text, fill={"late_payment": 1.0})
+    assert filled.ranked[0].need == alone.ranked[0].need != "late_payment"

@@ -33,6 +33,7 @@ from assistant.agent.compose import (
     is_pointer,
     render_quotes,
 )
+from assistant.agent.derive import derive
 from assistant.agent.evidence import fused_scores, needs_served
 from assistant.agent.facts import FactBase, FactView, serves
 from assistant.agent.figures import Lexicon, load_lexicon, read_figures
@@ -512,11 +513,13 @@ class Assistant:
         elif state.service and state.service[0] == operator:  # named in an earlier turn
             values["service"] = state.service[1]
         needs, support, top = self._fact_evidence(u, needs, operator, values, topic or u.text, plain)
-        answers = [self._gather(need, u, operator, values, turn, support) for need in needs]
+        answers = [self._gather(need, u, operator, values, turn, support, top) for need in needs]
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
         if top is not None and top not in shown and not any(a.results or a.missing for a in answers):
-            # the fact the evidence points to is said too, after the need's own facts
-            answers.append(NeedAnswer(need=needs[0], facts=[top]))
+            # the fact the evidence points to is said too, after the need's own facts; first when the
+            # customer's figures apply to it (their figures say it is the rule they are asking about)
+            extra = self._derived(NeedAnswer(need=needs[0], facts=[top]), u, operator)
+            answers = [extra, *answers] if extra.results else [*answers, extra]
         state.last_needs, state.last_text = [n.id for n in needs], u.text
         missing = next((a for a in answers if a.missing), None)
         state.pending = (PendingQuestion(text=u.text, intent=needs[0].intent, missing=missing.missing_slot,
@@ -552,28 +555,35 @@ class Assistant:
                                  text=p.chunk.text, score=p.score) for p in turn.passages],
         )
 
-    def _fact_evidence(self, u: Understanding, needs: list[Need], operator: str, values: dict[str, Any],
-                       topic: str, passages: Sequence[Passage]) -> tuple[list[Need], dict[int, float], FactView | None]:
+    def _scored_facts(self, u: Understanding, operator: str, service: str | None, topic: str,
+                      passages: Sequence[Passage]) -> tuple[list[FactView], np.ndarray, np.ndarray, Routing]:
         """Every fact of the operator scored by its wording, its clause's retrieval rank and the router's belief
-        in its need (evidence.py). The facts' support orders them within a need; when the best-supported fact
-        serves another need than the router's and clearly leads it, that need answers, unless the customer
-        is computing with the routed need's calculator (the figures they gave decide). The best-supported fact
-        is also returned when it is close enough to the question to be worth saying in any case."""
-        views = self.facts.candidates(operator, values.get("service"), u.slots.customer_type, u.slots.number_count)
+        in its need (evidence.py): the views, their cosine similarity to the question, their fused score."""
+        views = self.facts.candidates(operator, service, u.slots.customer_type, u.slots.number_count)
+        routing = self.router.route(u.text, fill=self._fill(u))
         if not views or self.router.embed is None:
-            return needs, {}, None
-        weights = self.catalog.fact_fusion
+            return [], np.zeros(0), np.zeros(0), routing
         question = self.facts.question_text(operator, topic)
         sims = self.facts.similarities(views, question, u.language)
-        fill = self._fill(u)
-        routing = self.router.route(u.text, fill=fill)
         scores = fused_scores(views, sims, self.facts.lexical(views, question, u.language), passages,
-                              {r.need: r.score for r in routing.ranked}, self.catalog.needs, weights)
+                              {r.need: r.score for r in routing.ranked}, self.catalog.needs, self.catalog.fact_fusion)
+        return views, sims, scores, routing
+
+    def _fact_evidence(self, u: Understanding, needs: list[Need], operator: str, values: dict[str, Any],
+                       topic: str, passages: Sequence[Passage]) -> tuple[list[Need], dict[int, float], FactView | None]:
+        """The facts' support orders them within a need; when the best-supported fact serves another need than
+        the router's and clearly leads it, that need answers, unless the customer is computing with the routed
+        need's calculator (the figures they gave decide). The best-supported fact is also returned when it is
+        close enough to the question to be worth saying in any case."""
+        views, sims, scores, routing = self._scored_facts(u, operator, values.get("service"), topic, passages)
+        if not views:
+            return needs, {}, None
+        weights = self.catalog.fact_fusion
         support = {id(v): float(scores[i] - sims[i]) for i, v in enumerate(views)}
         best = int(np.argmax(scores))
         top = views[best] if sims[best] >= weights.say_min_similarity else None
         served = needs_served(views[best], self.catalog.needs)
-        if not served or any(n in needs for n in served) or fill.get(needs[0].id, 0.0) > 0:
+        if not served or any(n in needs for n in served) or self._fill(u).get(needs[0].id, 0.0) > 0:
             return needs, support, top
         routed = [scores[i] for i, v in enumerate(views) if serves(needs[0], v)]
         if routed and scores[best] - max(routed) < weights.override_margin:
@@ -582,10 +592,29 @@ class Assistant:
         chosen = max(served, key=lambda n: rank.get(n.id, 0.0))
         return [chosen, *(n for n in needs[1:] if n.id != chosen.id)], support, top
 
+    def _evidence_need(self, u: Understanding, operator: str, passages: Sequence[Passage]) -> Need | None:
+        """When the router abstains, the need of the fact the evidence clearly points to (close to the question
+        by `answer_min_similarity`), or None: a clear fact is a better answer than the closest sentence."""
+        service = slot_values(u, operator, self.services.get(operator, [])).get("service")
+        topic = self.matcher.strip(u.text) or u.text
+        views, sims, scores, routing = self._scored_facts(u, operator, service, topic, passages)
+        if not views:
+            return None
+        best = int(np.argmax(scores))
+        if sims[best] < self.catalog.fact_fusion.answer_min_similarity:
+            return None
+        rank = {r.need: r.score for r in routing.ranked}
+        served = needs_served(views[best], self.catalog.needs)
+        return max(served, key=lambda n: rank.get(n.id, 0.0)) if served else None
+
     def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn,
-                support: dict[int, float] | None = None) -> NeedAnswer:
-        """Facts for the need, then the first of its calculators whose inputs the conversation fills."""
+                support: dict[int, float] | None = None, top: FactView | None = None) -> NeedAnswer:
+        """Facts for the need, then the first of its calculators whose inputs the conversation fills; else the
+        first fact applied to the customer's own figures. A need whose facts all fall short of the question
+        takes the fact the evidence points to when it serves the need."""
         facts = self._facts_for(need, u, operator, values, support)
+        if not facts and top is not None and serves(need, top):
+            facts = [top]
         answer = NeedAnswer(need=need, facts=facts)
         for name in need.calculators:
             calc = self.calculators.get(name)
@@ -611,6 +640,17 @@ class Assistant:
             if result.amount is not None or result.result_date or result.status == FactStatus.STATED:
                 answer.missing, answer.missing_slot = None, ""  # computed after all: nothing to ask
             break
+        return answer if answer.results else self._derived(answer, u, operator)
+
+    def _derived(self, answer: NeedAnswer, u: Understanding, operator: str) -> NeedAnswer:
+        """The answer's first fact applied to the customer's figures (derive.py), as a computed result."""
+        for view in answer.facts[:1]:
+            result = derive(view, u, answer.need, self.lexicon)
+            if result is not None:
+                cites = [self._cite_source(operator, src) for src in view.sources()[:2]]
+                answer.results.append(("apply_figure", view.label(u.language),
+                                       result.model_copy(update={"citations": cites})))
+                answer.missing, answer.missing_slot = None, ""
         return answer
 
     @staticmethod
@@ -740,6 +780,9 @@ class Assistant:
         turn = Turn()
         query = self.matcher.strip(u.text) or u.text
         passages = self._retrieve(query, operator, turn)
+        need = self._evidence_need(u, operator, passages)
+        if need is not None:
+            return self._answer_needs(u.model_copy(update={"intent": need.intent}), state, [need], operator, note)
         return self._finish(self._fallback(u, None, operator, passages, note), u, operator, "other", turn)
 
     # ------------------------------------------------------------------ tools (shared with the LLM path)

@@ -32,6 +32,8 @@ class Lexicon(BaseModel):
     remaining: dict[str, list[str]] = {}       # `before` / `after` cues of a duration still to run
     abbreviations: dict[str, str] = {}         # call-centre shorthand -> the words it stands for
     language_words: dict[str, list[str]] = {}  # marker words of each language
+    asks: dict[str, list[str]] = {}            # what a question asks for: `date` / `amount` cues
+    unit_nouns: dict[str, list[str]] = {}      # unit of a price per unit -> nouns a count of it is written with
 
 
 @lru_cache(maxsize=4)

@@ -72,6 +72,7 @@ class RouterSettings(_Data):
     embedding_weight: float = 0.6
     keyword_weight: float = 0.3
     slot_weight: float = 0.1
+    fill_min_semantic: float = 0.0  # the fill counts in full for a need the message is this plausibly about
     regularisation_c: float = 50.0
     part_separators: list[str] = Field(default_factory=lambda: ["?", ";"])  # where a question splits in parts
     part_min_score: float = 0.3  # a part's own best need, when another need than the whole's, above this
@@ -93,6 +94,7 @@ class FusionWeights(_Data):
     lexical: float = 0.07    # x share of the question's content words found in the fact's label and summary
     override_margin: float = 0.02  # the best fact leads the routed need's best fact by this much: its need answers
     say_min_similarity: float = 0.87  # the best fact is said as well (when the need's facts omit it) from this cosine
+    answer_min_similarity: float = 0.87  # the router abstained: the best fact's need answers from this cosine
 
 
 class NeedCatalog(_Data):
@@ -305,7 +307,11 @@ class NeedRouter:
                 continue
             hits = keyword_hits[i]
             lexical = 1.0 - 0.5 ** hits
-            total = s.embedding_weight * semantic[i] + s.keyword_weight * lexical + s.slot_weight * fill.get(need.id, 0.0)
+            # the inputs a message fills break ties between needs it is plausibly about; they never make a need
+            # the message does not speak of win (an amount fits the late-payment calculator, a deposit too...)
+            plausible = min(1.0, max(semantic[i], lexical) / s.fill_min_semantic) if s.fill_min_semantic else 1.0
+            total = (s.embedding_weight * semantic[i] + s.keyword_weight * lexical
+                     + s.slot_weight * fill.get(need.id, 0.0) * plausible)
             scores.append(NeedScore(need=need.id, score=round(float(total), 4), semantic=round(float(semantic[i]), 4),
                                     keywords=hits, fill=fill.get(need.id, 0.0)))
         scores.sort(key=lambda x: -x.score)

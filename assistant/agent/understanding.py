@@ -325,7 +325,15 @@ def _number_words() -> tuple[re.Pattern[str], dict[str, int]] | None:
     if not table:
         return None
     alternatives = "|".join(re.escape(w) for w in sorted(table, key=len, reverse=True))
-    return re.compile(rf"\b({alternatives})(?=[\s-]*(?:mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?)\b)"), table
+    # counted units too ("les deux services", "three lines"), from two on: "un"/"one" are mostly articles there
+    counted = sorted({fold(n) for nouns in _lexicon().unit_nouns.values() for n in nouns}, key=len, reverse=True)
+    many = "|".join(re.escape(w) for w in sorted((w for w, n in table.items() if n > 1), key=len, reverse=True))
+    units = r"mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?"
+    nouns = "|".join(re.escape(n) for n in counted)
+    pattern = rf"\b({alternatives})(?=[\s-]*(?:{units})\b)"
+    if nouns and many:
+        pattern += rf"|\b({many})(?=\s+(?:{nouns})[sx]?\b)"
+    return re.compile(pattern), table
 
 
 def _with_digits(folded: str) -> str:
@@ -334,7 +342,7 @@ def _with_digits(folded: str) -> str:
     if found is None:
         return folded
     pattern, table = found
-    return pattern.sub(lambda m: str(table[m.group(1)]), folded)
+    return pattern.sub(lambda m: str(table[m.group(1) or m.group(2)]), folded)
 
 
 def extract_slots(text: str, today: date | None = None) -> Slots:
@@ -384,9 +392,10 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
             slots.days_late = slots.days_late or n
         else:
             slots.months_late = slots.months_late or n
-    km = _KM.search(folded)
-    if km:
-        slots.distance_km = _decimal(km.group(1))
+    # several distances ("35 km away, 70 km round trip"): the distance travelled is the longest one
+    distances = [d for d in (_decimal(m.group(1)) for m in _KM.finditer(folded)) if d is not None]
+    if distances:
+        slots.distance_km = max(distances)
     outage = _OUTAGE_DAYS.search(folded)
     if outage:
         slots.outage_days = int(outage.group(1) or outage.group(6))

@@ -1,0 +1,72 @@
+"""A rule's figure applied to the customer's own figures: the computed answer a fact leads to.
+
+A customer who gives figures wants the figure that follows for them, not the rule alone ("30 % deposit" and
+"an order of 5,200 €" -> 1,560 €). When no calculator answered, the fact chosen for the question is applied to
+what the conversation holds (assistant/tools/arithmetic.py does the arithmetic); what a question asks for (a
+date, an amount) and the nouns units are counted with are data (knowledge/lexicon.yaml: `asks`, `unit_nouns`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import lru_cache
+
+from assistant.agent.facts import FactView
+from assistant.agent.figures import Lexicon
+from assistant.agent.router import Need
+from assistant.agent.text import fold
+from assistant.agent.understanding import Understanding
+from assistant.models import CalcResult, TaxBasis
+from assistant.tools.arithmetic import Given, apply_figure
+
+# Facts whose figures have their own calculator (rates per period, notices against a term): not applied here.
+_OWN_CALCULATOR = frozenset({"interest", "outage", "reduction_limit", "call_rating", "early_termination"})
+_DATE_SLOTS = ("commitment_start", "termination_date", "term_end_date", "renewal_date", "due_date", "payment_date",
+               "move_date")
+
+
+@lru_cache(maxsize=8)
+def _cue(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def asks_for(lexicon: Lexicon, what: str, text: str) -> bool:
+    """The message asks for a date / an amount (lexicon `asks` cues)."""
+    pattern = _cue(tuple(lexicon.asks.get(what, ())))
+    return bool(pattern and pattern.search(fold(text).strip()))
+
+
+def _count(u: Understanding, per: str, lexicon: Lexicon) -> int | None:
+    """Units counted in the message for a price `per` unit: the quantities written with the unit's nouns."""
+    nouns = set(lexicon.unit_nouns.get(per, ()))
+    counted = sum(n for noun, n in u.slots.quantities.items() if noun in nouns)
+    if not counted and u.slots.number_count and nouns & {"ligne", "numero", "utilisateur"}:
+        counted = u.slots.number_count  # "8 lignes", "30 utilisateurs" are read as the customer's lines
+    return counted or None
+
+
+def _one_date(u: Understanding, view: FactView) -> date | None:
+    """The one date the message gives; for a notice, never the date a contract started (a notice runs from the
+    request or back from the term's end, not from the start)."""
+    slots = [s for s in _DATE_SLOTS if not (view.extra.get("anchor") and s == "commitment_start")]
+    dates = {d for d in (getattr(u.slots, s) for s in slots) if d is not None} | set(u.slots.other_dates)
+    started = u.slots.commitment_start is not None and view.extra.get("anchor")
+    return dates.pop() if len(dates) == 1 and not started else None
+
+
+def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> CalcResult | None:
+    """The fact's figure applied to the customer's figures, or None when they give nothing it applies to."""
+    value = view.fact.value
+    if value is None or view.selector in _OWN_CALCULATOR:
+        return None
+    slots = u.slots
+    given = Given(
+        amount=slots.amount or None, monthly=slots.monthly_fee or slots.average_monthly_bill or None,
+        tax_basis=TaxBasis(slots.tax_basis) if slots.tax_basis else TaxBasis.NONE,
+        count=_count(u, value.per, lexicon), start=_one_date(u, view),
+        wants_amount=need.answer == "amount" or asks_for(lexicon, "amount", u.text),
+        wants_date=need.answer == "date" or asks_for(lexicon, "date", u.text),
+        before_end=view.extra.get("anchor") == "before_term_end",
+    )
+    return apply_figure(value, given, view.label_en, view.label_fr)
