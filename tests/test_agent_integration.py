@@ -65,3 +65,19 @@ def test_the_service_named_earlier_is_kept_for_a_new_question(assistant):
     reply = assistant.ask("résil anticipée effective au 01/10/2024, il doit combien ?", session_id=sid)
     assert reply.status == ReplyStatus.ANSWERED and reply.intent == "early_termination_cost"
     assert "480,00" in reply.answer  # 6 months left x 80 (11.4)
+
+
+def test_figures_for_the_previous_question_complete_it(assistant):
+    sid = "figures-follow-up"
+    first = assistant.ask("Est-ce que Luxembourg Online peut exiger une garantie de ma part ?", session_id=sid)
+    assert first.status.value == "answered"
+    before = assistant.catalog.get(assistant.sessions.get(sid).last_needs[0])
+    reply = assistant.ask("je paie en moyenne 60 € par mois, ce serait combien au plus ?", session_id=sid)
+    assert reply.intent == before.intent  # not read as a new early-termination question
+    assert reply.status.value != "clarify"
+
+
+def test_a_rule_percentage_is_applied_to_the_amount_given(assistant):
+    reply = assistant.ask("Crossing webdesign : pour un site commandé 3 000 € HT, quel acompte à la commande ?")
+    assert "900,00" in reply.answer.split("**Sources**")[0]
+    _verified(reply, assistant)

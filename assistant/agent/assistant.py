@@ -355,10 +355,14 @@ class Assistant:
         # something else ("résil anticipée au 01/10, il doit combien ?" after a question on the term)
         confident_elsewhere = bool(needs) and needs[0].id not in previous and bool(routing.ranked) \
             and routing.ranked[0].score >= self.catalog.router.new_question_score
+        # figures that the previous question's calculator takes, in a message naming no need of its own
+        # ("my bill is about 80 € a month, so how much at most?" after a deposit question), complete it
+        fits_previous = any(fill.get(n, 0.0) > 0 for n in previous or []) and bool(routing.ranked) \
+            and routing.ranked[0].keywords == 0 and len(u.text.split()) <= self.catalog.router.facts_max_words
         follow_up = previous and carries_facts and (
             not needs or len(u.text.split()) <= 10 and routing.ranked and routing.ranked[0].keywords == 0
             and not confident_elsewhere
-            or (needs and needs[0].action != "answer") or self._answers_pending(u, state))
+            or (needs and needs[0].action != "answer") or self._answers_pending(u, state) or fits_previous)
         if follow_up:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:
@@ -427,9 +431,9 @@ class Assistant:
         """Per need, the share of the facts this turn gives (fee, dates, lines...) that its calculators use:
         a message full of account facts is about the need that can use them all (a router signal)."""
         # facts the customer gave (dates, amounts, counts, durations), not words that merely switch an option
-        given = {field for field in u.slots.filled() if field not in ("service", "customer_type", "tax_basis",
-                                                                       "monthly_fee_per_line", "other_dates",
-                                                                       "quantities")}
+        given = {field_to_slot(field) for field in u.slots.filled()
+                 if field not in ("service", "customer_type", "tax_basis", "monthly_fee_per_line", "other_dates",
+                                  "quantities")}  # by slot: an average bill is what a monthly-fee input takes
         fill: dict[str, float] = {}
         if not given:
             return fill
@@ -643,14 +647,16 @@ class Assistant:
         return answer if answer.results else self._derived(answer, u, operator)
 
     def _derived(self, answer: NeedAnswer, u: Understanding, operator: str) -> NeedAnswer:
-        """The answer's first fact applied to the customer's figures (derive.py), as a computed result."""
-        for view in answer.facts[:1]:
+        """The first of the answer's two best facts that applies to the customer's figures (derive.py), as a
+        computed result: figures that fit a rule say it is the rule they are asking about."""
+        for view in answer.facts[:2]:
             result = derive(view, u, answer.need, self.lexicon)
             if result is not None:
                 cites = [self._cite_source(operator, src) for src in view.sources()[:2]]
                 answer.results.append(("apply_figure", view.label(u.language),
                                        result.model_copy(update={"citations": cites})))
                 answer.missing, answer.missing_slot = None, ""
+                break
         return answer
 
     @staticmethod

@@ -82,6 +82,8 @@ class RouterSettings(_Data):
     fact_keyword_bonus: float = 0.01   # ... + this per keyword of the need in the fact's French text (at most 3)
     context_max_words: int = 15        # a message this short is also read with the question before it ...
     context_margin: float = 0.2        # ... whose need wins when the message alone scores it this close to its own
+    facts_max_words: int = 25          # a message of figures for the previous question's calculator, this long at most,
+                                       # naming no need of its own, completes that question
     new_question_score: float = 0.45   # a short message of facts routed to another need with this score is a new
                                        # question, not the continuation of the previous one
 

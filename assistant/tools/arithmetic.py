@@ -48,8 +48,8 @@ def _step(label_en: str, label_fr: str, formula: str, value: str) -> CalcStep:
 
 def apply_figure(value: Value, given: Given, label_en: str, label_fr: str) -> CalcResult | None:
     """The figure `value` gives for the customer's own figures, or None when none of the four cases holds."""
-    if value.percent is not None and given.wants_amount:
-        base = given.amount or given.monthly
+    if value.percent is not None and (given.wants_amount or given.amount is not None):
+        base = given.amount or given.monthly  # a sum given next to a percentage rule is what it applies to
         if base is None:
             return None
         amount = money(base * value.percent / 100)

@@ -283,7 +283,9 @@ def deposit_ceiling(inp: DepositInput, book: RuleBook) -> CalcResult:
     months = rule.value.months
     amount = money(inp.average_monthly_bill * months)
     return CalcResult(tool="deposit_ceiling", amount=amount, currency=rules.currency, unit="EUR", citations=citations,
-                      breakdown=[CalcStep(label="Plafond / ceiling", formula=f"{inp.average_monthly_bill} x {months} months",
+                      breakdown=[CalcStep(label="Deposit ceiling ‖ Plafond du dépôt",
+                                          formula=f"{money(inp.average_monthly_bill)} x {months} months ‖ "
+                                                  f"{money(inp.average_monthly_bill)} x {months} mois",
                                           value=f"{amount} EUR")],
                       assumptions=notes + ["The ceiling follows the tax basis of the average bill given."],
                       values={"months": months})

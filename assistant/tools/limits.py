@@ -54,8 +54,10 @@ def liability_cap(inp: LiabilityInput, book: RuleBook) -> CalcResult:
     months = rule.value.months
     counted = min(months, inp.months_in_service) if inp.months_in_service is not None else months
     amount = money(inp.monthly_fee * counted)
-    steps = [CalcStep(label="Plafond / ceiling", formula=f"{inp.monthly_fee} x {counted} month(s)"
-                      + (f" (in service {inp.months_in_service} < {months})" if counted < months else ""),
+    short = f" (< {months})" if counted < months else ""  # fewer months in service than the clause counts
+    steps = [CalcStep(label="Liability ceiling ‖ Plafond de responsabilité",
+                      formula=f"{money(inp.monthly_fee)} x {counted} months{short} ‖ "
+                              f"{money(inp.monthly_fee)} x {counted} mois{short}",
                       value=f"{amount} EUR")]
     sources = list(rule.all_sources)
     values: dict[str, Any] = {"months": counted, "per_event": rule.per_event}
