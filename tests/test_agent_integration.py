@@ -81,3 +81,12 @@ def test_a_rule_percentage_is_applied_to_the_amount_given(assistant):
     reply = assistant.ask("Crossing webdesign : pour un site commandé 3 000 € HT, quel acompte à la commande ?")
     assert "900,00" in reply.answer.split("**Sources**")[0]
     _verified(reply, assistant)
+
+
+def test_a_comparison_answers_each_operator_named(assistant):
+    reply = assistant.ask("Frais de facture papier : Crossing Telecom comparé à Luxembourg Online ?")
+    body = reply.answer
+    assert body.index("**Crossing Telecom**") < body.index("**Luxembourg Online**")
+    assert {c.operator for c in reply.citations} >= {"Crossing Telecom", "Luxembourg Online"}
+    single = assistant.ask("Frais de facture papier chez Crossing Telecom ?")
+    assert "**Luxembourg Online**" not in single.answer

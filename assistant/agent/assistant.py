@@ -33,7 +33,7 @@ from assistant.agent.compose import (
     is_pointer,
     render_quotes,
 )
-from assistant.agent.derive import derive
+from assistant.agent.derive import asks_for, derive
 from assistant.agent.evidence import fused_scores, needs_served
 from assistant.agent.facts import FactBase, FactView, serves
 from assistant.agent.figures import Lexicon, load_lexicon, read_figures
@@ -332,7 +332,32 @@ class Assistant:
             text = self.templates.get(u.language, "ask_operator", operators=", ".join(self.corpus.operators()))
             return Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY, intent=u.intent,
                          language=u.language)
+        compared = self._compared_operators(u, operator)
+        if len(compared) > 1:
+            return self._compare(u, state, needs, compared, turn.get("note", ""))
         return self._answer_needs(u, state, needs, operator, turn.get("note", ""), turn.get("alternatives") or [])
+
+    def _compared_operators(self, u: Understanding, operator: str | None) -> list[str]:
+        """The operators a question compares ("PX vs CMI", "chez Crossing et chez CMI"): two or more named in
+        the message with a comparison cue (lexicon `asks.compare`); otherwise only the conversation's operator."""
+        named = list(dict.fromkeys(u.operators))
+        if len(named) < 2 or not asks_for(self.lexicon, "compare", u.text):
+            return [operator] if operator else []
+        return named
+
+    def _compare(self, u: Understanding, state: SessionState, needs: list[Need], operators: list[str],
+                 note: str) -> Reply:
+        """One answer per operator compared, each under the operator's name, through the same answer path."""
+        replies = [self._answer_needs(u, state, needs, op, "") for op in operators]
+        answered = [r for r in replies if r.status == ReplyStatus.ANSWERED]
+        status = ReplyStatus.ANSWERED if answered else replies[0].status
+        sections = [f"**{op}**\n\n{r.answer}" for op, r in zip(operators, replies, strict=True)]
+        pasted = [f"{op} : {r.reply_to_customer or ''}".strip() for op, r in zip(operators, replies, strict=True)]
+        return replies[0].model_copy(update={
+            "answer": "\n\n".join([p for p in (note, *sections) if p]), "status": status, "operator": None,
+            "reply_to_customer": "\n\n".join(pasted),
+            "citations": [c for r in replies for c in r.citations],
+            "tools": [t for r in replies for t in r.tools], "passages": [p for r in replies for p in r.passages]})
 
     # ------------------------------------------------------------------ understanding: needs
 
