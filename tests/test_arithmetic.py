@@ -105,3 +105,11 @@ def test_counts_written_in_words_and_the_longest_distance():
     assert extract_slots("two services were ordered").quantities.get("service") == 2
     assert extract_slots("les deux").quantities == {}
     assert extract_slots("site à 12 km, soit 24 km aller-retour").distance_km == Decimal("24")
+
+
+def test_the_nth_unit_counts_n_units_and_a_term_end_is_read_as_such():
+    assert extract_slots("c'est le 4e rappel que je reçois").quantities.get("rappel") == 4
+    assert extract_slots("this is the fourth reminder").quantities.get("reminder") == 4
+    assert extract_slots("le 1er mars").quantities.get("mar") in (None, 1)  # a date, not a count
+    assert extract_slots("mon engagement se termine le 31/08/2027").term_end_date == date(2027, 8, 31)
+    assert extract_slots("I want to end my contract on 31/08/2027").termination_date == date(2027, 8, 31)

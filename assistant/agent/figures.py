@@ -25,6 +25,7 @@ class Lexicon(BaseModel):
     """knowledge/lexicon.yaml: the word lists the parsers read (patterns are over folded text)."""
 
     number_words: dict[str, dict[str, int]]
+    ordinal_words: dict[str, dict[str, int]] = {}  # "troisième", "third": the n-th unit counted
     units: dict[str, list[str]]
     currency: list[str]
     date_roles: dict[str, list[str]] = {}      # role of a date -> cue words just before it

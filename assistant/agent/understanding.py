@@ -221,6 +221,7 @@ _HOURS = re.compile(r"\b(\d{1,3})\s*(?:working |business |ouvrees? )?(?:h|heures
 _KM = re.compile(r"\b(\d{1,5}(?:[.,]\d{1,2})?)\s*(?:km|kilometres?|kilometers?)\b")
 _OUTAGE_DAYS = re.compile(r"(\d{1,3})\s*(?:jours?|days?)\s*(?:sans (service|internet|ligne|connexion|telephone)|without (service|internet|a line|connection)|de (panne|coupure|interruption)|of (outage|downtime))"
                           r"|(?:panne|coupure|interruption|outage|down|sans service|without service)\D{0,20}?(\d{1,3})\s*(?:jours?|days?)")
+_ORDINAL_COUNT = re.compile(r"\b(\d{1,3})\s?(?:e|eme|ieme|er|re|nd|rd|th|st)\b")
 _QUANTITY = re.compile(r"\b(\d{1,4})\s+([a-z]{2,20})(?:\s+([a-z]{2,20}))?")
 # Nouns after a number that are units, not countable items.
 _NOT_ITEMS = _wordset(
@@ -333,6 +334,11 @@ def _number_words() -> tuple[re.Pattern[str], dict[str, int]] | None:
     pattern = rf"\b({alternatives})(?=[\s-]*(?:{units})\b)"
     if nouns and many:
         pattern += rf"|\b({many})(?=\s+(?:{nouns})[sx]?\b)"
+    ordinals = {fold(w): n for lang in _lexicon().ordinal_words.values() for w, n in lang.items()}
+    if nouns and ordinals:  # "troisième rappel" reads "3e rappel"
+        table = {**table, **ordinals}
+        words = "|".join(re.escape(w) for w in sorted(ordinals, key=len, reverse=True))
+        pattern += rf"|\b({words})(?=\s+(?:{nouns})[sx]?\b)"
     return re.compile(pattern), table
 
 
@@ -342,7 +348,12 @@ def _with_digits(folded: str) -> str:
     if found is None:
         return folded
     pattern, table = found
-    return pattern.sub(lambda m: str(table[m.group(1) or m.group(2)]), folded)
+    def digits(m: re.Match[str]) -> str:
+        if m.group(3):
+            return f"{table[m.group(3)]}e"
+        return str(table[m.group(1) or m.group(2)])
+
+    return pattern.sub(digits, folded)
 
 
 def extract_slots(text: str, today: date | None = None) -> Slots:
@@ -403,7 +414,9 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
     if hours:
         minutes = Decimal(hours.group(2) or 0) / 60
         slots.hours = (Decimal(hours.group(1)) + minutes).quantize(Decimal("0.01"))
-    for m in _QUANTITY.finditer(folded):
+    # "le 3e rappel", "the third reminder": the n-th unit means n of them so far
+    counted_text = _ORDINAL_COUNT.sub(lambda m: m.group(1) if int(m.group(1)) > 1 else m.group(0), folded)
+    for m in _QUANTITY.finditer(counted_text):
         # "3 postes", "2 porting files": the count goes to the noun and to a following noun or adjective.
         for word in filter(None, (m.group(2), m.group(3))):
             noun = word[:-1] if word.endswith("s") and len(word) > 3 else word
