@@ -116,8 +116,9 @@ class FakeRetriever:
         self.calls: list[tuple[str, str | None]] = []
 
     def retrieve(self, query: str, k: int = 5, operator: str | None = None,
-                 doc_ids: list[str] | None = None) -> list[Passage]:
+                 doc_ids: list[str] | None = None, hints: str = "") -> list[Passage]:
         self.calls.append((query, operator))
+        query = f"{query} {hints}".strip()
         q = {w[:6] for w in words(query) if len(w) > 3}
         scored = []
         for chunk in self.corpus.chunks:

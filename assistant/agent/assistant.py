@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 
 class RetrieverLike(Protocol):
     def retrieve(self, query: str, k: int = 5, operator: str | None = None,
-                 doc_ids: list[str] | None = None) -> list[Passage]: ...
+                 doc_ids: list[str] | None = None, hints: str = "") -> list[Passage]: ...
 
 
 class CorpusLike(Protocol):
@@ -187,7 +187,8 @@ class Assistant:
         if self._router is None:
             embed = _query_embedder(self.settings) if self._embed == "default" else self._embed
             self._router = NeedRouter(self.catalog, embed or None, cache_dir=self.settings.data_dir / "cache",
-                                      model_name=f"{self.settings.embedding_backend}:{self.settings.embedding_model}")
+                                      model_name=f"{self.settings.embedding_backend}:{self.settings.embedding_model}",
+                                      normalise=self.matcher.strip)
         return self._router
 
     @property
@@ -532,10 +533,12 @@ class Assistant:
                       note: str, alternatives: Sequence[Need] = ()) -> Reply:
         turn = Turn()
         topic = self.matcher.strip(u.text)
-        query = f"{topic} {' '.join(n.query_hint for n in needs)}".strip()
-        passages = self._retrieve(query, operator, turn)  # with the need's hints: the passages shown
+        hints = " ".join(n.query_hint for n in needs).strip()
+        query = f"{topic} {hints}".strip()
+        # with the need's hints: the passages shown (hints match words, the question's embedding is shared)
+        passages = self._retrieve(topic or u.text, operator, turn, hints=hints)
         # the question's own words for the evidence: the hints would only confirm the router's choice
-        plain = self._retrieve(topic or u.text, operator, turn) if query != (topic or u.text) else passages
+        plain = self._retrieve(topic or u.text, operator, turn) if hints else passages
         values = slot_values(u, operator, self.services.get(operator, []))
         if "service" in values:
             state.service = (operator, values["service"])
@@ -818,14 +821,15 @@ class Assistant:
 
     # ------------------------------------------------------------------ tools (shared with the LLM path)
 
-    def _retrieve(self, query: str, operator: str | None, turn: Turn, k: int | None = None) -> list[Passage]:
+    def _retrieve(self, query: str, operator: str | None, turn: Turn, k: int | None = None,
+                  hints: str = "") -> list[Passage]:
         k = k or self.settings.retrieval_k
-        passages = self.retriever.retrieve(query, k=k, operator=operator)
+        passages = self.retriever.retrieve(query, k=k, operator=operator, hints=hints)
         turn.passages.extend(p for p in passages if p not in turn.passages)
         for p in passages:
             turn.evidence.allow((p.doc_id, cid) for cid in {p.clause_id, *p.chunk.clause_ids})
         turn.tools.append(ToolTrace(
-            name="retriever", input={"query": query, "k": k, "operator": operator},
+            name="retriever", input={"query": query, "k": k, "operator": operator, **({"hints": hints} if hints else {})},
             output={"passages": [{"doc_id": p.doc_id, "clause_id": p.clause_id, "part": p.chunk.part,
                                   "score": round(p.score, 4)} for p in passages]},
         ))

@@ -188,8 +188,11 @@ class Routing(BaseModel):
 
 class NeedRouter:
     def __init__(self, catalog: NeedCatalog, embed: Embed | None = None, cache_dir: Path | None = None,
-                 model_name: str = ""):
+                 model_name: str = "", normalise: Callable[[str], str] | None = None):
         self.catalog = catalog
+        # what a message is about, without the words that say nothing of the need (operator names): the
+        # answer path embeds that same text for the facts, so a turn embeds it once
+        self._normalise = normalise or (lambda text: text)
         self.settings = catalog.router
         self._embed = embed
         self._owners: list[int] = []
@@ -302,7 +305,7 @@ class NeedRouter:
         """Rank the needs for `text`; `fill` maps need id -> share of its inputs already known."""
         fill = fill or {}
         s = self.settings
-        semantic, keyword_hits = self._signals(text)
+        semantic, keyword_hits = self._signals(self._normalise(text) or text)
         scores: list[NeedScore] = []
         for i, need in enumerate(self.catalog.needs):
             if allowed is not None and need.id not in allowed:

@@ -96,7 +96,9 @@ class Retriever:
         return self.lexical.search(self.glossary.expand(query), k, allowed)
 
     def retrieve(self, query: str, k: int | None = None, operator: str | None = None,
-                 doc_ids: list[str] | None = None, mode: str = "hybrid") -> list[Passage]:
+                 doc_ids: list[str] | None = None, mode: str = "hybrid", hints: str = "") -> list[Passage]:
+        """Hybrid search. `hints` (the contract's words for what is asked) are matched by the lexical search
+        only: the question's own embedding, computed once per turn, serves the dense search."""
         query = (query or "").strip()[:MAX_QUERY_CHARS]
         if not query:
             raise QueryError("empty query: ask a question about a contract, a fee or a termination")
@@ -113,14 +115,14 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             runs.append(("dense", self.settings.dense_weight, self.dense(query, n, docs)))
         if mode in ("hybrid", "lexical"):
-            runs.append(("lexical", self.settings.lexical_weight, self.sparse(query, n, docs)))
+            runs.append(("lexical", self.settings.lexical_weight, self.sparse(f"{query} {hints}".strip(), n, docs)))
         fused: dict[int, float] = {}
         found_by: dict[int, list[str]] = {}
         for name, weight, hits in runs:
             for rank, (idx, _score) in enumerate(hits):
                 fused[idx] = fused.get(idx, 0.0) + weight / (self.settings.rrf_k + rank + 1)
                 found_by.setdefault(idx, []).append(name)
-        if PRICE_QUESTION.search(query):
+        if PRICE_QUESTION.search(f"{query} {hints}"):
             for idx in fused:
                 if AMOUNT.search(self.chunks[idx].text):
                     fused[idx] += AMOUNT_BONUS / (self.settings.rrf_k + 1)
