@@ -4,13 +4,17 @@ Understanding, refusals and clarifying questions stay with the shared (offline) 
 makes answers better worded, not different in behaviour. The agent gets the retriever and the calculators as
 tools, answers through a structured `FinalAnswer` tool call, and everything it cites goes through the
 citation guard: a citation must point to a clause retrieved or computed in this turn and its quote must be
-an exact substring of the normalised source. Unverifiable quotes are removed from the text too; when nothing
-verifiable is left the caller falls back to the offline composer.
+an exact substring of the normalised source. Unverifiable quotes are removed from the text too. Then the prose
+guard (prose_guard.py) removes every sentence that no verified quote or calculator result of the turn
+supports (figures compared exactly), so a model that follows an injection cannot state "gratuit, sans
+préavis" next to a real clause. When nothing verifiable, or no supported sentence that says something, is
+left, `compose` returns None and the caller answers with the offline composer.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +26,7 @@ from pydantic import BaseModel, Field
 from assistant.agent.citations import guard
 from assistant.agent.compose import Composed, citation_label, customer_reply, render_quotes
 from assistant.agent.planner import Plan
+from assistant.agent.prose_guard import QUOTED, ProseGuard
 from assistant.agent.understanding import Understanding
 from assistant.errors import AssistantError, InputError
 from assistant.models import CalcResult, Citation, ReplyStatus
@@ -29,8 +34,10 @@ from assistant.models import CalcResult, Citation, ReplyStatus
 if TYPE_CHECKING:
     from assistant.agent.assistant import Assistant, Turn
 
+log = logging.getLogger(__name__)
+
 ANSWER_TOOL = "FinalAnswer"
-_QUOTED = re.compile(r"«\s*([^»]{12,}?)\s*»|“([^”]{12,}?)”|\"([^\"]{12,}?)\"")
+_QUOTED = QUOTED
 
 
 class LLMCitation(BaseModel):
@@ -65,6 +72,7 @@ class LLMComposer:
     def __init__(self, assistant: Assistant):
         self.assistant = assistant
         self.model = assistant._chat_model or build_chat_model(assistant.settings)
+        self.prose_guard = ProseGuard.from_knowledge(assistant.settings.knowledge_dir)
 
     # ------------------------------------------------------------------ tools bound to one turn
 
@@ -128,7 +136,9 @@ class LLMComposer:
         verified = guard(citations, turn.evidence, self.assistant.verifier)
         if not verified:
             return None
-        text = self._strip_unverified_quotes(text, turn)
+        text = self._guard_prose(self._strip_unverified_quotes(text, turn), verified, turn)
+        if text is None:
+            return None
         t, lang = self.assistant.templates, u.language
         answer = "\n\n".join([text.strip(), t.get(lang, "sources_heading"), *render_quotes(t, lang, verified)])
         lead = text.strip().split("\n\n")[0]
@@ -166,6 +176,20 @@ class LLMComposer:
                     out.append(a.citation_from(p, span))
                     break
         return out
+
+    def _guard_prose(self, text: str, verified: Sequence[Citation], turn: Turn) -> str | None:
+        """The prose without its unsupported sentences; None when no supported sentence says anything."""
+        calculators = set(self.assistant.calculators)
+        calls = [{"input": t.input, "output": t.output} for t in turn.tools if t.name in calculators]
+        guarded = self.prose_guard.check(text, self.prose_guard.support([c.quote for c in verified], calls))
+        for verdict in guarded.removed:
+            # the figures, not the sentence: the sentence may carry what the customer wrote (redacted logs or not)
+            log.warning("LLM sentence removed: unsupported figures %s, grounded share %s",
+                        [f"{kind} {value}" for kind, value in verdict.unsupported], verdict.grounded_share)
+        if not guarded.has_substance:
+            log.warning("LLM prose left without a supported statement: answering with the offline composer")
+            return None
+        return guarded.text
 
     def _strip_unverified_quotes(self, text: str, turn: Turn) -> str:
         docs = {p.doc_id for p in turn.passages} | {d for d, _ in turn.evidence.clauses}
