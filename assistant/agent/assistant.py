@@ -547,11 +547,17 @@ class Assistant:
         needs, support, top = self._fact_evidence(u, needs, operator, values, topic or u.text, plain)
         answers = [self._gather(need, u, operator, values, turn, support, top) for need in needs]
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
-        if top is not None and top not in shown and not any(a.results or a.missing for a in answers):
+        if top is not None and top not in shown and not any(a.results for a in answers):
             # the fact the evidence points to is said too, after the need's own facts; first when the
-            # customer's figures apply to it (their figures say it is the rule they are asking about)
+            # customer's figures apply to it (their figures say it is the rule they are asking about) or
+            # when the routed need could only ask for a figure (the rule answers; computing becomes an offer)
             extra = self._derived(NeedAnswer(need=needs[0], facts=[top]), u, operator)
-            answers = [extra, *answers] if extra.results else [*answers, extra]
+            if extra.results or any(a.missing for a in answers):
+                for a in answers:
+                    a.must_ask = False
+                answers = [extra, *answers]
+            else:
+                answers = [*answers, extra]
         state.last_needs, state.last_text = [n.id for n in needs], u.text
         missing = next((a for a in answers if a.missing), None)
         state.pending = (PendingQuestion(text=u.text, intent=needs[0].intent, missing=missing.missing_slot,
