@@ -1,8 +1,9 @@
-"""Personal data out of what the product keeps: e-mail addresses, IBANs, card numbers and phone numbers.
+"""Personal data out of what the product keeps: e-mail addresses, IBANs, card numbers, postal addresses and
+phone numbers.
 
 `redact()` runs before anything reaches the feedback / hand-off store (assistant/ui/feedback.py) and, through
 `RedactingFormatter`, before a log line is written. Each kind is replaced by a fixed placeholder
-(`[EMAIL]`, `[IBAN]`, `[CARD]`, `[PHONE]`) so QA still sees that the customer gave one.
+(`[EMAIL]`, `[IBAN]`, `[CARD]`, `[ADDRESS]`, `[PHONE]`) so QA still sees that the customer gave one.
 
 Detection favours real identifiers over look-alikes that fill T&C questions (amounts, dates, clause numbers):
 - IBAN: two letters and two check digits, then validated with `schwifty`; a well-formed IBAN whose check
@@ -12,22 +13,35 @@ Detection favours real identifiers over look-alikes that fill T&C questions (amo
   nationally with a trunk 0 and 9–10 digits (`06 12 34 56 78`, `02/123.45.67`), or as 8+ digits that form a
   valid Luxembourg, Belgian or French number; dates (`2024-01-01`, `01/04/2025`, `20240101`) never are.
   A 6–7 digit Luxembourg number written without its +352 is not recognised (too close to amounts).
+- postal address: a street line — a house number next to a street word, in the orders the three countries and
+  English use ("12 rue de la Gare", "Avenue Louise 54", "Wetstraat 16", "15 Main Street") — with the postcode
+  and town that follow it. Street words, name particles and postcode formats are data
+  (`knowledge/privacy.yaml`); a street word that is also an ordinary word ("place", "cours", "route") needs a
+  capitalised name, and a number followed by a unit ("30 jours", "12 €") is never a house number. A postcode
+  and town alone ("L-1234 Luxembourg") are not redacted: they identify nobody.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import phonenumbers
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from schwifty import IBAN
 from schwifty.exceptions import InvalidChecksumDigits, SchwiftyException
+
+from assistant.errors import AssistantError
 
 EMAIL = "[EMAIL]"
 IBAN_TOKEN = "[IBAN]"
 CARD = "[CARD]"
 PHONE = "[PHONE]"
+ADDRESS = "[ADDRESS]"
 
 REGIONS = ("LU", "BE", "FR")  # the operators' countries: national formats are read as theirs
 
@@ -130,13 +144,120 @@ def _redact_phones(text: str) -> str:
     return text
 
 
+# --------------------------------------------------------------------------- postal addresses
+
+
+class PrivacyConfigError(AssistantError):
+    """knowledge/privacy.yaml cannot be read: nothing is written unredacted, so the caller stops."""
+
+
+class StreetTypes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    before_name: list[str]
+    after_name: list[str]
+    suffixes: list[str]
+    ambiguous: list[str]
+
+
+class AddressData(BaseModel):
+    """knowledge/privacy.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    street_types: StreetTypes
+    particles: list[str]
+    quantity_words: list[str]
+    postcodes: dict[str, str]
+
+    @field_validator("postcodes")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for country, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"postcode pattern of {country} is not a regular expression: {error}") from error
+        return value
+
+
+def _words(items: list[str]) -> str:
+    """Alternation of whole words, longest first (so "rue" never matches the start of "ruelle")."""
+    return "|".join(sorted({re.escape(w) for w in items if w.strip()}, key=len, reverse=True)) or r"(?!)"
+
+
+def address_patterns(data: AddressData) -> list[re.Pattern[str]]:
+    """Street-line patterns, in the order they are applied (house number first, then after the name)."""
+    letter = r"[^\W\d_]"
+    cap = rf"[A-ZÀ-ÖØ-Þ]{letter}*(?:[-'’]{letter}+)*"
+    low = rf"{letter}+(?:[-'’]{letter}+)*"
+    spaced = [p for p in data.particles if not p.endswith(("'", "’"))]
+    elided = [p for p in data.particles if p.endswith(("'", "’"))]
+    # possessive: a particle is never given back to be read as a name word ("De" is both), which keeps
+    # matching linear on hostile text ("rue De De De ...")
+    prefix = rf"(?:(?i:{_words(spaced)})[ \t]+|(?i:{_words(elided)}))*+"
+    name_cap = rf"{prefix}{cap}(?:[ \t]+{prefix}{cap}){{0,4}}"
+    name_any = rf"(?:{name_cap}|{prefix}{low})"
+    types = data.street_types
+    strict_before = rf"(?i:{_words(types.before_name)})\.?(?![\w-])"
+    loose = rf"(?i:{_words(types.ambiguous)})\.?(?![\w-])"
+    street_first = rf"(?:{strict_before}[ \t]+{name_any}|{loose}[ \t]+{name_cap})"
+    number = r"\d{1,4}(?:[ \t]*[-/][ \t]*\d{1,4})?(?:[ \t]?(?i:bis|ter|[a-z])(?![\w]))?"
+    not_quantity = rf"(?!\d|[.,]\d)(?![ \t]*(?i:{_words(data.quantity_words)})(?![\w]))"
+    postcode = rf"(?<![\w-])(?:{'|'.join(f'(?:{p})' for p in data.postcodes.values()) or '(?!)'})(?![\w-])"
+    town = rf"(?:{cap}(?:[ \t-]+{prefix}{cap}){{0,2}}|{low})"
+    tail = rf"(?:[ \t]*,?[ \t]*{postcode}[ \t]+{town})?"
+    after = rf"(?i:{_words(types.after_name)})"
+    after_loose = rf"(?i:{_words([*types.after_name, *types.ambiguous])})"
+    start = r"(?<![\w.,/-])"
+    return [re.compile(p) for p in (
+        # "12 rue de la Gare, L-1611 Luxembourg", "3 boulevard Haussmann 75009 Paris"
+        rf"{start}{number}[ \t]*,?[ \t]+{street_first}{tail}",
+        # "15 Main Street", "221B Baker St."
+        rf"{start}{number}[ \t]+(?:{cap}(?:[ \t]+{cap}){{0,2}}[ \t]+{after_loose}|{low}[ \t]+{after})\.?(?![\w-]){tail}",
+        # "Avenue Louise 54, 1050 Bruxelles", "rue de la Loi 16"
+        rf"(?<![\w-]){street_first}[ \t]*,?[ \t]*{number}{not_quantity}{tail}",
+        # "Wetstraat 16, 1040 Brussel"
+        rf"(?<![\w-]){letter}{{2,}}(?i:{_words(types.suffixes)})(?![\w-])[ \t]*,?[ \t]*{number}{not_quantity}{tail}",
+    )]
+
+
+@lru_cache(maxsize=4)
+def _address_patterns(path: Path, mtime: float) -> tuple[re.Pattern[str], ...]:
+    try:
+        data = AddressData.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        raise PrivacyConfigError(f"{path}: cannot read the postal-address words: "
+                                 f"{str(error).splitlines()[0]}") from error
+    return tuple(address_patterns(data))
+
+
+def load_address_patterns(knowledge_dir: Path | None = None) -> tuple[re.Pattern[str], ...]:
+    """The patterns of knowledge/privacy.yaml in `knowledge_dir` (default: the configured one), or of the
+    bundled file when that dir has none (a knowledge dir made for a new operator need not copy it).
+    Raises PrivacyConfigError on a broken file; the app calls it at start-up so that shows at once."""
+    from assistant.config import ROOT, get_settings
+
+    configured = (knowledge_dir or get_settings().knowledge_dir) / "privacy.yaml"
+    path = configured if configured.is_file() else ROOT / "knowledge" / "privacy.yaml"
+    return _address_patterns(path, path.stat().st_mtime if path.is_file() else 0.0)
+
+
+def redact_addresses(text: str, patterns: tuple[re.Pattern[str], ...] | None = None) -> str:
+    for pattern in patterns if patterns is not None else load_address_patterns():
+        text = pattern.sub(ADDRESS, text)
+    return text
+
+
 def redact(text: str | None) -> str | None:
-    """`text` with e-mail addresses, IBANs, card numbers and phone numbers replaced by placeholders."""
+    """`text` with e-mail addresses, IBANs, card numbers, postal addresses and phone numbers replaced by
+    placeholders."""
     if not text:
         return text
     text = _EMAIL_RE.sub(EMAIL, text)
     text = _redact_ibans(text)
     text = _redact_cards(text)
+    text = redact_addresses(text)
     return _redact_phones(text)
 
 

@@ -20,7 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.config import Settings
-from assistant.privacy import install_log_redaction
+from assistant.privacy import install_log_redaction, load_address_patterns
 from assistant.ui.api import build_api
 from assistant.ui.backend import Backend
 from assistant.ui.chat import build_chat
@@ -77,6 +77,7 @@ class BasicAuthMiddleware:
 def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     """The whole product as one ASGI app (builds the real backend, and the index if missing, by default)."""
     api_keys = parse_api_keys(settings.api_keys)  # a malformed key list stops the start, before the index
+    load_address_patterns(settings.knowledge_dir)  # so does a broken knowledge/privacy.yaml
     backend = backend or Backend.from_settings(settings, progress=True)
     app = FastAPI(title="Telecom T&C assistant", docs_url="/docs", redoc_url=None)
     app.include_router(build_api(backend))
