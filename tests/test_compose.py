@@ -158,3 +158,35 @@ def test_a_price_question_is_covered_only_by_a_sentence_about_its_subject():
     assert covers_topic("combien coûte le déménagement ?", "Frais de déménagement : 100,00 €.")
     # English words reach the French text through the glossary
     assert covers_topic("how much does moving cost?", "Frais de déménagement : 100,00 €.")
+
+
+def _need_answer(summary_fr: str, values: list | None = None):
+    from assistant.agent.answer import NeedAnswer
+    from assistant.agent.facts import FactView
+    from assistant.agent.router import Need
+    from assistant.tools.rules import Fact, Source
+
+    src = Source(doc_id="d1", clause_id="9", quote="une phrase citée du document")
+    fact = Fact(values=values or [], sources=[] if values else [src])
+    view = FactView(operator="Op", selector="need:x", label_fr="Règle", label_en="Rule", fact=fact,
+                    summary_fr=summary_fr, summary_en=summary_fr)
+    need = Need.model_validate({"id": "x", "intent": "other", "answer": "procedure", "facts": [],
+                                "label": {"fr": "x", "en": "x"}, "examples": {"fr": ["x"], "en": ["x"]}})
+    return NeedAnswer(need=need, facts=[view])
+
+
+def test_a_figure_asked_and_none_given_is_said_not_stated(templates):
+    from assistant.agent.answer import FactWriter, compose_facts
+    from assistant.models import Citation, ReplyStatus
+
+    def cite(src):
+        return Citation(doc_id=src.doc_id, operator="Op", clause_id=src.clause_id, quote=src.quote)
+
+    writer = FactWriter(templates, "fr", "Op", cite)
+    procedure = [_need_answer("Adressez la demande au nouvel opérateur, qui s'occupe des démarches")]
+    asked = compose_facts(writer, procedure, figure_wanted=True)
+    assert asked.status == ReplyStatus.NOT_FOUND and "pas précisé" in asked.answer.split("**Sources**")[0]
+    plain = compose_facts(writer, procedure)
+    assert plain.status == ReplyStatus.ANSWERED
+    dated = compose_facts(writer, [_need_answer("Le transfert se fait en 10 jours au plus")], figure_wanted=True)
+    assert dated.status == ReplyStatus.ANSWERED

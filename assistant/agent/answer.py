@@ -210,8 +210,16 @@ def _dedupe(citations: Sequence[Citation]) -> list[Citation]:
     return out
 
 
-def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str = "") -> Composed | None:
-    """The fact-first reply for the routed needs, or None when no fact or result serves any of them."""
+def _gives_figure(view: FactView, language: str) -> bool:
+    """The fact states a figure: a value, or a number in the words of its summary."""
+    return bool(view.fact.values) or any(ch.isdigit() for ch in view.summary(language))
+
+
+def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str = "",
+                  figure_wanted: bool = False) -> Composed | None:
+    """The fact-first reply for the routed needs, or None when no fact or result serves any of them. When the
+    question asks for a figure and nothing said gives one, the reply says first that the terms do not state
+    it (the rules shown are what they provide instead), and is "not found"."""
     leads: list[Lead] = []
     details: list[str] = []
     asks: list[str] = []
@@ -241,8 +249,15 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     status = next((lead.status for lead in leads if lead.status == ReplyStatus.ANSWERED), leads[0].status)
     if any(ans.missing and ans.must_ask for ans in answers) and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY
+    shown = [v for ans in answers for v in ans.facts[:MAX_FACTS_PER_NEED]]
+    no_figure = (figure_wanted and status == ReplyStatus.ANSWERED and not any(ans.results for ans in answers)
+                 and not any(_gives_figure(v, writer.lang) for v in shown))
+    if no_figure:
+        status = ReplyStatus.NOT_FOUND
     citations = _dedupe([c for lead in leads for c in lead.citations])
     lead_text = "\n".join(f"- {lead.sentence}" if len(leads) > 1 else lead.sentence for lead in leads)
+    if no_figure:
+        lead_text = writer.t.get(writer.lang, "no_figure", operator=writer.operator) + "\n" + lead_text
     parts = [p for p in (note, lead_text) if p]
     parts.extend(asks)
     parts.extend(details)

@@ -570,7 +570,7 @@ class Assistant:
             composed = self._llm_compose(u, plan, turn, results)
         if composed is None:
             writer = FactWriter(self.templates, u.language, operator, lambda src: self._cite_source(operator, src))
-            composed = compose_facts(writer, answers, note)
+            composed = compose_facts(writer, answers, note, figure_wanted=asks_for(self.lexicon, "figure", u.text))
             for c in composed.citations if composed else []:
                 turn.evidence.allow([(c.doc_id, c.clause_id)])
             if composed is not None and composed.status != ReplyStatus.CLARIFY:
