@@ -64,12 +64,21 @@ class Settings(BaseSettings):
     port: int = 7860
     sidebar_user: str | None = None
     sidebar_password: str | None = None
+    # Lockout on the sidebar's basic auth, per client IP: after this many wrong passwords in a row the client
+    # is refused for `sidebar_lockout_s`, doubled at each further failure up to `sidebar_lockout_max_s`.
+    sidebar_max_failed_logins: int = Field(default=5, ge=1)
+    sidebar_lockout_s: float = Field(default=30.0, ge=0)  # 0 = no lockout
+    sidebar_lockout_max_s: float = Field(default=900.0, ge=0)
 
     # HTTP API and web hardening (docs/ui.md, "Security and privacy").
     # Comma-separated API keys, each optionally `key:role` (role customer|agent, default customer). When set,
     # /v1/* needs `Authorization: Bearer <key>`; empty = the API is open, as on a single-user machine.
     api_keys: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger /v1 request bodies get 413
+    # Requests to /v1/* per API key (per client IP without a valid key): a bucket of `api_rate_burst` requests
+    # refilled at `api_rate_per_minute`; beyond it 429 with Retry-After. 0 a minute switches the limit off.
+    api_rate_per_minute: float = Field(default=120.0, ge=0)
+    api_rate_burst: int = Field(default=40, ge=1)
     # Comma-separated origins allowed to call the app from a browser page on another site (CORS); empty = none.
     cors_origins: str = ""
     # Who may show the app in a frame (CSP frame-ancestors), e.g. "https://crm.example.com"; empty = nobody.

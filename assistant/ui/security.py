@@ -4,10 +4,13 @@ Pure ASGI middlewares (they also see Gradio's routes and streaming responses, wh
 `BaseHTTPMiddleware` would buffer). Order, outermost first (server.py): security headers → CORS → API guard →
 sidebar basic auth → routes, so that even a 401/413/415 carries the security headers.
 
-- `ApiGuardMiddleware`: on `/v1/*`, `Authorization: Bearer <key>` when API keys are configured (401
-  otherwise), `application/json` POSTs only (415; a cross-site form or `text/plain` POST needs no CORS
-  preflight, so this is what stops one); on every path, request bodies over `max_body_bytes` get 413 before
-  anything parses them.
+- `ApiGuardMiddleware`: on `/v1/*`, a token bucket per API key (per client IP when no key is configured, and
+  for calls whose key is missing or wrong, so guessing keys is throttled too; 429 with Retry-After),
+  `Authorization: Bearer <key>` when API keys are configured (401 otherwise), `application/json` POSTs only
+  (415; a cross-site form or `text/plain` POST needs no CORS preflight, so this is what stops one); on every
+  path, request bodies over `max_body_bytes` get 413 before anything parses them.
+- `LoginLockout`: the sidebar's basic auth (server.py) locks a client IP out after repeated wrong passwords,
+  for a time that doubles with each further failure.
 - `SecurityHeadersMiddleware`: Content-Security-Policy, X-Frame-Options (when no frame ancestor is
   allowed), X-Content-Type-Options, Referrer-Policy on every response.
 """
@@ -17,6 +20,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -96,14 +104,92 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-class _BodyTooLarge(Exception):
-    pass
+def client_ip(scope: Scope) -> str:
+    """The peer address of the connection (a proxy's X-Forwarded-For is not trusted: any client can send one)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def retry_after(seconds: float) -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", str(max(1, math.ceil(seconds))).encode())]
+
+
+class RateLimiter:
+    """A token bucket per client: `burst` requests at once, refilled at `per_minute` requests a minute.
+
+    In memory and per process (one uvicorn worker serves the app). At most `max_clients` buckets are kept,
+    the least recently used dropped first, so a flood of new client ids cannot grow memory without bound.
+    """
+
+    def __init__(self, per_minute: float, burst: int, *, max_clients: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self.max_clients, self.clock = per_minute / 60.0, max(1, burst), max_clients, clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, updated at)
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, client: str) -> float:
+        """Spend one request of `client`: 0 when allowed, else the seconds until the next one is."""
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            tokens, updated = self._buckets.pop(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - updated) * self.rate)
+            allowed = tokens >= 1.0
+            self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return 0.0 if allowed else (1.0 - tokens) / self.rate
+
+
+class LoginLockout:
+    """Failed logins per client: after `max_failures` in a row the client is locked out for `base_s`, and
+    each further failure doubles that, up to `max_s`. A success clears the record; a client with no failure
+    for `forget_s` starts again from zero. While locked out every attempt is refused, a right password too
+    (otherwise the lockout would still tell a guesser when a guess is right)."""
+
+    def __init__(self, max_failures: int = 5, base_s: float = 30.0, max_s: float = 900.0, *,
+                 forget_s: float = 900.0, max_clients: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self.max_failures, self.base_s, self.max_s, self.forget_s = max(1, max_failures), base_s, max_s, forget_s
+        self.max_clients, self.clock = max_clients, clock
+        self._records: OrderedDict[str, tuple[int, float, float]] = OrderedDict()  # failures, last, locked until
+        self._lock = threading.Lock()
+
+    def locked_for(self, client: str) -> float:
+        """Seconds `client` stays locked out (0: it may try)."""
+        with self._lock:
+            record = self._records.get(client)
+            return max(0.0, record[2] - self.clock()) if record else 0.0
+
+    def failure(self, client: str) -> float:
+        """Record a wrong password; returns the lockout it starts (0: none yet)."""
+        with self._lock:
+            now = self.clock()
+            failures, last, _ = self._records.pop(client, (0, now, 0.0))
+            failures = 1 if now - last > self.forget_s else failures + 1
+            lock = 0.0
+            if failures >= self.max_failures and self.base_s > 0:
+                lock = min(self.max_s, self.base_s * 2 ** (failures - self.max_failures))
+            self._records[client] = (failures, now, now + lock)
+            while len(self._records) > self.max_clients:
+                self._records.popitem(last=False)
+        return lock
+
+    def success(self, client: str) -> None:
+        with self._lock:
+            self._records.pop(client, None)
 
 
 class ApiGuardMiddleware:
-    def __init__(self, app: ASGIApp, *, api_keys: dict[str, Role], max_body_bytes: int, prefix: str = API_PREFIX):
+    def __init__(self, app: ASGIApp, *, api_keys: dict[str, Role], max_body_bytes: int, prefix: str = API_PREFIX,
+                 rate_limiter: RateLimiter | None = None):
         self.app, self.prefix, self.max_body_bytes = app, prefix, max_body_bytes
         self.keys = [(key.encode(), role) for key, role in api_keys.items()]
+        self.limiter = rate_limiter
 
     def authenticate(self, scope: Scope) -> ApiClient | None:
         if not self.keys:
@@ -127,6 +213,16 @@ class ApiGuardMiddleware:
         headers = dict(scope.get("headers", []))
         if _under(path, self.prefix):
             client = self.authenticate(scope)
+            # A key's own bucket wherever it calls from; the caller's IP without a valid key (an open API, or
+            # someone guessing keys: each wrong guess spends a request of that IP).
+            bucket = client.key_id if client is not None and client.authenticated else f"ip:{client_ip(scope)}"
+            wait = self.limiter.take(bucket) if self.limiter is not None else 0.0
+            if wait > 0:
+                await send_error(send, 429, error_body(
+                    f"too many requests: the limit is {self.limiter.rate * 60:g} a minute per API key (per client "
+                    f"address without one); retry in {max(1, math.ceil(wait))} s",
+                    kind="rate_limit_error", code="rate_limit_exceeded"), retry_after(wait))
+                return
             if client is None:
                 await send_error(send, 401, error_body(
                     "missing or invalid API key: send 'Authorization: Bearer <key>'", code="invalid_api_key"),

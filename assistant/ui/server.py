@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import secrets
 from typing import Any
 
@@ -24,7 +25,16 @@ from assistant.privacy import install_log_redaction, load_address_patterns
 from assistant.ui.api import build_api
 from assistant.ui.backend import Backend
 from assistant.ui.chat import build_chat
-from assistant.ui.security import ApiGuardMiddleware, Role, SecurityHeadersMiddleware, parse_api_keys
+from assistant.ui.security import (
+    ApiGuardMiddleware,
+    LoginLockout,
+    RateLimiter,
+    Role,
+    SecurityHeadersMiddleware,
+    client_ip,
+    parse_api_keys,
+    retry_after,
+)
 from assistant.ui.sidebar import build_sidebar
 from assistant.ui.style import CSS
 
@@ -41,9 +51,16 @@ class BasicAuthMiddleware:
     sidebar makes (page, assets, queue), and a CRM can embed the panel with credentials in its config.
     """
 
-    def __init__(self, app: ASGIApp, prefix: str, user: str, password: str, realm: str = "agent sidebar"):
+    def __init__(self, app: ASGIApp, prefix: str, user: str, password: str, realm: str = "agent sidebar",
+                 lockout: LoginLockout | None = None):
         self.app, self.prefix, self.realm = app, prefix, realm
         self.expected = (user.encode(), password.encode())
+        self.lockout = lockout or LoginLockout()
+
+    @staticmethod
+    def _attempted(scope: Scope) -> bool:
+        """Credentials were sent (a first request without them is the browser asking, not a failed login)."""
+        return bool(dict(scope.get("headers", [])).get(b"authorization", b"").strip())
 
     def _authorised(self, scope: Scope) -> bool:
         header = dict(scope.get("headers", [])).get(b"authorization", b"")
@@ -62,16 +79,32 @@ class BasicAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         protected = path == self.prefix or path.startswith(self.prefix + "/")
-        if scope["type"] not in ("http", "websocket") or not protected or self._authorised(scope):
+        if scope["type"] not in ("http", "websocket") or not protected:
             await self.app(scope, receive, send)
             return
+        client = client_ip(scope)
+        locked = self.lockout.locked_for(client)
+        if not locked:
+            if self._authorised(scope):
+                self.lockout.success(client)
+                await self.app(scope, receive, send)
+                return
+            if self._attempted(scope):
+                locked = self.lockout.failure(client)
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
-            return
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"www-authenticate", f'Basic realm="{self.realm}", charset="UTF-8"'.encode()),
-            (b"content-type", b"text/plain; charset=utf-8")]})
-        await send({"type": "http.response.body", "body": b"Authentication required for the agent sidebar.\n"})
+        elif locked:
+            await _plain(send, 429, f"Too many failed logins to the agent sidebar from this address; try again in "
+                                    f"{max(1, math.ceil(locked))} s.\n", retry_after(locked))
+        else:
+            await _plain(send, 401, "Authentication required for the agent sidebar.\n", [
+                (b"www-authenticate", f'Basic realm="{self.realm}", charset="UTF-8"'.encode())])
+
+
+async def _plain(send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-type", b"text/plain; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": text.encode()})
 
 
 def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
@@ -90,7 +123,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.state.backend = backend
     if settings.sidebar_user and settings.sidebar_password:
         app.add_middleware(BasicAuthMiddleware, prefix=SIDEBAR_PATH, user=settings.sidebar_user,
-                           password=settings.sidebar_password)
+                           password=settings.sidebar_password, lockout=LoginLockout(
+                               settings.sidebar_max_failed_logins, settings.sidebar_lockout_s,
+                               settings.sidebar_lockout_max_s))
     elif settings.sidebar_user or settings.sidebar_password:
         log.warning("sidebar auth needs both ASSISTANT_SIDEBAR_USER and ASSISTANT_SIDEBAR_PASSWORD; it is OFF")
     add_security(app, settings, api_keys)
@@ -121,7 +156,8 @@ def add_security(app: FastAPI, settings: Settings, api_keys: dict[str, Role] | N
     (every response carries them, a 401/413/415 too) and the API guard the innermost of the three.
     """
     api_keys = parse_api_keys(settings.api_keys) if api_keys is None else api_keys
-    app.add_middleware(ApiGuardMiddleware, api_keys=api_keys, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiGuardMiddleware, api_keys=api_keys, max_body_bytes=settings.max_body_bytes,
+                       rate_limiter=RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst))
     # Always installed, with no origin by default: then Gradio's own CORS handling (which answers any origin
     # once the app is served under a non-localhost name) stands down and no cross-site page can read replies.
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
