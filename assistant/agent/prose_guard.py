@@ -299,10 +299,11 @@ class ProseGuard:
         return GuardedProse(cleaned, tuple(verdicts))
 
     def judge(self, sentence: str, support: Support) -> SentenceVerdict:
-        prose = QUOTED.sub(" ", sentence)  # quoted text is the source's own words, checked by the citation guard
-        figures = tuple(self.reader.read(prose))
+        # Figures inside an inline quote are the source's own (the citation guard checked the quote); the
+        # quote's words do count for grounding, so a short lead-in ("Le contrat dit : « ... »") is kept.
+        figures = tuple(self.reader.read(QUOTED.sub(" ", sentence)))
         unsupported = tuple(f for f in figures if not support.backs(f))
-        share = self._grounded_share(prose, support)
+        share = self._grounded_share(sentence, support)
         kept = not unsupported and (bool(figures) or share is None or share >= self.data.min_grounded_share)
         return SentenceVerdict(sentence, figures, unsupported, share, kept)
 
