@@ -139,6 +139,20 @@ def _fits(view: FactView, answer: str, language: str) -> bool:
     return bool(kinds & {"days", "months", "hours"}) or (not kinds and not view.selector.startswith("fee:"))
 
 
+def _first_kinds(views: list[FactView], kinds: int = 4) -> list[FactView]:
+    """The facts of the first `kinds` different labels: the same rule for several services is one answer (its
+    sentence names the services), so it does not crowd out a different rule ("notice once renewed")."""
+    labels: list[str] = []
+    out: list[FactView] = []
+    for v in views:
+        if v.label_en not in labels:
+            if len(labels) == kinds:
+                continue
+            labels.append(v.label_en)
+        out.append(v)
+    return out
+
+
 class FactBase:
     """Every operator's facts, queried by need."""
 
@@ -288,8 +302,8 @@ class FactBase:
         kept = [i for i in order if sims[i] >= best - self._margin * 1.5]
         # among facts about equally close to the question, one that states its answer leads one that does not
         close = [i for i in kept if kind_first[i] == kind_first[kept[0]] and sims[i] >= best - self._margin]
-        close.sort(key=lambda i: (views[i].status != FactStatus.STATED, -sims[i]))
-        return [views[i] for i in [*close, *(i for i in kept if i not in close)]][:4]
+        close.sort(key=lambda i: (views[i].status == FactStatus.NOT_STATED, -sims[i]))  # two figures answer too
+        return _first_kinds([views[i] for i in [*close, *(i for i in kept if i not in close)]])
 
     def is_clearly_about(self, views: list[FactView], question: str, language: str) -> bool:
         """The first fact is closer to the question than a generic need requires of the fact it picks (by one
