@@ -181,3 +181,10 @@ def test_a_figure_contradicting_the_calculator_falls_back() -> None:
     assert len(model.seen) == 2
     assert "0,00 €" not in reply.answer and "offerte" not in reply.answer
     assert "449,10" in reply.answer  # the offline composer's calculator answer
+
+
+def test_operator_and_document_names_count_as_evidence_words(guard) -> None:
+    sentence = "Beta Mobile l'applique ainsi."
+    assert guard.check(sentence, guard.support([GOOD_QUOTE], [])).text == ""
+    named = guard.support([GOOD_QUOTE], [], names=["Beta Mobile", "Beta Mobile – Conditions"])
+    assert guard.check(sentence, named).text == sentence

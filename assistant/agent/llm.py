@@ -181,7 +181,8 @@ class LLMComposer:
         """The prose without its unsupported sentences; None when no supported sentence says anything."""
         calculators = set(self.assistant.calculators)
         calls = [{"input": t.input, "output": t.output} for t in turn.tools if t.name in calculators]
-        guarded = self.prose_guard.check(text, self.prose_guard.support([c.quote for c in verified], calls))
+        names = [name for c in verified for name in (c.operator, c.doc_title, c.title)]
+        guarded = self.prose_guard.check(text, self.prose_guard.support([c.quote for c in verified], calls, names))
         for verdict in guarded.removed:
             # the figures, not the sentence: the sentence may carry what the customer wrote (redacted logs or not)
             log.warning("LLM sentence removed: unsupported figures %s, grounded share %s",

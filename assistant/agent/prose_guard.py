@@ -251,10 +251,12 @@ class ProseGuard:
 
     # ------------------------------------------------------------------ the turn's evidence
 
-    def support(self, quotes: Iterable[str], calculator_calls: Iterable[Mapping[str, Any]]) -> Support:
-        """Support of the verified `quotes` and of calculator calls ({'input': ..., 'output': ...} each)."""
+    def support(self, quotes: Iterable[str], calculator_calls: Iterable[Mapping[str, Any]],
+                names: Iterable[str] = ()) -> Support:
+        """Support of the verified `quotes` and of calculator calls ({'input': ..., 'output': ...} each);
+        `names` (operators, document and clause titles of the citations) add words, never figures."""
         out = Support()
-        texts: list[str] = []
+        texts: list[str] = list(names)
         for quote in quotes:
             out.figures.update(self.reader.read(quote))
             texts.append(quote)
@@ -308,16 +310,23 @@ class ProseGuard:
         return SentenceVerdict(sentence, figures, unsupported, share, kept)
 
     def _grounded_share(self, prose: str, support: Support) -> float | None:
-        stems = {s for s in self.analyse(prose) if not s.isdigit()} - self.ignored
-        if len(stems) < self.data.min_content_words:
+        """Share of the sentence's content words found in the evidence, word by word: a word counts when its
+        stem is there, or (English) when the French term the glossary gives for it is."""
+        words: dict[str, str] = {}  # stem -> the word it came from
+        for word in re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", prose):
+            for stem in self.analyse(word):
+                if not stem.isdigit() and stem not in self.ignored:
+                    words.setdefault(stem, word)
+        if len(words) < self.data.min_content_words:
             return None
-        grounded = stems & support.stems
-        if self.glossary is not None and len(grounded) < len(stems):
-            expanded = self.glossary.expand(prose)
-            bridged = set(self.analyse(expanded[len(prose):])) & support.stems - grounded
-            # an English word counts as grounded when the French term the glossary gives for it is
-            return min(1.0, (len(grounded) + len(bridged)) / len(stems))
-        return len(grounded) / len(stems)
+        grounded = sum(1 for stem, word in words.items() if stem in support.stems or self._bridged(word, support))
+        return grounded / len(words)
+
+    def _bridged(self, word: str, support: Support) -> bool:
+        if self.glossary is None:
+            return False
+        added = self.glossary.expand(word)[len(word):]
+        return bool(added) and bool(set(self.analyse(added)) & support.stems)
 
 
 def _typed_result(output: Mapping[str, Any]) -> set[Figure]:
