@@ -162,8 +162,8 @@ class Totals:
                 self.low += min(figures)
                 self.high += max(figures)
                 self.bases.update(v.tax_basis for v in fee.values)
-                self.steps.append(CalcStep(label=f"{fee.label_en} ‖ {fee.label_fr}", formula=" or ".join(
-                    f"{v.number} x {fmt_qty(line.counted(v))} ({v.per}, art. {v.source.clause_id})"
+                self.steps.append(CalcStep(label=f"{fee.label_en} ‖ {fee.label_fr}", formula=" | ".join(
+                    f"{v.number} x {fmt_qty(line.counted(v))} (art. {v.source.clause_id})"
                     f" = {money(v.number * line.counted(v))}" for v in fee.distinct_values()),
                     value="conflicting ‖ contradictoire"))
             else:
@@ -174,7 +174,8 @@ class Totals:
         counted = line.counted(v)
         # numbers and units only: a formula in one language would be hidden from readers of the other
         extra = f" (n° ≥ {fee.applies_from})" if fee.applies_from > 1 else ""
-        self.add_amount(f"{fee.label_en} ‖ {fee.label_fr}", f"{v.number} EUR {v.tax_basis} x {fmt_qty(counted)}{extra}",
+        basis = f" {v.tax_basis}" if v.tax_basis in (TaxBasis.HT, TaxBasis.TTC) else ""  # never a bare "none"
+        self.add_amount(f"{fee.label_en} ‖ {fee.label_fr}", f"{v.number} EUR{basis} x {fmt_qty(counted)}{extra}",
                         v.number * counted, v.tax_basis)
 
     def result(self, tool: str, book: RuleBook, rules: OperatorRules, **extra: Any) -> CalcResult:

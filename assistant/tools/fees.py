@@ -42,6 +42,9 @@ class FeeLookupInput(OperatorInput):
     km: Decimal | None = Field(None, ge=0, le=10000, description="Kilometres travelled, for travel charged per km")
 
 
+_UNITS_FR = {"hour": "heures", "month": "mois", "km": "km"}
+
+
 def _billed_hours(hours: Decimal, increment_minutes: int | None) -> Decimal:
     """Hours rounded up to the fee's indivisible slices (e.g. 1 h 10 by 30 minutes = 1.5 h)."""
     if not increment_minutes:
@@ -111,16 +114,21 @@ def fee_lookup(inp: FeeLookupInput, book: RuleBook) -> CalcResult:
                 added.append(fee)
                 totals.add_fee(line)
             else:
-                why = (f"only when the work lasts {_hours_condition(fee)}" if applies is None
-                       else "its condition does not hold" if applies is False
-                       else f"give the number of {', '.join(missing)}")
+                why_en, why_fr = ((f"only when the work lasts {_hours_condition(fee)}",
+                                   f"seulement si l'intervention dure {_hours_condition(fee).replace('and', 'et')}")
+                                  if applies is None else ("its condition does not hold", "sa condition n'est pas remplie")
+                                  if applies is False else (f"give the number of {', '.join(missing)}",
+                                        f"indiquez le nombre de {', '.join(_UNITS_FR.get(m, m) for m in missing)}"))
                 totals.sources += fee.all_sources
-                totals.assumptions.append(f"{fee.label_en}: charged on top ({why}); not included in the total.")
+                totals.assumptions.append(f"{fee.label_en}: charged on top ({why_en}); not included in the total. ‖ "
+                                          f"{fee.label_fr} : en supplément ({why_fr}) ; non compris dans le total.")
         elif fee in base:
             totals.add_fee(line)
             if fee.increment_minutes and inp.hours is not None:
+                hours = f"({fmt_qty(inp.hours)} h -> {fmt_qty(units['hour'])} h)"
                 totals.assumptions.append(f"{fee.label_en}: billed by indivisible slices of {fee.increment_minutes} "
-                                          f"minutes ({fmt_qty(inp.hours)} h -> {fmt_qty(units['hour'])} h).")
+                                          f"minutes {hours}. ‖ {fee.label_fr} : facturé par tranches indivisibles de "
+                                          f"{fee.increment_minutes} minutes {hours}.")
         else:
             totals.sources += fee.all_sources
         entry["included"] = fee in base or fee in added
