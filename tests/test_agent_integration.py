@@ -90,3 +90,10 @@ def test_a_comparison_answers_each_operator_named(assistant):
     assert {c.operator for c in reply.citations} >= {"Crossing Telecom", "Luxembourg Online"}
     single = assistant.ask("Frais de facture papier chez Crossing Telecom ?")
     assert "**Luxembourg Online**" not in single.answer
+
+
+def test_a_rule_that_answers_is_said_and_the_missing_figure_is_only_offered(assistant):
+    reply = assistant.ask("Chez Proximus, contrat pro avec 3 numéros à 40 € par mois : je résilie, je paie quoi ?")
+    assert reply.status.value == "answered"
+    lead = reply.answer.split("**Sources**")[0]
+    assert "art. 66" in lead and "?" in lead  # the rule, then the offer to compute the exact figure

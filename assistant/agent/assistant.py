@@ -672,7 +672,7 @@ class Assistant:
                     answer.missing_slot = slot
                     # a question back only when the customer is computing (gave one of the inputs) or when no
                     # fact answers in principle; otherwise the rule is the answer and the figures an offer
-                    answer.must_ask = not facts or given
+                    answer.must_ask = not facts
                 continue
             answer.results.append((name, self._calc_title(name, u.language), result))
             if result.amount is not None or result.result_date or result.status == FactStatus.STATED:
