@@ -8,6 +8,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel
@@ -35,6 +36,7 @@ class Lexicon(BaseModel):
     language_words: dict[str, list[str]] = {}  # marker words of each language
     asks: dict[str, list[str]] = {}            # what a question asks for: `date` / `amount` cues
     unit_nouns: dict[str, list[str]] = {}      # unit of a price per unit -> nouns a count of it is written with
+    calculator_inputs: dict[str, Any] = {}     # words that fill calculator inputs (assistant/agent/planner.py)
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -57,30 +58,20 @@ _SLOT_FOR_FIELD = {f: slot for slot, fields in _FIELD_SYNONYMS.items() for f in 
 # A fact given without its role: the only amount of a message that asks for a fee-based figure is the fee.
 _FALLBACK_SLOT = {"monthly_fee": "amount"}
 
-# Counted items ("3 postes", "2 dossiers") per calculator field: the folded singular nouns customers use.
-_QUANTITY_FIELDS: dict[str, tuple[str, ...]] = {
-    "damaged_phones": ("poste", "telephone", "phone", "handset", "combine", "appareil"),
-    "damaged_modems": ("modem", "routeur", "router", "box"),
-    "cancelled_requests": ("dossier", "demande", "request", "file"),
-    "services_cancelled": ("service",),
-    "reminders": ("rappel", "reminder", "relance"),
-    "temporary_service_months": (),
-}
-# Boolean inputs switched on by a fee kind or a word of the question.
-_FLAG_FIELDS: dict[str, str] = {
-    "not_returned": r"non restitu|pas (rendu|restitue)|not returned|never returned",
-    "partial_porting": r"portage partiel|portabilite partielle|partial port",
-    "takeover_numbers": r"reprise (de|du) numero|take ?over",
-    "technician": r"technicien|technician|intervention",
-}
-# Why the contract ends (early-termination rules differ); first match wins, customer request is the default.
-_REASONS: list[tuple[str, str]] = [
-    ("customer_death", r"\b(deces|decede|decedee|mort|death|died|deceased)\b|passed away"),
-    ("operator_for_customer_breach", r"(m|nous|l|me) a resilie|a resilie (mon|notre|le)|resilie par (l.operateur|eux)"
-                                     r"|(terminated|cancelled|ended) (my|our|the) contract|because (i|we) (did not|didn.t) pay"),
-    ("move_abroad_or_uncovered_area", r"etranger|abroad|zone non couverte|not covered|pas couvert"),
-]
-_TEMPORARY = re.compile(r"4g|temporaire|temporary|provisoire")
+class CalculatorWords(BaseModel):
+    """knowledge/lexicon.yaml `calculator_inputs`: the words that fill calculator inputs no slot carries."""
+
+    quantity_fields: dict[str, list[str]] = Field(default_factory=dict)  # field -> folded nouns counted for it
+    flags: dict[str, str] = Field(default_factory=dict)    # boolean field -> pattern (folded text) switching it on
+    reasons: dict[str, str] = Field(default_factory=dict)  # why the contract ends -> pattern; first match wins
+    temporary: str = ""  # a duration given with these words is the months of a temporary service
+
+
+@lru_cache(maxsize=1)
+def _calculator_words() -> CalculatorWords:
+    from assistant.agent.understanding import _lexicon
+
+    return CalculatorWords.model_validate(_lexicon().calculator_inputs)
 
 
 class Calculator(Protocol):
@@ -138,11 +129,12 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     else:
         values.pop("service", None)  # the generic word ("mobile") is not one of this operator's service keys
     folded = fold(u.text)
-    for field_name, nouns in _QUANTITY_FIELDS.items():
+    words = _calculator_words()
+    for field_name, nouns in words.quantity_fields.items():
         n = sum(u.slots.quantities.get(noun, 0) for noun in nouns)
         if n:
             values[field_name] = n
-    if u.slots.commitment_months and _TEMPORARY.search(folded):
+    if u.slots.commitment_months and words.temporary and re.search(words.temporary, folded):
         values["temporary_service_months"] = u.slots.commitment_months
     quantity = _quantity(u)
     if quantity:
@@ -150,10 +142,10 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     if u.slots.commitment_months:  # "paper invoices for 12 months": the months a monthly fee is due
         values["months"] = u.slots.commitment_months
 
-    for field_name, pattern in _FLAG_FIELDS.items():
+    for field_name, pattern in words.flags.items():
         if re.search(pattern, folded):
             values[field_name] = True
-    reason = next((r for r, pattern in _REASONS if re.search(pattern, folded)), None)
+    reason = next((r for r, pattern in words.reasons.items() if re.search(pattern, folded)), None)
     if reason:
         values["reason"] = reason
     values["text"] = u.text
