@@ -25,7 +25,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 ANSWER_TIMEOUT_MS = 120_000
 
 FRENCH_TERMINATION = "Comment résilier mon abonnement VoIP Proximus ?"
-ENGLISH_QUESTION = "How much notice do I have to give to cancel my Proximus contract?"
+ENGLISH_QUESTION = "Proximus VoIP: how long is the notice period if I cancel?"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -81,6 +81,14 @@ def send(page, text: str) -> str:  # noqa: ANN001
     return bot_messages(page)[-1]
 
 
+def source_cards(page):  # noqa: ANN001, ANN201
+    """The cards of the sources panel, which is collapsed under the chat: open it first."""
+    if not page.locator("#sources").is_visible():
+        open_accordion(page, "sources-panel")
+        page.wait_for_selector("#sources", state="visible")
+    return page.locator("#sources details.source-card")
+
+
 def english_score(message: str) -> int:
     """> 0 for English, < 0 for French, judged on the answer's first line: the assistant's own words (what
     follows quotes the French documents, in any interface language)."""
@@ -99,12 +107,13 @@ def test_french_termination_question_shows_cited_clause_in_sources(page, app: Ru
     open_chat(page, app)
     answer = send(page, FRENCH_TERMINATION)
 
-    cards = page.locator("#sources details.source-card")
+    cards = source_cards(page)
     assert cards.count() >= 1, f"no source card for an answered termination question; answer: {answer}"
     clause_id = cards.first.get_attribute("data-clause")
-    assert clause_id and clause_id in answer, "the chat answer should number the clause shown in the sources"
+    assert clause_id and clause_id in answer, "the chat answer should name the clause shown in the sources"
+    cards.first.locator("summary").click()
     highlighted = cards.first.locator("mark").first.inner_text().strip()
-    clause_text = cards.first.locator(".clause-text").inner_text()
+    clause_text = cards.first.locator(".clause-text").first.inner_text()
     assert len(highlighted) >= 10 and highlighted in clause_text
     assert english_score(answer) < 0, "a French question gets a French answer"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -158,17 +167,21 @@ def test_bad_input_gets_a_clear_message_and_the_chat_keeps_serving(page, app: Ru
     assert "binaire" in send(page, binary)
 
     answer = send(page, FRENCH_TERMINATION)  # the app still answers
-    assert page.locator("#sources details.source-card").count() >= 1, answer
+    assert source_cards(page).count() >= 1, answer
 
 
 def test_unanswered_question_offers_a_handoff_with_a_case_summary(page, app: RunningApp) -> None:  # noqa: ANN001
     """A human is offered for an in-scope question the documents leave unanswered, never after a refusal."""
     open_chat(page, app)
-    declined = send(page, "Quel temps fera-t-il demain à Bruxelles ?")
-    assert "conseiller" not in declined
+    declined = send(page, "Donnez-moi une recette de gaufres de Bruxelles")
+    assert "conseiller" not in declined and not page.locator("#handoff").is_visible()
     unanswered = send(page, "Chez Proximus, combien coûte un téléphone portable neuf à Bruxelles ?")
     assert "conseiller" in unanswered
     page.click("#handoff")
+    page.locator("#handoff-name input, #handoff-name textarea").first.fill("Ana Test")
+    page.locator("#handoff-contact input, #handoff-contact textarea").first.fill("+352 621 000 111")
+    page.locator("#handoff-consent input").check()
+    page.click("#handoff-submit")
     page.wait_for_function(
         """() => [...document.querySelectorAll('#chatbot [data-testid="bot"]')].some(
                m => m.innerText.includes('transmise'))""")
@@ -211,7 +224,7 @@ def test_sidebar_calculator_form_computes_a_known_value(page, app: RunningApp) -
     page.click(f"#{calc}-run")  # required fields empty: a readable message, not a traceback
     error = page.locator(f"#{calc}-result .calc-error")
     error.wait_for()
-    assert "Traceback" not in error.inner_text() and "Operator" in error.inner_text()
+    assert "Traceback" not in error.inner_text() and "Opérateur" in error.inner_text()
 
     operator = page.locator(f"#{calc}-operator input")
     operator.fill("Crossing Telecom")
@@ -221,9 +234,9 @@ def test_sidebar_calculator_form_computes_a_known_value(page, app: RunningApp) -
     page.locator(f"#{calc}-start_date textarea").fill("2024-01-01")
     page.locator(f"#{calc}-termination_date textarea").fill("2025-04-01")
     page.click(f"#{calc}-run")
-    page.wait_for_selector(f"#{calc}-result .calc-amount:text-matches('1080')")
+    page.wait_for_selector(f"#{calc}-result .calc-amount:text-matches('1.?080,00')")
     result = page.locator(f"#{calc}-result")
-    assert "1080.00" in result.locator(".calc-amount").inner_text()
+    assert "080,00" in result.locator(".calc-amount").inner_text()
     assert result.locator("table.calc-steps tr").count() >= 2  # the step-by-step breakdown is shown
     result.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "sidebar-calculator.png"), full_page=True)
@@ -240,7 +253,7 @@ def test_both_views_work_under_the_content_security_policy(page, app: RunningApp
     assert response.headers["x-frame-options"] == "DENY"
     page.wait_for_selector("#message textarea")
     send(page, FRENCH_TERMINATION)
-    assert page.locator("#sources details.source-card").count() >= 1
+    assert source_cards(page).count() >= 1
     page.goto(app.url + "/agent/")
     page.wait_for_selector("#agent-question textarea")
     page.wait_for_timeout(500)

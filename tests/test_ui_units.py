@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field
 
 from assistant.models import CalcResult, CalcStep, Citation, Clause, Reply
 from assistant.ui.backend import MAX_MESSAGE_CHARS, check_message
+from assistant.ui.calc_view import calc_result_html
 from assistant.ui.feedback import FeedbackRecord, FeedbackStore, HandoffRecord
-from assistant.ui.forms import fields_from_schema, payload_from_values
+from assistant.ui.forms import FormInputError, fields_from_schema, payload_from_values
 from assistant.ui.render import (
     answer_markdown,
-    calc_result_html,
     clause_label,
     escape_markdown_html,
     highlight,
@@ -75,11 +75,12 @@ def test_sources_panel_shows_the_clause_text_with_the_quote_highlighted() -> Non
     assert "Clause text unavailable" in missing and "<mark>préavis d&#x27;un mois</mark>" in missing
 
 
-def test_answer_markdown_numbers_sources_and_neutralises_html() -> None:
+def test_answer_markdown_collapses_the_sources_and_neutralises_html() -> None:
     reply = Reply(answer="Vous pouvez <script>x</script> résilier.", citations=[CITATION])
     text = answer_markdown(reply)
     assert "&lt;script>" in text and "<script>" not in text
-    assert "[1] Proximus · art. 66 — Résiliation" in text
+    assert text.index("résilier") < text.index('<details class="answer-sources">')  # the answer first
+    assert "<summary>Sources (1) : art. 66</summary>" in text and "« préavis d'un mois »" in text
     assert escape_markdown_html("**a** < b\n> « quote »") == "**a** &lt; b\n> « quote »"  # Markdown survives
 
 
@@ -94,7 +95,7 @@ def test_calc_result_html_shows_amount_breakdown_and_escapes() -> None:
                         breakdown=[CalcStep(label="<i>mois</i>", formula="8 x 120", value="960.00")],
                         warnings=["attention"])
     html = calc_result_html(result.model_dump(mode="json"), "fr")
-    assert "960.00 € HT" in html and "8 x 120" in html and "&lt;i&gt;mois&lt;/i&gt;" in html
+    assert "960,00 € HT" in html and "8 × 120" in html and "&lt;i&gt;mois&lt;/i&gt;" in html
     assert "Avertissements" in html
     not_stated = calc_result_html(CalcResult(tool="x", status="not_stated"), "en")
     assert "do not state" in not_stated
@@ -121,13 +122,27 @@ def test_form_fields_follow_the_typed_input() -> None:
     assert fields["monthly_fee"].required and not fields["months"].required
 
 
-def test_payload_drops_blanks_keeps_decimals_exact_and_reads_french_amounts() -> None:
+def test_payload_drops_blanks_keeps_decimals_exact_and_reads_french_amounts_and_dates() -> None:
     fields = fields_from_schema(DemoInput.model_json_schema())
-    payload = payload_from_values(fields, ["Proximus", "1 234,56 €", "", 2.0, "consumer", "2024-01-01", False])
+    payload = payload_from_values(fields, ["Proximus", "1 234,56 €", "", "2", "consumer", "01/12/2026", False])
     assert payload == {"operator": "Proximus", "monthly_fee": "1234.56", "lines": 2, "kind": "consumer",
-                       "start": "2024-01-01", "vat": False}
+                       "start": "2026-12-01", "vat": False}
     assert DemoInput.model_validate(payload).monthly_fee == Decimal("1234.56")
-    assert payload_from_values(fields, ["P", 120.1, None, 1.0, "business", "2024-01-01", True])["monthly_fee"] == "120.1"
+    assert payload_from_values(fields, ["P", "45,50", None, "1", "business", "2026-12-01", True])["monthly_fee"] == "45.50"
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["P", "", "", "1", "business", "2026-12-01", False], "Champs obligatoires manquants"),
+    (["P", "45,5,0", "", "1", "business", "2026-12-01", False], "« 45,5,0 » n'est pas un nombre"),
+    (["P", "45", "", "1,5", "business", "2026-12-01", False], "« 1,5 » n'est pas un nombre entier"),
+    (["P", "45", "", "1", "business", "31/02/2026", False], "« 31/02/2026 » n'est pas une date valide"),
+    (["P", "45", "", "1", "business", "12/2026", False], "« 12/2026 » n'est pas une date valide"),
+])
+def test_bad_form_values_are_named_in_the_agents_language(values: list[object], message: str) -> None:
+    fields = fields_from_schema(DemoInput.model_json_schema())
+    with pytest.raises(FormInputError) as caught:
+        payload_from_values(fields, values, lang="fr")
+    assert message in caught.value.message and "_" not in caught.value.message
 
 
 # --------------------------------------------------------------------------- feedback store

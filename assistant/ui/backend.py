@@ -62,6 +62,26 @@ def load_doc_titles(settings: Settings) -> dict[str, str]:
     return {entry["doc_id"]: entry.get("title", "") for entry in manifest.get("documents", []) if "doc_id" in entry}
 
 
+def load_open_choices(settings: Settings) -> dict[str, dict[str, tuple[str, str]]]:
+    """Fee kinds and service keys of every operator's rules, with the first label each is given."""
+    from assistant.tools.rules import load_rules
+
+    try:
+        book = load_rules(settings.rules_dir)
+        rules = [book.for_operator(name) for name in book.operators()]
+    except Exception as error:  # forms then take free text: a rules problem is reported by its own checks
+        log.warning("no fee kinds or services for the calculator forms: %s", error)
+        return {}
+    kinds: dict[str, tuple[str, str]] = {}
+    services: dict[str, tuple[str, str]] = {}
+    for operator in rules:
+        for fee in operator.fees:
+            kinds.setdefault(fee.kind, (fee.label_fr, fee.label_en))
+        for service in operator.services:
+            services.setdefault(service.key, (service.name, service.name))
+    return {"kind": kinds, "service": services}
+
+
 @dataclass
 class Backend:
     settings: Settings
@@ -71,6 +91,9 @@ class Backend:
     feedback: FeedbackStore
     operators: list[str]
     doc_titles: dict[str, str] = field(default_factory=dict)
+    # Labels of open keys some calculator fields take (service keys, fee kinds), as the rules files name
+    # them: field -> key -> (French, English). Forms offer them as choices; traces show them instead of keys.
+    open_choices: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     # The assistant keeps per-session state in plain dicts and the embedding model is not known to be
     # re-entrant; on a 2-core box serialising questions costs little and rules out interleaved sessions.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -78,6 +101,11 @@ class Backend:
     def ask(self, question: str, session_id: str | None, operator: str | None) -> Reply:
         with self._lock:
             return self.assistant.ask(question, session_id=session_id, operator=operator)
+
+    def open_choice_labels(self, lang: str) -> dict[str, dict[str, str]]:
+        index = 0 if lang == "fr" else 1
+        return {name: {key: labels[index] for key, labels in values.items()}
+                for name, values in self.open_choices.items()}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, progress: bool = True) -> Backend:
@@ -106,4 +134,5 @@ class Backend:
             feedback=feedback,
             operators=load_operators(settings),
             doc_titles=load_doc_titles(settings),
+            open_choices=load_open_choices(settings),
         )

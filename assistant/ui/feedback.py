@@ -5,7 +5,8 @@ same time; WAL mode lets QA read the file while the app writes to it.
 
 Privacy: every text the customer or the assistant wrote (question, answer, comment, summary, transcript)
 goes through `assistant.privacy.redact` before it is written, so e-mail addresses, IBANs, card numbers and
-phone numbers never reach the file; citations are verbatim document quotes and are kept as they are. The
+phone numbers never reach the file from them; the only contact details kept are those the customer typed in
+the hand-off form with its consent box ticked (columns of `handoffs`, purged with the row); citations are verbatim document quotes and are kept as they are. The
 database and its WAL/SHM files are created owner-only (0600), deleted rows are overwritten
 (`secure_delete`), and `purge_older_than(days)` (run at start-up with ASSISTANT_RETENTION_DAYS) removes
 old rows.
@@ -22,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from assistant.models import Citation
 from assistant.privacy import redact, redact_obj
@@ -51,9 +52,16 @@ CREATE TABLE IF NOT EXISTS handoffs (
     session_id TEXT,
     operator TEXT,
     summary TEXT NOT NULL,
-    transcript TEXT NOT NULL  -- JSON list of {question, answer, status}
+    transcript TEXT NOT NULL,  -- JSON list of {question, answer, status}
+    customer_name TEXT,
+    contact TEXT,
+    contact_channel TEXT,
+    consent INTEGER NOT NULL DEFAULT 0
 );
 """
+# Columns added after the first release: an older database gets them at start-up.
+HANDOFF_CONTACT_COLUMNS = {"customer_name": "TEXT", "contact": "TEXT", "contact_channel": "TEXT",
+                           "consent": "INTEGER NOT NULL DEFAULT 0"}
 
 
 class FeedbackRecord(BaseModel):
@@ -72,12 +80,26 @@ class FeedbackRecord(BaseModel):
 
 
 class HandoffRecord(BaseModel):
+    """A case passed to a human. The contact fields are the ones the customer typed in the hand-off form
+    with the consent box ticked: they are stored as given (an agent must be able to call back), unlike the
+    free texts (summary, transcript), from which personal data is redacted."""
+
     id: int | None = None
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     session_id: str | None = None
     operator: str | None = None
     summary: str
     transcript: list[dict[str, str | None]] = Field(default_factory=list)
+    customer_name: str | None = None
+    contact: str | None = None
+    contact_channel: Literal["email", "phone"] | None = None
+    consent: bool = False
+
+    @model_validator(mode="after")
+    def _contact_needs_consent(self) -> HandoffRecord:
+        if (self.customer_name or self.contact) and not self.consent:
+            raise ValueError("contact details are stored only with the customer's consent")
+        return self
 
 
 def _iso(moment: datetime) -> str:
@@ -92,6 +114,10 @@ class FeedbackStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            present = {row["name"] for row in db.execute("PRAGMA table_info(handoffs)")}
+            for column, kind in HANDOFF_CONTACT_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE handoffs ADD COLUMN {column} {kind}")
         self._restrict_files()
 
     def _restrict_files(self) -> None:
@@ -153,14 +179,16 @@ class FeedbackStore:
     def add_handoff(self, record: HandoffRecord) -> int:
         with self._connect() as db:
             cursor = db.execute(
-                "INSERT INTO handoffs (created_at, session_id, operator, summary, transcript) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO handoffs (created_at, session_id, operator, summary, transcript, customer_name, contact,"
+                " contact_channel, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.created_at, record.session_id, record.operator, redact(record.summary),
-                 json.dumps(redact_obj(record.transcript), ensure_ascii=False)),
+                 json.dumps(redact_obj(record.transcript), ensure_ascii=False), record.customer_name,
+                 record.contact, record.contact_channel, int(record.consent)),
             )
             return int(cursor.lastrowid or 0)
 
     def list_handoffs(self, limit: int = 100) -> list[HandoffRecord]:
         with self._connect() as db:
             rows = db.execute("SELECT * FROM handoffs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [HandoffRecord.model_validate({**dict(row), "transcript": json.loads(row["transcript"])})
-                for row in rows]
+        return [HandoffRecord.model_validate({**dict(row), "transcript": json.loads(row["transcript"]),
+                                              "consent": bool(row["consent"])}) for row in rows]

@@ -1,4 +1,4 @@
-"""HTML / Markdown rendering of answers, citations, clause texts, calculator results and tool traces.
+"""HTML / Markdown rendering of answers, citations and clause texts (calculator results: `calc_view`).
 
 Everything that comes from a user, a document or a tool is escaped here before it reaches the browser:
 clause texts are real, messy extractions and users paste anything, so no string is trusted as markup.
@@ -8,14 +8,10 @@ A quote is highlighted by escaping the text around it and wrapping the escaped q
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
-from pydantic import ValidationError
-
-from assistant.models import CalcResult, Citation, Clause, Reply, ToolTrace
+from assistant.models import Citation, Clause, Reply
 from assistant.ui.i18n import t
 
 FindClause = Callable[[str, str, str | None], Clause | None]
@@ -73,19 +69,69 @@ def shorten(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_HEADING = re.compile(r"^\*\*[^*]+\*\*(\s*\([^)]*\))?\s*:?$")
+_QUOTE_TEXT = re.compile(r"«\s*(.+?)\s*»", re.S)
+
+
+def _is_quote(paragraph: str) -> bool:
+    lines = [line for line in paragraph.splitlines() if line.strip()]
+    return bool(lines) and all(line.lstrip().startswith(">") for line in lines)
+
+
+def _quote_key(paragraph: str) -> str:
+    """What makes two quote blocks the same quote: the quoted words, whatever the attribution line says."""
+    match = _QUOTE_TEXT.search(paragraph)
+    return " ".join((match.group(1) if match else paragraph).split()).casefold()
+
+
+def split_answer(answer: str) -> tuple[list[str], list[str]]:
+    """(the answer's paragraphs, its source quotes): a quote section (a bold heading followed by quotes,
+    "**Sources**", "**Voir aussi**") moves to the sources, each quote once; a quote the answer introduces
+    ("the passage closest to your question is art. 5 :") stays where it is, as the answer."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", answer.strip()) if p.strip()]
+    body: list[str] = []
+    sources: list[str] = []
+    seen: set[str] = set()
+    in_sources = False
+    for index, paragraph in enumerate(paragraphs):
+        following = paragraphs[index + 1] if index + 1 < len(paragraphs) else ""
+        if _HEADING.match(paragraph.strip()) and _is_quote(following):
+            in_sources = True
+            continue
+        if not _is_quote(paragraph):
+            in_sources = False
+            body.append(paragraph)
+            continue
+        key = _quote_key(paragraph)
+        if key in seen:
+            continue
+        seen.add(key)
+        (sources if in_sources else body).append(paragraph)
+    return body, sources
+
+
 def answer_markdown(reply: Reply) -> str:
-    """The chat bubble: the answer (which already quotes the clauses), then the numbered references of
-    the sources panel, by label only so that no quote is shown twice."""
-    parts = [escape_markdown_html(reply.answer.strip())]
-    if reply.citations:
-        # one line per clause, with the numbers of its quotes in the sources panel ("[1, 2] … art. 65")
-        numbers: dict[str, list[int]] = {}
-        for number, citation in enumerate(reply.citations, start=1):
-            numbers.setdefault(citation_label(citation), []).append(number)
-        lines = [f"**{t('sources_heading', reply.language)}**"]
-        lines += [f"[{', '.join(map(str, nums))}] {escape_markdown_html(label)}" for label, nums in numbers.items()]
-        parts.append("\n\n".join(lines))
+    """The chat bubble: the answer first, then its sources collapsed (each quote once), so the customer
+    reads the answer, not the reference list."""
+    body, quotes = split_answer(reply.answer)
+    parts = [escape_markdown_html(p) for p in body] or [escape_markdown_html(reply.answer.strip())]
+    if not quotes:
+        cited = {_quote_key(p) for p in body}
+        quotes = [f"> « {c.quote} »\n> — {citation_label(c)}" for c in _unique(reply.citations)
+                  if " ".join(c.quote.split()).casefold() not in cited]
+    if quotes:
+        labels = list(dict.fromkeys(clause_label(c.clause_id, c.part) for c in reply.citations))
+        summary = t("sources_summary", reply.language, n=len(quotes), labels=", ".join(labels))
+        inner = "\n\n".join(escape_markdown_html(q) for q in quotes)
+        parts.append(f'<details class="answer-sources"><summary>{esc(summary)}</summary>\n\n{inner}\n\n</details>')
     return "\n\n".join(parts)
+
+
+def _unique(citations: Iterable[Citation]) -> list[Citation]:
+    seen: dict[str, Citation] = {}
+    for citation in citations:
+        seen.setdefault(" ".join(citation.quote.split()).casefold(), citation)
+    return list(seen.values())
 
 
 def status_text(status: str, lang: str) -> str:
@@ -96,82 +142,51 @@ def status_text(status: str, lang: str) -> str:
         return status
 
 
+def highlight_all(text: str, quotes: Iterable[str]) -> str | None:
+    """Escaped `text` with every quote that is found in it wrapped in <mark>; None when none is found."""
+    spans = sorted(span for span in (find_span(text, q) for q in quotes) if span)
+    if not spans:
+        return None
+    out, position = [], 0
+    for start, end in spans:
+        if start < position:  # overlapping quotes: mark the union once
+            start = position
+        if end <= position:
+            continue
+        out.append(f"{esc(text[position:start])}<mark>{esc(text[start:end])}</mark>")
+        position = end
+    return "".join(out) + esc(text[position:])
+
+
 def sources_html(citations: Iterable[Citation], find_clause: FindClause | None, lang: str,
-                 doc_titles: Mapping[str, str] | None = None) -> str:
-    """One expandable card per citation: the clause's full text with the quoted span highlighted."""
+                 doc_titles: Mapping[str, str] | None = None, open_first: bool = True) -> str:
+    """One expandable card per cited clause: its full text with every quoted span highlighted."""
+    groups: dict[tuple[str, str, str | None], list[Citation]] = {}
+    for citation in citations:
+        groups.setdefault((citation.doc_id, citation.clause_id, citation.part), []).append(citation)
     cards = []
-    for number, citation in enumerate(citations, start=1):
+    for number, ((doc_id, clause_id, part), group) in enumerate(groups.items(), start=1):
+        citation = group[0]
+        quotes = list(dict.fromkeys(c.quote for c in group))
         clause = None
         if find_clause is not None:
             try:
-                clause = find_clause(citation.doc_id, citation.clause_id, citation.part)
+                clause = find_clause(doc_id, clause_id, part)
             except Exception:  # a lookup failure must not hide the answer; show the quote instead
                 clause = None
-        doc_title = citation.doc_title or (doc_titles or {}).get(citation.doc_id, citation.doc_id)
-        if clause is not None and find_span(clause.text, citation.quote):
-            body = f'<div class="clause-text">{highlight(clause.text, citation.quote)}</div>'
+        doc_title = citation.doc_title or (doc_titles or {}).get(doc_id, doc_id)
+        marked = highlight_all(clause.text, quotes) if clause is not None else None
+        if marked is not None:
+            body = f'<div class="clause-text">{marked}</div>'
         else:
             body = (f'<p class="quote-note">{esc(t("quote_not_located", lang))}</p>'
-                    f'<div class="clause-text"><mark>{esc(citation.quote)}</mark></div>')
+                    + "".join(f'<div class="clause-text"><mark>{esc(q)}</mark></div>' for q in quotes))
         cards.append(
-            f'<details class="source-card" data-clause="{esc(citation.clause_id)}" '
-            f'data-doc="{esc(citation.doc_id)}"{" open" if number == 1 else ""}>'
+            f'<details class="source-card" data-clause="{esc(clause_id)}" data-doc="{esc(doc_id)}"'
+            f'{" open" if number == 1 and open_first else ""}>'
             f'<summary><span class="source-num">[{number}]</span> {esc(citation_label(citation))}'
             f'<span class="source-doc">{esc(doc_title)}</span></summary>{body}</details>'
         )
     if not cards:
         return f'<p class="no-sources">{esc(t("no_sources", lang))}</p>'
     return '<div class="sources">' + "".join(cards) + "</div>"
-
-
-def _format_amount(result: CalcResult) -> str:
-    if result.amount is None:
-        return ""
-    unit = result.unit or result.currency or ""
-    if unit == "EUR" or (not result.unit and result.currency == "EUR"):
-        unit = "€"
-    tax = f" {result.tax_basis.value}" if result.tax_basis.value in ("HT", "TTC") else ""
-    return f"{result.amount} {unit}{tax}".strip()
-
-
-def calc_result_html(output: Mapping[str, Any] | CalcResult, lang: str) -> str:
-    """A calculator result: headline figure, status, step-by-step table, assumptions, warnings, clauses."""
-    try:
-        result = output if isinstance(output, CalcResult) else CalcResult.model_validate(output)
-    except ValidationError:
-        return f'<pre class="tool-json">{esc(json.dumps(output, ensure_ascii=False, indent=2, default=str))}</pre>'
-    headline = _format_amount(result) or esc(result.result_date or "")
-    if result.status.value == "not_stated" and not headline:
-        headline = esc(t("calc_not_stated", lang))
-    parts = [f'<div class="calc-result" data-status="{esc(result.status.value)}">',
-             f'<div class="calc-headline"><span class="calc-label">{esc(t("calc_amount", lang))}</span> '
-             f'<strong class="calc-amount">{esc(headline)}</strong>'
-             f'{"" if not result.result_date or headline == result.result_date else " · " + esc(result.result_date)}'
-             f'</div>',
-             f'<div class="calc-status">{esc(t("calc_status", lang))} : {esc(result.status.value)}</div>']
-    if result.breakdown:
-        rows = "".join(f"<tr><td>{esc(step.label)}</td><td><code>{esc(step.formula)}</code></td>"
-                       f"<td>{esc(step.value)}</td></tr>" for step in result.breakdown)
-        parts.append(f'<div class="calc-section">{esc(t("calc_steps", lang))}</div>'
-                     f'<table class="calc-steps"><tbody>{rows}</tbody></table>')
-    for key, items in (("calc_assumptions", result.assumptions), ("calc_warnings", result.warnings)):
-        if items:
-            parts.append(f'<div class="calc-section">{esc(t(key, lang))}</div><ul>'
-                         + "".join(f"<li>{esc(item)}</li>" for item in items) + "</ul>")
-    if result.citations:
-        parts.append(f'<div class="calc-section">{esc(t("calc_citations", lang))}</div><ul>'
-                     + "".join(f"<li>{esc(citation_label(c))} — « {esc(shorten(c.quote))} »</li>"
-                               for c in result.citations) + "</ul>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def tool_trace_html(tools: Iterable[ToolTrace], lang: str) -> str:
-    items = []
-    for tool in tools:
-        input_json = esc(json.dumps(tool.input, ensure_ascii=False, indent=1, default=str))
-        items.append(f'<details class="tool"><summary><code>{esc(tool.name)}</code></summary>'
-                     f'<pre class="tool-json">{input_json}</pre>{calc_result_html(tool.output, lang)}</details>')
-    if not items:
-        return f'<p class="no-tools">{esc(t("no_tools", lang))}</p>'
-    return "".join(items)

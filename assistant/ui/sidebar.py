@@ -1,7 +1,8 @@
 """Agent sidebar: a narrow (~400 px) view to keep beside the CRM.
 
-Terse answer with its status, a paste-ready reply, the cited clauses, one form per calculator (generated
-from its typed input) with the step-by-step breakdown, and the tool trace of the last answer.
+At a glance, in the order an agent on a call needs them and with nothing to open: the answer line, the
+calculation breakdown, the clause with the quoted span, then the reply to paste (in the customer's
+language, editable, with a copy button). Below, collapsed: one form per calculator and the tool trace.
 """
 
 from __future__ import annotations
@@ -9,113 +10,66 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
-from pydantic import ValidationError
 
-from assistant.errors import InputError
-from assistant.models import CalcResult, Reply
-from assistant.ui.backend import Backend, CalculatorLike, check_message
+from assistant.models import Reply
+from assistant.ui.backend import Backend, check_message
+from assistant.ui.calc_forms import build_forms, form_components, relabel
+from assistant.ui.calc_view import breakdown_table, headline, main_result, tool_trace_html
 from assistant.ui.chat import UNKNOWN_OPERATOR, rejection_text
-from assistant.ui.forms import FormField, fields_from_schema, payload_from_values
-from assistant.ui.i18n import Lang, normalise_lang, t
-from assistant.ui.render import (
-    calc_result_html,
-    esc,
-    escape_markdown_html,
-    sources_html,
-    status_text,
-    tool_trace_html,
-)
+from assistant.ui.i18n import Lang, accept_language, normalise_lang, t
+from assistant.ui.paste import paste_reply
+from assistant.ui.render import esc, escape_markdown_html, sources_html, status_text
 
 log = logging.getLogger(__name__)
 
 TERSE_CHARS = 420
-OPERATOR_FIELD = "operator"
 
 
-def terse_answer(reply: Reply) -> str:
-    """Status badge, the answer's first paragraph and every calculator's headline figure."""
-    # The first paragraph, plus the next ones while it only introduces them ("Voici ce que prévoient… :").
+def terse_answer(reply: Reply, lang: Lang) -> str:
+    """Status badge and operator, then the answer's first paragraph (with the list it announces)."""
     paragraphs = [p for p in re.split(r"\n\s*\n", reply.answer.strip()) if p.strip()] or [""]
     kept = [paragraphs[0]]
     for paragraph in paragraphs[1:]:
-        if not kept[-1].rstrip().endswith(":"):
+        if not kept[-1].rstrip().endswith(":") or paragraph.lstrip().startswith(">"):
             break
         kept.append(paragraph)
     first = "\n\n".join(kept)
     if len(first) > TERSE_CHARS:
         first = first[: TERSE_CHARS - 1].rstrip() + "…"
-    lines = [f'<span class="status-badge" data-status="{esc(reply.status.value)}">'
-             f'{esc(status_text(reply.status.value, reply.language))}</span>'
-             f'{" · " + esc(reply.operator) if reply.operator else ""}',
-             escape_markdown_html(first)]
-    for tool in reply.tools:
-        try:
-            result = CalcResult.model_validate(tool.output)
-        except ValidationError:
-            continue
-        if result.amount is not None:
-            lines.append(f"- `{esc(tool.name)}` → **{result.amount} {esc(result.unit or result.currency or '')}"
-                         f" {esc(result.tax_basis.value if result.tax_basis.value in ('HT', 'TTC') else '')}**")
-    return "\n\n".join(lines)
+    badge = (f'<span class="status-badge" data-status="{esc(reply.status.value)}">'
+             f'{esc(status_text(reply.status.value, lang))}</span>'
+             f'{" · " + esc(reply.operator) if reply.operator else ""}')
+    return f"{badge}\n\n{escape_markdown_html(first)}"
 
 
-def calc_error_html(message: str, lang: Lang, key: str = "calc_invalid") -> str:
-    return f'<p class="calc-error">{esc(t(key, lang))} : {esc(message)}</p>'
+def breakdown_html(reply: Reply, lang: Lang, titles: dict[str, str]) -> str:
+    """The stated calculator result's headline and step table, shown without opening anything."""
+    found = main_result(reply)
+    if found is None:
+        return ""
+    name, result = found
+    table = breakdown_table(result, lang)
+    return (f'<div class="calc-result agent-breakdown"><div class="calc-section">{esc(t("calc_steps", lang))} — '
+            f'{esc(titles.get(name, ""))} : <strong class="calc-amount">{esc(headline(result, lang))}</strong></div>'
+            f'{table}</div>')
 
 
-def validation_message(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(part) for part in item['loc']) or 'input'}: {item['msg']}"
-                     for item in error.errors())
+def initial_language(request: gr.Request) -> Lang:
+    """The interface starts in the language the browser asks for."""
+    return accept_language(request.headers.get("accept-language") if request else None)
 
 
-def make_compute(calculator: CalculatorLike, fields: list[FormField]) -> Callable[..., str]:
-    def compute(lang_value: str, *values: Any) -> str:
-        lang = normalise_lang(lang_value)
-        missing = [f.label for f, v in zip(fields, values, strict=True)
-                   if f.required and (v is None or (isinstance(v, str) and not v.strip()))]
-        if missing:
-            return calc_error_html(f"{t('required', lang)} — {', '.join(missing)}", lang)
-        try:
-            result = calculator.run(payload_from_values(fields, list(values)))
-        except InputError as error:
-            return calc_error_html(f"{error.field}: {error.reason_fr if lang == 'fr' else error.reason_en}", lang)
-        except ValidationError as error:
-            return calc_error_html(validation_message(error), lang)
-        except Exception as error:  # a calculator bug must not take the sidebar down
-            log.exception("calculator %s failed", calculator.name)
-            return calc_error_html(type(error).__name__, lang, key="calc_failed")
-        return calc_result_html(result, lang)
-
-    return compute
-
-
-def field_component(form_field: FormField, lang: Lang, operators: list[str], elem_id: str
-                    ) -> gr.components.Component:
-    label = form_field.label + (" *" if form_field.required else "")
-    common: dict[str, Any] = {"label": label, "info": form_field.description or None,
-                              "elem_classes": ["calc-field"], "elem_id": elem_id}
-    if form_field.name == OPERATOR_FIELD and form_field.kind == "text":
-        # Offer the manifest's operators but keep free text: calculators also accept aliases (LOL, CE+T).
-        return gr.Dropdown(operators, value=form_field.default, allow_custom_value=True, **common)
-    if form_field.kind == "choice":
-        return gr.Dropdown(form_field.choices, value=form_field.default, **common)
-    if form_field.kind == "bool":
-        return gr.Checkbox(value=bool(form_field.default), **common)
-    if form_field.kind in ("integer", "number") and form_field.default is not None:
-        # Only with a default: an emptied gr.Number submits 0, which would silently mean "no minimum
-        # term" or "0 €"; fields without one stay text boxes so that blank really means "not given".
-        return gr.Number(value=form_field.default, precision=0 if form_field.kind == "integer" else None, **common)
-    placeholder = t("date_hint", lang) if form_field.kind == "date" else None
-    return gr.Textbox(value=form_field.default, placeholder=placeholder, **common)
+def tool_titles(backend: Backend) -> dict[str, tuple[str, str]]:
+    return {name: (calc.title_fr, calc.title_en) for name, calc in backend.calculators.items()}
 
 
 def build_sidebar(backend: Backend) -> gr.Blocks:
     choices = lambda lang: [(t("operator_unknown", lang), UNKNOWN_OPERATOR)] + [  # noqa: E731
         (name, name) for name in backend.operators]
+    titles = tool_titles(backend)
 
     with gr.Blocks(title=t("sidebar_title", "fr"), analytics_enabled=False) as demo:
         session_id = gr.State(lambda: f"agent-{uuid.uuid4().hex[:12]}")
@@ -130,77 +84,75 @@ def build_sidebar(backend: Backend) -> gr.Blocks:
                 ask = gr.Button(t("ask", "fr"), variant="primary", elem_id="agent-ask", min_width=80)
                 new_case = gr.Button(t("new_case", "fr"), elem_id="agent-new-case", min_width=80)
             answer = gr.Markdown(elem_id="agent-answer")
-            reply_box = gr.Textbox(label=t("reply_to_customer", "fr"), lines=5, max_lines=14, buttons=["copy"],
+            breakdown = gr.HTML(elem_id="agent-breakdown")
+            sources = gr.HTML(elem_id="agent-sources")
+            reply_box = gr.Textbox(label=t("reply_to_customer", "fr"), lines=8, max_lines=20, buttons=["copy"],
                                    elem_id="reply-to-customer", interactive=True)
-            with gr.Accordion(t("sources", "fr"), open=True, elem_id="agent-sources-panel") as sources_panel:
-                sources = gr.HTML(elem_id="agent-sources")
             with gr.Accordion(t("calculators", "fr"), open=False, elem_id="calculators") as calculators_panel:
-                calc_panels: list[tuple[gr.Accordion, CalculatorLike]] = []
-                compute_buttons: list[gr.Button] = []
-                operator_fields: list[gr.components.Component] = []
                 if not backend.calculators:
                     gr.Markdown(t("no_calculators", "fr"))
-                for name, calculator in backend.calculators.items():
-                    fields = fields_from_schema(calculator.input_model.model_json_schema())
-                    with gr.Accordion(calculator.title_fr, open=False, elem_id=f"calc-{name}") as panel:
-                        gr.Markdown(escape_markdown_html(calculator.description))
-                        inputs = [field_component(f, "fr", backend.operators, f"calc-{name}-{f.name}")
-                                  for f in fields]
-                        operator_fields += [c for f, c in zip(fields, inputs, strict=True)
-                                            if f.name == OPERATOR_FIELD]
-                        compute = gr.Button(t("compute", "fr"), variant="primary", elem_id=f"calc-{name}-run",
-                                            size="sm")
-                        result = gr.HTML(elem_id=f"calc-{name}-result")
-                    compute.click(make_compute(calculator, fields), [ui_lang, *inputs], [result])
-                    calc_panels.append((panel, calculator))
-                    compute_buttons.append(compute)
+                forms = build_forms(backend.calculators, backend.operators, backend.open_choices, ui_lang)
             with gr.Accordion(t("tool_trace", "fr"), open=False, elem_id="tool-trace-panel") as trace_panel:
                 trace = gr.HTML(elem_id="tool-trace")
+        last_reply = gr.State(None)
+
+        def render(reply: Reply | None, lang: Lang) -> tuple[Any, ...]:
+            if reply is None:
+                return "", "", "", ""
+            calc_titles = {name: pair[0 if lang == "fr" else 1] for name, pair in titles.items()}
+            clause = sources_html(reply.citations, backend.find_clause, lang, backend.doc_titles)
+            heading = f'<div class="agent-section">{esc(t("cited_clause", lang))}</div>' if reply.citations else ""
+            return (terse_answer(reply, lang), breakdown_html(reply, lang, calc_titles), heading + clause,
+                    tool_trace_html(reply.tools, lang, titles, backend.open_choice_labels(lang)))
 
         def on_ask(text: str, operator_value: str, lang_value: str, sid: str) -> tuple[Any, ...]:
             lang = normalise_lang(lang_value)
             checked = check_message(text)
+            failed = ("", "", "", gr.update(), gr.update(), None)
             if checked.rejection:
                 _, explanation = rejection_text(checked, lang)
-                return f'<p class="calc-error">{esc(explanation)}</p>', "", "", "", gr.update()
+                return (f'<p class="calc-error">{esc(explanation)}</p>', *failed)
             chosen = None if operator_value in (None, UNKNOWN_OPERATOR) else operator_value
             try:
                 reply = backend.ask(checked.text, session_id=sid, operator=chosen)
             except Exception:
                 log.exception("assistant failed on a sidebar question")
-                return f'<p class="calc-error">{esc(t("err_internal", lang))}</p>', "", "", "", gr.update()
-            picker = gr.update(value=reply.operator) if chosen is None and reply.operator in backend.operators \
-                else gr.update()
-            return (terse_answer(reply), reply.reply_to_customer or reply.answer,
-                    sources_html(reply.citations, backend.find_clause, reply.language, backend.doc_titles),
-                    tool_trace_html(reply.tools, reply.language), picker)
+                return (f'<p class="calc-error">{esc(t("err_internal", lang))}</p>', *failed)
+            # The conversation owns the operator: the picker follows the latest one, whoever named it.
+            picker = gr.update(value=reply.operator) if reply.operator in backend.operators \
+                and reply.operator != chosen else gr.update()
+            answer_md, breakdown_value, clause_value, trace_value = render(reply, lang)
+            return (answer_md, breakdown_value, clause_value, paste_reply(reply), trace_value, picker, reply)
 
-        outputs = [answer, reply_box, sources, trace, operator]
+        outputs = [answer, breakdown, sources, reply_box, trace, operator, last_reply]
         for trigger in (ask.click, question.submit):
             trigger(on_ask, [question, operator, ui_lang, session_id], outputs, concurrency_limit=4)
 
-        new_case.click(lambda: (f"agent-{uuid.uuid4().hex[:12]}", "", "", "", "", "", UNKNOWN_OPERATOR), None,
-                       [session_id, question, answer, reply_box, sources, trace, operator])
+        new_case.click(lambda: (f"agent-{uuid.uuid4().hex[:12]}", "", "", "", "", "", "", UNKNOWN_OPERATOR, None),
+                       None, [session_id, question, answer, breakdown, sources, reply_box, trace, operator,
+                              last_reply])
 
         # The case's operator fills every calculator form, so the agent types it once.
+        operator_inputs = [c for form in forms for f, c in zip(form.fields, form.inputs, strict=True)
+                           if f.name == "operator"]
         operator.change(lambda value: [gr.update(value=None if value == UNKNOWN_OPERATOR else value)
-                                       for _ in operator_fields], [operator], operator_fields)
+                                       for _ in operator_inputs], [operator], operator_inputs)
 
-        def on_language(lang_value: str, operator_value: str) -> list[Any]:
+        def on_language(lang_value: str, operator_value: str, reply: Reply | None) -> list[Any]:
             lang = normalise_lang(lang_value)
             updates: list[Any] = [
                 f"### {t('sidebar_title', lang)}",
                 gr.update(choices=choices(lang), label=t("operator", lang), value=operator_value),
                 gr.update(label=t("sidebar_question", lang), placeholder=t("sidebar_placeholder", lang)),
                 gr.update(value=t("ask", lang)), gr.update(value=t("new_case", lang)),
-                gr.update(label=t("reply_to_customer", lang)), gr.update(label=t("sources", lang)),
-                gr.update(label=t("calculators", lang)), gr.update(label=t("tool_trace", lang)),
+                gr.update(label=t("reply_to_customer", lang)), gr.update(label=t("calculators", lang)),
+                gr.update(label=t("tool_trace", lang)),
             ]
-            updates += [gr.update(label=calc.title_fr if lang == "fr" else calc.title_en) for _, calc in calc_panels]
-            updates += [gr.update(value=t("compute", lang)) for _ in compute_buttons]
-            return updates
+            rendered = render(reply, lang) if reply is not None else (gr.update(),) * 4
+            return [*updates, *rendered, *relabel(forms, lang, backend.open_choices)]
 
-        ui_lang.change(on_language, [ui_lang, operator],
-                       [title, operator, question, ask, new_case, reply_box, sources_panel, calculators_panel,
-                        trace_panel, *(panel for panel, _ in calc_panels), *compute_buttons])
+        ui_lang.change(on_language, [ui_lang, operator, last_reply],
+                       [title, operator, question, ask, new_case, reply_box, calculators_panel, trace_panel,
+                        answer, breakdown, sources, trace, *form_components(forms)])
+        demo.load(initial_language, None, [ui_lang])
     return demo
