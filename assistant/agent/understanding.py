@@ -74,42 +74,31 @@ def detect_language(text: str, default: Language = "fr") -> Language:
 
 # --------------------------------------------------------------------------- intents
 
-# Attempts to override the assistant or to extract its instructions: refused, whatever else is asked.
-_INJECTION = re.compile(
-    r"ignore[rz]? (all |toutes? |les |tes |vos |your |the |previous |prior |above |any |earlier )*(instructions|consignes|regles|rules|prompt)"
-    r"|oublie[rz]? (tes|vos|toutes?|les) (instructions|consignes|regles|conditions)"
-    r"|(system|systeme) prompt|prompt (systeme|system)|reveal (your|the) (prompt|instructions|rules)"
-    r"|(revele|affiche|montre|donne|dis)[rz]?(-moi)? (le contenu de )?(ton|tes|votre|vos) (prompt|instructions|consignes|regles|fichier)"
-    r"|(show|print|repeat|tell|display|dump)( me)?( all)?( of)? (your|the) (hidden |system |secret )?(prompt|instructions|rules|rules file)"
-    r"|you are now|tu es maintenant|vous etes maintenant|tu n.es plus|you are no longer|a partir de maintenant tu|from now on you"
-    r"|jailbreak|developer mode|mode developpeur|\bdan\b|api keys?|cles? api|\.env\b|nouvelle consigne|new instructions?"
-    r"|pretend (you are|to be|that|the)|fais comme si|act as (an?|if)|disregard (all|your|previous|the)"
-    r"|reponds? (juste|seulement|uniquement) (par )?(oui|non)|answer (only|just) (yes|no)|regles cachees|hidden rules"
-    r"|</?(context|system)>"
-)
-# Requests that are not about contracts at all, whatever words they contain ("un poème sur la fibre").
-_OFF_TOPIC_TASK = re.compile(
-    r"\b(ecris|ecrivez|redige|compose)[rz]?(-moi)? (un|une) (poeme|chanson|histoire|blague|recette|dissertation|code|programme|script)"
-    r"|\bwrite (me )?(a |an |some )?(poem|song|story|joke|essay|code|program|script)"
-    r"|\b(traduis|traduire|translate)\b|\b(recette|recipe)\b|\b(meteo|weather|quel temps)\b|\bhoroscope"
-    r"|declaration d.impots|impots|tax return|\bfootball\b|world cup|coupe du monde"
-)
-# Without any telecom/contract vocabulary (or an operator's name), a message is out of scope.
-_DOMAIN = re.compile(
-    r"contrat|abonnement|operat|ligne|numero|internet|fibre|adsl|dsl|telephon|mobile|sim|facture|factur|service|resili"
-    r"|preavis|engagement|frais|tarif|prix|paiement|payer|portabilit|portage|demenag|modem|routeur|box|materiel"
-    r"|equipement|panne|interruption|conditions|clause|article|cgv|garantie|caution|depot|donnees|voip|appel|sms"
-    r"|roaming|client|indemnit|penalit|remboursement|litige|reclamation|plainte|suspension|coupure|cdd|cdi"
-    r"|force majeure|responsabilit|resiliation"
-    r"|contract|subscription|operator|line|number|phone|invoice|bill|cancel|terminat|notice|commitment|fee|price"
-    r"|payment|pay|porting|port my|moving|move|router|equipment|outage|terms|deposit|refund|complain|warrant"
-    r"|liabilit|data|charge|cost|owe"
-)
-_SMALLTALK = re.compile(
-    r"^(bonjour|bonsoir|salut|coucou|hello|hi|hey|merci( beaucoup)?|thanks?( you)?( very much)?|ok(ay)?|d.accord"
-    r"|au revoir|bye|goodbye|bonne journee|have a nice day|ca va|how are you|comment (ca )?va|qui es.tu"
-    r"|who are you|what can you do|que (sais|peux).tu faire|aide|help)\b"
-)
+class Guards(BaseModel):
+    """knowledge/guards.yaml: the patterns of the guards that come before routing, and of customer types and
+    service kinds (folded text)."""
+
+    injection: list[str]       # attempts to override the assistant or to extract its instructions
+    off_topic_task: list[str]  # requests that are not about contracts at all ("un poème sur la fibre")
+    domain: list[str]          # telecom / contract vocabulary: without any (or an operator's name), out of scope
+    smalltalk: str
+    business: str
+    consumer: str
+    services: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def _guards() -> dict[str, re.Pattern[str]]:
+    import yaml
+
+    from assistant.config import get_settings
+
+    path = get_settings().knowledge_dir / "guards.yaml"
+    data = Guards.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))["guards"])
+    compiled = {k: re.compile("|".join(getattr(data, k))) for k in ("injection", "off_topic_task", "domain")}
+    compiled.update({k: re.compile(getattr(data, k)) for k in ("smalltalk", "business", "consumer")})
+    compiled.update({f"service:{name}": re.compile(p) for name, p in data.services.items()})
+    return compiled
 
 
 def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | None, bool]:
@@ -117,12 +106,13 @@ def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | N
     attempt to override the assistant, an unrelated task or a message without any contract vocabulary,
     "smalltalk" for a bare greeting, else "other" (the need router decides what is asked)."""
     folded = fold(text)
-    if _INJECTION.search(folded):
+    guards = _guards()
+    if guards["injection"].search(folded):
         return "out_of_scope", None, True
-    if _OFF_TOPIC_TASK.search(folded):
+    if guards["off_topic_task"].search(folded):
         return "out_of_scope", "task", False  # an explicit unrelated task: refused whatever else it says
-    domain = bool(_DOMAIN.search(folded)) or has_operator
-    if _SMALLTALK.search(folded) and len(words(text)) <= 6 and not domain:
+    domain = bool(guards["domain"].search(folded)) or has_operator
+    if guards["smalltalk"].search(folded) and len(words(text)) <= 6 and not domain:
         return "smalltalk", None, False
     if not domain:
         return "out_of_scope", None, False
@@ -230,14 +220,6 @@ _NOT_ITEMS = _wordset(
     "working business ouvrees ouvres kilometres kilometers "
     "times des les aux avec dans sur"
 )
-_BUSINESS = re.compile(r"\b(pro|pros|professionnel(le)?s?|entreprise|societe|business|company|sarl|sa|asbl|independant|b2b|corporate)\b")
-_CONSUMER = re.compile(r"\b(particulier|consommateur|prive|residentiel|consumer|private|individual|personal|b2c)\b")
-_SERVICES = [
-    ("mobile", re.compile(r"mobile|gsm|sim|portable|cell")),
-    ("internet", re.compile(r"internet|fibre|fiber|adsl|dsl|vdsl|box|broadband")),
-    ("voip", re.compile(r"voip|telephonie ip|ip phone")),
-    ("fixed", re.compile(r"fixe|landline|ligne fixe|fixed")),
-]
 
 
 def _decimal(raw: str) -> Decimal | None:
@@ -426,11 +408,13 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
     count = _COUNT.search(folded)
     if count:
         slots.number_count = int(count.group(1))
-    if _BUSINESS.search(folded):
+    guards = _guards()
+    if guards["business"].search(folded):
         slots.customer_type = "business"
-    elif _CONSUMER.search(folded):
+    elif guards["consumer"].search(folded):
         slots.customer_type = "consumer"
-    slots.service = next((name for name, p in _SERVICES if p.search(folded)), None)
+    slots.service = next((key.removeprefix("service:") for key, p in guards.items()
+                          if key.startswith("service:") and p.search(folded)), None)
     no_commitment = _no_commitment()
     if no_commitment is not None and no_commitment.search(folded):
         slots.commitment_over = True
