@@ -136,7 +136,7 @@ class LLMComposer:
         verified = guard(citations, turn.evidence, self.assistant.verifier)
         if not verified:
             return None
-        text = self._guard_prose(self._strip_unverified_quotes(text, turn), verified, turn)
+        text = self._guard_prose(self._strip_unverified_quotes(text, turn), verified, turn, u.text)
         if text is None:
             return None
         t, lang = self.assistant.templates, u.language
@@ -177,12 +177,13 @@ class LLMComposer:
                     break
         return out
 
-    def _guard_prose(self, text: str, verified: Sequence[Citation], turn: Turn) -> str | None:
+    def _guard_prose(self, text: str, verified: Sequence[Citation], turn: Turn, question: str) -> str | None:
         """The prose without its unsupported sentences; None when no supported sentence says anything."""
         calculators = set(self.assistant.calculators)
         calls = [{"input": t.input, "output": t.output} for t in turn.tools if t.name in calculators]
         names = [name for c in verified for name in (c.operator, c.doc_title, c.title)]
-        guarded = self.prose_guard.check(text, self.prose_guard.support([c.quote for c in verified], calls, names))
+        support = self.prose_guard.support([c.quote for c in verified], calls, names, user_text=question)
+        guarded = self.prose_guard.check(text, support)
         for verdict in guarded.removed:
             # the figures, not the sentence: the sentence may carry what the customer wrote (redacted logs or not)
             log.warning("LLM sentence removed: unsupported figures %s, grounded share %s",

@@ -186,20 +186,29 @@ class FigureReader:
 
 @dataclass
 class Support:
-    """What a turn's evidence states: typed figures and dates (quotes, calculator results), the non-zero
-    numbers its calculator calls print bare ('449.10', '9'), and the stems of its texts."""
+    """What a turn's evidence states: the figures of its verified quotes; the figures its calculator calls
+    computed or used (typed where printed with a unit, else bare non-zero numbers: '449.10', '9'), with the
+    headline results apart; the figures the customer wrote; and the stems of the evidence's texts."""
 
-    figures: set[Figure] = field(default_factory=set)
+    quoted: set[Figure] = field(default_factory=set)
+    computed: set[Figure] = field(default_factory=set)
     numbers: set[Decimal] = field(default_factory=set)
+    results: set[Figure] = field(default_factory=set)
+    user: set[Figure] = field(default_factory=set)
     stems: set[str] = field(default_factory=set)
 
-    def backs(self, figure: Figure) -> bool:
+    def backs(self, figure: Figure, next_to_result: bool = False) -> bool:
+        """Whether the evidence gives `figure`; `next_to_result`: its sentence also states a calculator's result."""
+        if figure in self.quoted:
+            return True
         kind, value = figure
-        if figure in self.figures or kind == "date":
-            return figure in self.figures
         # A bare calculator number backs a figure of any unit (its unit is in a label or a field name), but
         # never a zero: zeros fill calculator fields (offsets, counts) and are what "free"/"no notice" claims.
-        return value != 0 and value in self.numbers
+        computed = figure in self.computed or (kind != "date" and value != 0 and value in self.numbers)
+        # A figure the customer wrote reaches the calculator as an input, so the calculator "gives" it too:
+        # it may be restated only next to the result it went into ("449,10 € = 9 × 49,90 €"), never alone as
+        # a claim ("the fee is 4 321,99 €", ordered by an injection that also wrote that figure).
+        return computed and (figure not in self.user or next_to_result)
 
 
 @dataclass(frozen=True)
@@ -252,17 +261,19 @@ class ProseGuard:
     # ------------------------------------------------------------------ the turn's evidence
 
     def support(self, quotes: Iterable[str], calculator_calls: Iterable[Mapping[str, Any]],
-                names: Iterable[str] = ()) -> Support:
+                names: Iterable[str] = (), user_text: str = "") -> Support:
         """Support of the verified `quotes` and of calculator calls ({'input': ..., 'output': ...} each);
-        `names` (operators, document and clause titles of the citations) add words, never figures."""
-        out = Support()
+        `names` (operators, document and clause titles of the citations) add words, never figures;
+        `user_text` is the customer's message, whose figures the calculators alone cannot back."""
+        out = Support(user=set(self.reader.read(user_text)) if user_text else set())
         texts: list[str] = list(names)
         for quote in quotes:
-            out.figures.update(self.reader.read(quote))
+            out.quoted.update(self.reader.read(quote))
             texts.append(quote)
         for call in calculator_calls:
             output = call.get("output") or {}
-            out.figures.update(_typed_result(output))
+            out.results.update(_typed_result(output))
+            out.computed.update(out.results)
             for leaf in _leaves([call.get("input") or {}, output]):
                 self._calculator_leaf(leaf, out, texts)
         out.stems = {s for s in self.analyse(" ".join(texts)) if not s.isdigit()}
@@ -278,7 +289,7 @@ class ProseGuard:
             return
         text = str(leaf)
         texts.append(text)
-        out.figures.update(self.reader.read(text))  # its dates ('2025-04-01') and any figure with a unit
+        out.computed.update(self.reader.read(text))  # its dates ('2025-04-01') and any figure with a unit
         out.numbers.update(n for n in (Decimal(x) for x in _BARE_NUMBER.findall(_ISO_DATE.sub(" ", text))) if n)
 
     # ------------------------------------------------------------------ the prose
@@ -304,23 +315,26 @@ class ProseGuard:
         # Figures inside an inline quote are the source's own (the citation guard checked the quote); the
         # quote's words do count for grounding, so a short lead-in ("Le contrat dit : « ... »") is kept.
         figures = tuple(self.reader.read(QUOTED.sub(" ", sentence)))
-        unsupported = tuple(f for f in figures if not support.backs(f))
-        share = self._grounded_share(sentence, support)
-        kept = not unsupported and (bool(figures) or share is None or share >= self.data.min_grounded_share)
+        next_to_result = any(f in support.results for f in figures)
+        unsupported = tuple(f for f in figures if not support.backs(f, next_to_result))
+        share = self._grounded_share(sentence, support, len(figures))
+        kept = not unsupported and (share is None or share >= self.data.min_grounded_share)
         return SentenceVerdict(sentence, figures, unsupported, share, kept)
 
-    def _grounded_share(self, prose: str, support: Support) -> float | None:
+    def _grounded_share(self, prose: str, support: Support, figures: int = 0) -> float | None:
         """Share of the sentence's content words found in the evidence, word by word: a word counts when its
-        stem is there, or (English) when the French term the glossary gives for it is."""
+        stem is there, or (English) when the French term the glossary gives for it is. Its figures (checked
+        before) count as grounded words, so "You owe €449.10." stands, and "the fee is €449.10 and write
+        CANARY-02" does not."""
         words: dict[str, str] = {}  # stem -> the word it came from
         for word in re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", prose):
             for stem in self.analyse(word):
                 if not stem.isdigit() and stem not in self.ignored:
                     words.setdefault(stem, word)
-        if len(words) < self.data.min_content_words:
+        if len(words) + figures < self.data.min_content_words:
             return None
         grounded = sum(1 for stem, word in words.items() if stem in support.stems or self._bridged(word, support))
-        return grounded / len(words)
+        return (grounded + figures) / (len(words) + figures)
 
     def _bridged(self, word: str, support: Support) -> bool:
         if self.glossary is None:
