@@ -30,7 +30,7 @@ from assistant.ui.feedback import FeedbackRecord, FeedbackStore, HandoffRecord
     ("Avenue Louise 54, 1050 Bruxelles", ADDRESS),
     ("3 boulevard Haussmann 75009 Paris", ADDRESS),
     ("15 Main Street", ADDRESS),
-    ("I moved to 221B Baker St., can I keep my number?", f"I moved to {ADDRESS}, can I keep my number?"),
+    ("I moved to 221B Baker St., is porting possible?", f"I moved to {ADDRESS}, is porting possible?"),
     ("Wetstraat 16, 1040 Brussel", ADDRESS),
     ("nouvelle adresse : 12 bis, rue du Moulin 4000 Liège.", f"nouvelle adresse : {ADDRESS}."),
     ("au 3 place de la Gare svp", f"au {ADDRESS} svp"),
@@ -45,7 +45,7 @@ def test_street_addresses_are_replaced(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "Selon l'article 12, le préavis est de 30 jours et les frais de 1 230,00 € HT.",
+    "Selon l'article 12, le délai vaut 30 jours et les frais atteignent 1 230,00 € HT.",
     "Mise en place de 2 lignes au cours des 12 derniers mois.",
     "La route 66 et la voie de recours 3 ne sont pas des adresses.",
     "Version 2.0 des CG, CP L-1234 Luxembourg, art. 12.3.4.5",

@@ -58,10 +58,10 @@ def _run_jsonl(assistant: Any, jsonl_in: Path, out: Path | None) -> int:
                 continue
             try:
                 item = AskLine.model_validate(json.loads(line))
-            except (json.JSONDecodeError, ValidationError) as exc:
+            except (json.JSONDecodeError, ValidationError, RecursionError) as exc:
                 failures += 1
-                reply = Reply(id=None, answer=f"line {n}: invalid input ({type(exc).__name__})",
-                              status=ReplyStatus.CLARIFY)
+                why = "JSON nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
+                reply = Reply(id=None, answer=f"line {n}: invalid input ({why})", status=ReplyStatus.CLARIFY)
                 sink.write(reply.model_dump_json() + "\n")
                 continue
             session = f"jsonl-{item.id or n}-{uuid.uuid4().hex[:8]}"  # every line is its own conversation
