@@ -8,7 +8,7 @@ test:  ## lint, the whole test suite (browser and server tests included) and the
 	bash scripts/test.sh
 
 eval:  ## the full evaluation run, report written under eval/reports/
-	bash scripts/bootstrap.sh && .venv/bin/assistant eval
+	bash scripts/bootstrap.sh && .venv/bin/assistant eval --baselines
 
 bench: ## retrieval benchmark and ingest/latency measurements, reports under eval/reports/
 	bash scripts/bootstrap.sh && .venv/bin/assistant eval retrieval && .venv/bin/python -m assistant.evaluation.bench \

@@ -205,6 +205,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.target == "figures":
+        from assistant.evaluation.figures import main as figures_main
+
+        return figures_main(["--check"] if args.check else [])
     if args.target == "retrieval":
         from assistant.evaluation.retrieval import run_retrieval_cli
 
@@ -212,7 +216,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.evaluation.cli import run_eval
 
     return run_eval(args.dataset, args.mode, args.out, settings, subset=args.subset, gate=args.gate,
-                    baselines=args.baselines, progress=not args.no_progress, split=args.split)
+                    baselines=args.baselines, progress=not args.no_progress, split=args.split,
+                    via_api=args.via_api, api_key=args.api_key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,8 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(func=_cmd_serve)
 
-    p = sub.add_parser("eval", help="run the evaluation set (or `eval retrieval`) and write a report")
-    p.add_argument("target", nargs="?", choices=["all", "retrieval"], default="all")
+    p = sub.add_parser("eval", help="run the evaluation set (or `eval retrieval`) and write a report; "
+                                    "`eval figures` writes the README's figures from the committed reports")
+    p.add_argument("target", nargs="?", choices=["all", "retrieval", "figures"], default="all")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--split", choices=["blind", "dev", "tune"],
                        help="dev = eval/dataset.jsonl (default, report in eval/reports/latest); tune = "
@@ -286,7 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", help="a named subset, e.g. ci")
     p.add_argument("--gate", type=Path, help="thresholds file: fail (exit 1) when a metric is below")
     p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=None,
-                   help="measure the retrieval baselines (default: only for the full dev run)")
+                   help="also measure the retrieval baselines (a few minutes; off unless asked)")
+    p.add_argument("--via-api", metavar="URL", help="send the items through the HTTP API of the app running at "
+                                                    "URL (e.g. http://127.0.0.1:7860): the served path is measured")
+    p.add_argument("--api-key", help="API key for --via-api (default $ASSISTANT_EVAL_API_KEY; an agent key)")
+    p.add_argument("--check", action="store_true", help="eval figures: only check README.md (exit 1 if stale)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_eval)
     return parser

@@ -346,7 +346,11 @@ def test_diff_only_against_the_same_dataset():
     diff = diff_runs(other, "prev", now, summarise(now), meta)
     assert not diff.has_previous and "another dataset" in diff.note
     assert not diff_runs({**previous, "meta": {}}, "prev", now, summarise(now), meta).has_previous
-    assert comparable({**previous, "meta": {**meta, "dataset_sha256": "old"}}, meta)[0]  # same file, edited
+    edited = comparable({**previous, "meta": {**meta, "dataset_sha256": "old"}}, meta)  # same file, edited
+    assert not edited[0] and "another dataset" in edited[1]
+    moved = {**previous, "meta": {**meta, "dataset": "/tmp/copy.jsonl"}}  # same content elsewhere
+    assert comparable(moved, meta)[0]
+    assert comparable({**previous, "meta": {"dataset": "eval/dataset.jsonl"}}, meta)[0]  # a report without hash
     assert not check_gate({"regressions": {"max": 0}}, summarise(now), diff)
 
 

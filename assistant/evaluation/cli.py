@@ -5,14 +5,19 @@ its own (used by .ci/run).
 
 What runs: `--split dev` (the default, eval/dataset.jsonl, report in eval/reports/latest/), `--split blind`
 (eval/blind_a.jsonl + eval/blind_b.jsonl, report in eval/reports/blind/; measured only, never used to tune
-anything) or `--dataset X` (only X). The retrieval baselines run with the default full dev run, otherwise
-only with `--baselines`. A run is diffed only against a previous report of the same dataset.
+anything) or `--dataset X` (only X). The retrieval baselines run only with `--baselines`. A run is diffed
+only against a previous report of the same dataset (same content hash).
+
+`--via-api URL` sends the items through the HTTP API of a running app (`python app.py`) instead of calling
+the assistant in this process, so the served path is what is measured; its report goes under
+.data/eval/api-* unless --out is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -25,11 +30,11 @@ from rich.table import Table
 from assistant.config import Settings, get_settings
 from assistant.errors import AssistantError
 from assistant.evaluation.dataset import ROOT, SPLITS, load_datasets, load_retrieval_set, load_subset
-from assistant.evaluation.diff import dataset_fingerprint, diff_runs, load_previous
+from assistant.evaluation.diff import comparable, dataset_fingerprint, diff_runs, load_previous
 from assistant.evaluation.gate import check_gate, load_gate
 from assistant.evaluation.metrics import MetricContext
 from assistant.evaluation.report import write_report
-from assistant.evaluation.runner import breakdown, evaluate, summarise
+from assistant.evaluation.runner import Asker, breakdown, evaluate, summarise
 
 DEFAULT_REPORT_DIR = ROOT / "eval" / "reports" / "latest"
 BLIND_REPORT_DIR = ROOT / "eval" / "reports" / "blind"
@@ -116,57 +121,86 @@ def dataset_label(paths: list[Path]) -> str:
     return " + ".join(rel(p) for p in paths)
 
 
-def _default_out(split: str | None, subset: str | None, settings: Settings) -> Path:
-    if split and not subset:
+def _default_out(split: str | None, subset: str | None, settings: Settings, via_api: str | None = None) -> Path:
+    if split and not subset and not via_api:
         return SPLIT_REPORT_DIRS[split]
-    name = Path(subset).stem if subset else "custom"
-    prefix = f"{split}-" if split and split != "dev" else ""
+    name = Path(subset).stem if subset else (split or "custom") if via_api else "custom"
+    prefix = "api-" if via_api else f"{split}-" if split and split != "dev" else ""
     return settings.data_dir / "eval" / f"{prefix}{name}"
+
+
+def _asker(settings: Settings, via_api: str | None, api_key: str | None) -> tuple[Asker, dict[str, str]]:
+    """What answers the items: the running app's HTTP API, or the assistant built in this process."""
+    if via_api:
+        from assistant.evaluation.api_asker import ApiAsker
+
+        asker = ApiAsker(via_api, api_key or os.environ.get("ASSISTANT_EVAL_API_KEY") or None)
+        asker.check()
+        return asker, {"path": "api", "via": via_api}
+    from assistant.agent import Assistant
+
+    return Assistant(settings).warm(), {"path": "in-process"}
+
+
+def previous_report(out: Path, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The report to diff against: the output directory's, else a committed split report of the same
+    dataset content (a `--dataset eval/dataset.jsonl` or `--via-api` run is diffed against the dev report)."""
+    for candidate in dict.fromkeys([out, *SPLIT_REPORT_DIRS.values()]):
+        previous, source = load_previous(candidate)
+        if previous is not None and comparable(previous, meta)[0]:
+            return previous, source
+    return load_previous(out)
+
+
+def _prepare(dataset: Path | None, split: str | None, mode: str, settings: Settings | None, subset: str | None,
+             gate: Path | None) -> tuple[list[Path], str | None, Settings, dict[str, Any] | None, str | None, list[Any]]:
+    if split and dataset is not None:
+        raise AssistantError("give either --split or --dataset, not both")
+    if split and split not in SPLITS:
+        raise AssistantError(f"unknown split {split!r} (use {' or '.join(SPLITS)})")
+    if dataset is None:
+        split = split or "dev"
+    paths = list(SPLITS[split]) if split else [dataset]  # type: ignore[list-item]
+    settings = _settings_for(mode, settings or get_settings())
+    gate_cfg = load_gate(gate) if gate else None
+    subset = subset or (gate_cfg or {}).get("subset")
+    items = load_subset(load_datasets(paths), subset)
+    return paths, split, settings, gate_cfg, subset, items
 
 
 def run_eval(dataset: Path | None, mode: str, out: Path | None, settings: Settings | None = None,
              subset: str | None = None, gate: Path | None = None, baselines: bool | None = None,
-             progress: bool = True, split: str | None = None) -> int:
+             progress: bool = True, split: str | None = None, via_api: str | None = None,
+             api_key: str | None = None) -> int:
     """Run, report, gate. Returns the process exit code (0 ok, 1 gate failed, 2 usage error).
 
-    `split` (dev / blind) and `dataset` (any file in the dataset format) are exclusive; neither = dev.
+    `split` (dev / tune / blind) and `dataset` (any file in the dataset format) are exclusive; neither = dev.
     """
     try:
-        if split and dataset is not None:
-            raise AssistantError("give either --split or --dataset, not both")
-        if split and split not in SPLITS:
-            raise AssistantError(f"unknown split {split!r} (use {' or '.join(SPLITS)})")
-        if dataset is None:
-            split = split or "dev"
-        paths = list(SPLITS[split]) if split else [dataset]  # type: ignore[list-item]
-        settings = _settings_for(mode, settings or get_settings())
-        gate_cfg = load_gate(gate) if gate else None
-        subset = subset or (gate_cfg or {}).get("subset")
-        items = load_subset(load_datasets(paths), subset)
-        out = out or _default_out(split, subset, settings)
-        from assistant.agent import Assistant
+        paths, split, settings, gate_cfg, subset, items = _prepare(dataset, split, mode, settings, subset, gate)
+        out = out or _default_out(split, subset, settings, via_api)
+        asker, path_meta = _asker(settings, via_api, api_key)
         from assistant.corpus import load_corpus
 
-        assistant = Assistant(settings).warm()
         ctx = MetricContext(doc_texts={d: doc.text for d, doc in load_corpus(settings).documents.items()})
     except AssistantError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": _git_commit(), "mode": mode,
-            "split": split or "custom", "dataset": dataset_label(paths), "dataset_sha256": dataset_fingerprint(paths),
-            "subset": subset or "all", "items": len(items)}
-    results = evaluate(assistant, items, ctx, progress=progress)
+    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": _git_commit(),
+            "mode": "served" if via_api else mode, "split": split or "custom", "dataset": dataset_label(paths),
+            "dataset_sha256": dataset_fingerprint(paths), "subset": subset or "all", "items": len(items), **path_meta}
+    results = evaluate(asker, items, ctx, progress=progress)
     summary = summarise(results)
-    previous, source = load_previous(out)
-    if previous is None and split and out != SPLIT_REPORT_DIRS[split]:
-        previous, source = load_previous(SPLIT_REPORT_DIRS[split])
+    previous, source = previous_report(out, meta)
     diff = diff_runs(previous, source, results, summary, meta)
-    full_dev_run = split == "dev" and subset is None
-    want_baselines = baselines if baselines is not None else full_dev_run
-    base, note = measure_baselines(settings) if want_baselines else (
-        None, "Not measured in this run (only the full dev run measures them by default; pass --baselines).")
+    base, note = measure_baselines(settings) if baselines else (
+        None, "Not measured in this run (pass --baselines, or see `assistant eval retrieval`).")
     write_report(out, meta, summary, breakdown(results, "category"), breakdown(results, "language"), results, diff,
                  base, note, health=_corpus_health(settings))
+    return _conclude(summary, out, diff, gate_cfg)
+
+
+def _conclude(summary: dict[str, Any], out: Path, diff: Any, gate_cfg: dict[str, Any] | None) -> int:
     _print_summary(summary, out)
     if diff.has_previous:
         console.print(f"regressions: {len(diff.regressions)} · fixes: {len(diff.fixes)} (vs {diff.baseline})")
@@ -196,11 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subset", default=None, help="ci, a category, or a file of item ids")
     parser.add_argument("--gate", type=Path, default=None, help="thresholds file (eval/gate.yaml) for CI")
     parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=None,
-                        help="measure the retrieval baselines (default: only for the full dev run)")
+                        help="also measure the retrieval baselines (a few minutes; off unless asked)")
+    parser.add_argument("--via-api", metavar="URL", default=None,
+                        help="send the items through the HTTP API of the app running at URL "
+                             "(e.g. http://127.0.0.1:7860) instead of this process")
+    parser.add_argument("--api-key", default=None,
+                        help="API key for --via-api (default: $ASSISTANT_EVAL_API_KEY; an agent key, so that "
+                             "passages are returned for the retrieval metrics)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     return run_eval(args.dataset, args.mode, args.out, subset=args.subset, gate=args.gate, baselines=args.baselines,
-                    progress=not args.no_progress, split=args.split)
+                    progress=not args.no_progress, split=args.split, via_api=args.via_api, api_key=args.api_key)
 
 
 if __name__ == "__main__":

@@ -69,22 +69,25 @@ def dataset_fingerprint(paths: list[Path]) -> str:
 
 
 def comparable(previous: dict[str, Any] | None, meta: dict[str, Any]) -> tuple[bool, str]:
-    """May this run be diffed against `previous`? Only when both ran the same dataset (same `meta.dataset`).
-
-    The content hash is compared too: a changed dataset is still diffed item by item (ids are stable), with a
-    note saying so. A previous report that does not say which dataset it ran is never diffed against.
+    """May this run be diffed against `previous`? Only when both ran the same dataset, identified by the
+    content hash (`meta.dataset_sha256`): a 10-item file is never diffed against the 230-item dev report,
+    and an edited file is another dataset. A report from before the hash existed is matched by its
+    `meta.dataset` label; a report that records neither is never diffed against.
     """
     if not previous:
         return False, ""
     before = previous.get("meta") or {}
+    old_sha, new_sha = before.get("dataset_sha256"), meta.get("dataset_sha256")
+    if old_sha and new_sha:
+        if old_sha == new_sha:
+            return True, ""
+        label = before.get("dataset") or "unnamed"
+        return False, f"The previous report ran another dataset ({label}, content hash {old_sha[:12]}): no diff."
     if not before.get("dataset"):
         return False, "The previous report does not record its dataset: no diff."
     if before["dataset"] != meta.get("dataset"):
         return False, f"The previous report ran another dataset ({before['dataset']}): no diff."
-    old_sha, new_sha = before.get("dataset_sha256"), meta.get("dataset_sha256")
-    if old_sha and new_sha and old_sha != new_sha:
-        return True, "The dataset file changed since the previous report (content hash differs)."
-    return True, ""
+    return True, "The previous report records no content hash: matched by the dataset's name."
 
 
 def _failing_metrics(scores: dict[str, Any]) -> list[str]:
