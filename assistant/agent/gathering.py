@@ -1,0 +1,160 @@
+"""The gathering steps of a turn: every fact scored by the evidence, a need's facts, its calculators, and a rule's figure
+applied to the customer's figures (mixed into `Assistant`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from assistant.agent.answer import NeedAnswer
+from assistant.agent.derive import derive
+from assistant.agent.evidence import fused_scores, needs_served
+from assistant.agent.facts import FactView, serves
+from assistant.agent.planner import (
+    ASKABLE,
+    Calculator,
+    build_payload,
+    field_to_slot,
+    slot_values,
+)
+from assistant.agent.router import Need, Routing
+from assistant.agent.turn import Turn
+from assistant.agent.understanding import (
+    Understanding,
+)
+from assistant.errors import InputError
+from assistant.models import (
+    Citation,
+    FactStatus,
+    Passage,
+)
+from assistant.tools.common import cite
+from assistant.tools.rules import Source
+
+log = logging.getLogger(__name__)
+
+
+class GatheringSteps:
+    def _scored_facts(self, u: Understanding, operator: str, service: str | None, topic: str,
+                      passages: Sequence[Passage]) -> tuple[list[FactView], np.ndarray, np.ndarray, Routing]:
+        """Every fact of the operator scored by its wording, its clause's retrieval rank and the router's belief
+        in its need (evidence.py): the views, their cosine similarity to the question, their fused score."""
+        views = self.facts.candidates(operator, service, u.slots.customer_type, u.slots.number_count)
+        routing = self.router.route(u.text, fill=self._fill(u))
+        if not views or self.router.embed is None:
+            return [], np.zeros(0), np.zeros(0), routing
+        question = self.facts.question_text(operator, topic)
+        sims = self.facts.similarities(views, question, u.language)
+        scores = fused_scores(views, sims, self.facts.lexical(views, question, u.language), passages,
+                              {r.need: r.score for r in routing.ranked}, self.catalog.needs, self.catalog.fact_fusion)
+        return views, sims, scores, routing
+
+    def _fact_evidence(self, u: Understanding, needs: list[Need], operator: str, values: dict[str, Any],
+                       topic: str, passages: Sequence[Passage]) -> tuple[list[Need], dict[int, float], FactView | None]:
+        """The facts' support orders them within a need; when the best-supported fact serves another need than
+        the router's and clearly leads it, that need answers, unless the customer is computing with the routed
+        need's calculator (the figures they gave decide). The best-supported fact is also returned when it is
+        close enough to the question to be worth saying in any case."""
+        views, sims, scores, routing = self._scored_facts(u, operator, values.get("service"), topic, passages)
+        if not views:
+            return needs, {}, None
+        weights = self.catalog.fact_fusion
+        support = {id(v): float(scores[i] - sims[i]) for i, v in enumerate(views)}
+        best = int(np.argmax(scores))
+        top = views[best] if sims[best] >= weights.say_min_similarity else None
+        served = needs_served(views[best], self.catalog.needs)
+        if not served or any(n in needs for n in served) or self._fill(u).get(needs[0].id, 0.0) > 0:
+            return needs, support, top
+        routed = [scores[i] for i, v in enumerate(views) if serves(needs[0], v)]
+        if routed and scores[best] - max(routed) < weights.override_margin:
+            return needs, support, top
+        rank = {r.need: r.score for r in routing.ranked}
+        chosen = max(served, key=lambda n: rank.get(n.id, 0.0))
+        return [chosen, *(n for n in needs[1:] if n.id != chosen.id)], support, top
+
+    def _evidence_need(self, u: Understanding, operator: str, passages: Sequence[Passage]) -> Need | None:
+        """When the router abstains, the need of the fact the evidence clearly points to (close to the question
+        by `answer_min_similarity`), or None: a clear fact is a better answer than the closest sentence."""
+        service = slot_values(u, operator, self.services.get(operator, [])).get("service")
+        topic = self.matcher.strip(u.text) or u.text
+        views, sims, scores, routing = self._scored_facts(u, operator, service, topic, passages)
+        if not views:
+            return None
+        best = int(np.argmax(scores))
+        if sims[best] < self.catalog.fact_fusion.answer_min_similarity:
+            return None
+        rank = {r.need: r.score for r in routing.ranked}
+        served = needs_served(views[best], self.catalog.needs)
+        return max(served, key=lambda n: rank.get(n.id, 0.0)) if served else None
+
+    def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn,
+                support: dict[int, float] | None = None, top: FactView | None = None) -> NeedAnswer:
+        """Facts for the need, then the first of its calculators whose inputs the conversation fills; else the
+        first fact applied to the customer's own figures. A need whose facts all fall short of the question
+        takes the fact the evidence points to when it serves the need."""
+        facts = self._facts_for(need, u, operator, values, support)
+        if not facts and top is not None and serves(need, top):
+            facts = [top]
+        answer = NeedAnswer(need=need, facts=facts)
+        for name in need.calculators:
+            calc = self.calculators.get(name)
+            if calc is None:
+                continue
+            payload = self.payload_for(name, values, facts)
+            given = self._gives_inputs(build_payload(calc.input_model, values), calc)
+            if facts and not given and not need.required:
+                continue  # nothing of the customer's to compute with: the facts say it better than a lookup
+            try:
+                result = self._run_for_service(name, payload, operator, turn)
+            except InputError as exc:
+                slot = field_to_slot(exc.field)
+                if need.required and slot in ASKABLE and answer.missing is None:
+                    reason = exc.reason_fr if u.language == "fr" else exc.reason_en
+                    answer.missing = self.templates.ask_field(u.language, slot, reason)
+                    answer.missing_slot = slot
+                    # a question back only when the customer is computing (gave one of the inputs) or when no
+                    # fact answers in principle; otherwise the rule is the answer and the figures an offer
+                    answer.must_ask = not facts
+                continue
+            answer.results.append((name, self._calc_title(name, u.language), result))
+            if result.amount is not None or result.result_date or result.status == FactStatus.STATED:
+                answer.missing, answer.missing_slot = None, ""  # computed after all: nothing to ask
+            break
+        return answer if answer.results else self._derived(answer, u, operator)
+
+    def _derived(self, answer: NeedAnswer, u: Understanding, operator: str) -> NeedAnswer:
+        """The first of the answer's two best facts that applies to the customer's figures (derive.py), as a
+        computed result: figures that fit a rule say it is the rule they are asking about."""
+        for view in answer.facts[:2]:
+            result = derive(view, u, answer.need, self.lexicon)
+            if result is not None:
+                cites = [self._cite_source(operator, src) for src in view.sources()[:2]]
+                answer.results.append(("apply_figure", view.label(u.language),
+                                       result.model_copy(update={"citations": cites})))
+                answer.missing, answer.missing_slot = None, ""
+                break
+        return answer
+
+    @staticmethod
+    def _gives_inputs(payload: dict[str, Any], calc: Calculator) -> bool:
+        """The customer gave at least one of the calculator's own figures (not just the operator/service)."""
+        return any(k not in ("operator", "service", "customer_type", "text") for k in payload
+                   if k in calc.input_model.model_fields)
+
+    def _facts_for(self, need: Need, u: Understanding, operator: str, values: dict[str, Any],
+                   support: dict[int, float] | None = None) -> list[FactView]:
+        return self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
+                                   u.slots.customer_type, u.slots.number_count, u.language, support)
+
+    def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
+        """A calculator's inputs from the conversation's facts; the fee kind is the one of the best-ranked fee
+        among the facts that answer the question."""
+        kind = next((v.selector.removeprefix("fee:") for v in facts if v.selector.startswith("fee:")), None)
+        return build_payload(self.calculators[name].input_model, {**values, **({"fee_kind": kind} if kind else {})})
+
+    def _cite_source(self, operator: str, src: Source) -> Citation:
+        book = self.facts.book
+        return cite(book, book.for_operator(operator), src)
