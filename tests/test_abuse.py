@@ -141,6 +141,29 @@ def write_report() -> None:
     ]), encoding="utf-8")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def same_inputs_whatever_ran_before() -> Iterator[None]:
+    """Hypothesis also draws constants it finds in the project's modules already imported, so the inputs of a
+    derandomized test would depend on which other tests ran first; here they are drawn without them, so the
+    suite tries the same inputs alone, in the full test run and in CI. (A private hook: if a Hypothesis
+    release renames it, the suite still runs, only less reproducibly.)"""
+    from hypothesis.internal.conjecture import providers
+
+    original = getattr(providers, "_get_local_constants", None)
+    cache = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if original is None or cache is None:
+        yield
+        return
+    empty = providers.Constants()
+    cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
+
+
 # --------------------------------------------------------------------------- hostile text
 
 SURROGATE = st.characters(categories=["Cs"])
