@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     rrf_k: int = 60
 
     # Optional LLM endpoint (OpenAI-compatible). Empty base URL means offline composer only.
+    # Conversations (assistant/agent/checkpoints.py): LangGraph's SQLite saver under the data dir by default,
+    # PostgreSQL when database_url is set, or only in the process ("memory")
+    conversation_store: Literal["sqlite", "memory"] = "sqlite"
+    database_url: str | None = None
+    conversation_days: int = Field(default=30, ge=0)  # idle conversations deleted when the store opens; 0 keeps all
+
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str = Field(default="not-needed")

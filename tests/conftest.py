@@ -5,3 +5,6 @@ import os
 for var, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"),
                    ("ANONYMIZED_TELEMETRY", "False")):
     os.environ[var] = value
+# Conversations in the process unless a test asks for the durable store (tests/test_conversations.py): tests
+# reuse fixed session ids, which must not continue a conversation left by an earlier run.
+os.environ.setdefault("ASSISTANT_CONVERSATION_STORE", "memory")

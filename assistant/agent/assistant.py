@@ -61,6 +61,7 @@ from assistant.models import (
     Reply,
     ReplyStatus,
 )
+from assistant.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         self._calculators = dict(calculators) if calculators is not None else None
         self._chat_model = chat_model
         self._llm: Any = None
-        self.sessions = sessions or SessionStore()
+        self.sessions: Any = sessions if sessions is not None else _default_sessions(self.settings)
         self.templates = Templates(self.settings.prompts_dir)
         self._today = today
         self._matcher: OperatorMatcher | None = None
@@ -217,9 +218,13 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
 
     def ask(self, question: str | None, session_id: str | None = None, operator: str | None = None) -> Reply:
         started = time.perf_counter()
+        # what the customer typed, without phone numbers, IBANs, e-mails or addresses: the answer never needs
+        # them, and the conversation store then never holds them
+        question = redact(question or "") or ""
+        _ = self.graph  # a durable store reads the conversation through the compiled graph
         state = self.sessions.get(session_id)
         try:
-            reply = self._ask(question or "", state, operator)
+            reply = self._ask(question, state, operator)
         except AssistantError as exc:  # a dependency failed in a way we can explain (index not built...)
             log.warning("turn failed: %s", exc)
             reply = self._simple(state.language or "fr", "unavailable", ReplyStatus.NOT_FOUND, "other",
@@ -230,22 +235,23 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
                                  reason="internal error")
         reply.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         reply.session_id = state.session_id
-        state.turns += 1
-        state.remember("user", question or "")
-        state.remember("assistant", reply.answer)
         return reply
 
     def _ask(self, question: str, state: SessionState, fixed_operator: str | None) -> Reply:
-        """One turn through the compiled turn graph (assistant/agent/graph.py)."""
-        out = self.graph.invoke({"question": question, "fixed_operator": fixed_operator, "session": state})
-        return out["reply"]
+        """One turn through the compiled turn graph (assistant/agent/graph.py); with a durable store, the
+        conversation's thread is checkpointed once, when the turn ends."""
+        turn = {"question": question, "fixed_operator": fixed_operator, "session": state}
+        if getattr(self.sessions, "checkpointer", None) is None:
+            return self.graph.invoke(turn)["reply"]
+        return self.graph.invoke(turn, {"configurable": {"thread_id": state.session_id}}, durability="exit")["reply"]
 
     @property
     def graph(self) -> Any:
         if self._graph is None:
             from assistant.agent.graph import build_turn_graph
 
-            self._graph = build_turn_graph(self)
+            self._graph = build_turn_graph(self, getattr(self.sessions, "checkpointer", None))
+            self.sessions.graph = self._graph
         return self._graph
 
     def understand_turn(self, turn: dict[str, Any]) -> dict[str, Any]:
@@ -429,6 +435,14 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
     def _single_operator(citations: Sequence[Citation]) -> str | None:
         ops = {c.operator for c in citations}
         return ops.pop() if len(ops) == 1 else None
+
+
+def _default_sessions(settings: Settings) -> Any:
+    """The conversation store the settings ask for: durable (SQLite file, PostgreSQL) or in the process."""
+    from assistant.agent.checkpoints import DurableSessions, checkpointer_for
+
+    saver = checkpointer_for(settings)
+    return SessionStore() if saver is None else DurableSessions(saver, settings.conversation_days)
 
 
 def _query_embedder(settings: Settings) -> Any:

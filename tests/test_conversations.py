@@ -1,0 +1,135 @@
+"""Conversations in the turn graph's LangGraph checkpointer: a conversation survives a restart and continues in
+another app process, in the SQLite file under the data dir and in a real PostgreSQL server started here on
+loopback; nothing the customer typed is stored in clear; idle conversations are deleted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from test_agent_fakes import FakeCorpus, FakeETC, FakeRetriever
+
+from assistant.agent import Assistant
+from assistant.agent.checkpoints import DurableSessions
+from assistant.config import Settings
+from assistant.models import ReplyStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _assistant(settings: Settings) -> Assistant:
+    corpus = FakeCorpus()
+    etc = FakeETC(corpus)
+    return Assistant(settings, corpus=corpus, retriever=FakeRetriever(corpus), calculators={etc.name: etc},
+                     today=date(2025, 1, 15))
+
+
+def _continues_across_processes(settings: Settings) -> None:
+    first = _assistant(settings)
+    asked = first.ask("Quel est le préavis de résiliation ?", session_id="conv-1")
+    assert asked.status == ReplyStatus.CLARIFY  # which operator? the question waits in the conversation
+    second = _assistant(settings)  # another process, or the same one after a restart
+    assert isinstance(second.sessions, DurableSessions)
+    reply = second.ask("Beta Mobile", session_id="conv-1")
+    assert reply.status == ReplyStatus.ANSWERED and reply.operator == "Beta Mobile"
+    assert any(c.clause_id == "ARTICLE 4" for c in reply.citations)  # the waiting notice question, answered
+    state = _assistant(settings).sessions.get("conv-1")
+    assert state.turns == 2 and state.operator == "Beta Mobile"
+    assert _assistant(settings).sessions.get("conv-2").turns == 0  # another conversation starts empty
+
+
+def test_a_conversation_survives_a_restart_in_the_sqlite_store(tmp_path):
+    settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None, data_dir=tmp_path,
+                        conversation_store="sqlite")
+    _continues_across_processes(settings)
+    store = tmp_path / "conversations.sqlite"
+    assert store.exists() and (store.stat().st_mode & 0o077) == 0  # owner-only
+
+
+def test_what_the_customer_typed_is_stored_without_personal_data(tmp_path):
+    settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None, data_dir=tmp_path,
+                        conversation_store="sqlite")
+    a = _assistant(settings)
+    a.ask("Préavis chez Beta Mobile ? écrivez-moi à jean.dupont@example.org ou au +352 621 123 456",
+          session_id="pii-1")
+    a.ask("mon IBAN est LU28 0019 4006 4475 0000, et le coût ?", session_id="pii-1")
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("conversations.sqlite*"))
+    for secret in (b"jean.dupont", b"621 123 456", b"4475 0000", b"LU28"):
+        assert secret not in raw
+    history = a.sessions.get("pii-1").history
+    assert history and "[EMAIL]" in history[0][1]
+
+
+def test_idle_conversations_are_deleted_when_the_store_opens(tmp_path):
+    settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None, data_dir=tmp_path,
+                        conversation_store="sqlite")
+    a = _assistant(settings)
+    a.ask("Quel est le préavis chez Beta Mobile ?", session_id="old-1")
+    assert a.sessions.get("old-1").turns == 1
+    assert a.sessions.purge_idle(days=1) == 0  # a conversation of today stays
+    assert a.sessions.purge_idle(days=-1) == 1  # everything older than tomorrow goes
+    assert a.sessions.get("old-1").turns == 0
+
+
+# --------------------------------------------------------------------------- a real PostgreSQL on loopback
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throw-away PostgreSQL server on 127.0.0.1 (Debian's `postgresql`, installed by the test set-up)."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs Debian's postgresql")
+    # not under pytest's tmp dir: the server's user must be able to reach its data directory
+    base = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
+    data, port = base / "data", _free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(base, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "assistant", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base}"
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://assistant@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_conversation_continues_on_another_process_through_postgresql(postgres_url, tmp_path):
+    settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None, data_dir=tmp_path,
+                        database_url=postgres_url)
+    started = time.perf_counter()
+    _continues_across_processes(settings)
+    assert not (tmp_path / "conversations.sqlite").exists()  # PostgreSQL holds the conversation
+    assert time.perf_counter() - started < 60
+
+
+def test_a_bad_database_url_is_one_clear_error(tmp_path):
+    from assistant.errors import AssistantError
+
+    with pytest.raises(AssistantError, match="postgresql://"):
+        _assistant(Settings(prompts_dir=ROOT / "prompts", data_dir=tmp_path, database_url="mysql://x@127.0.0.1/db"))
