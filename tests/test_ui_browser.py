@@ -201,9 +201,7 @@ def test_sidebar_answers_with_reply_to_customer_and_sources(page, app: RunningAp
                            timeout=ANSWER_TIMEOUT_MS)
     assert page.locator("#agent-answer .status-badge").count() == 1
     assert page.locator("#agent-sources details.source-card").count() >= 1
-    page.wait_for_timeout(300)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "sidebar.png"), full_page=True)
+    # screenshots of the sidebar: tests/test_ui_flows.py
 
 
 def open_accordion(page, elem_id: str) -> None:  # noqa: ANN001
@@ -238,8 +236,6 @@ def test_sidebar_calculator_form_computes_a_known_value(page, app: RunningApp) -
     result = page.locator(f"#{calc}-result")
     assert "080,00" in result.locator(".calc-amount").inner_text()
     assert result.locator("table.calc-steps tr").count() >= 2  # the step-by-step breakdown is shown
-    result.scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "sidebar-calculator.png"), full_page=True)
 
 
 def test_both_views_work_under_the_content_security_policy(page, app: RunningApp) -> None:  # noqa: ANN001

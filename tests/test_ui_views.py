@@ -39,7 +39,8 @@ def early_termination(months: int, fee: str = "120.00") -> ToolTrace:
                    CalcStep(label="Indemnity / indemnité", formula=f"{fee} x {months}", value=f"{amount} EUR")],
         citations=[RULE, TERM])
     return ToolTrace(name="early_termination_cost", input={"operator": "Proximus", "service": "voip_pbx",
-                                                            "start_date": "2024-01-01", "reason": "customer_death"},
+                                                            "start_date": "2024-01-01", "reason": "customer_death",
+                                                            "customer_type": "business"},
                      output=result.model_dump(mode="json"))
 
 
@@ -83,8 +84,8 @@ def test_breakdown_table_has_two_columns_in_the_readers_language() -> None:
     name, result = main_result(reply()) or ("", None)
     assert name == "early_termination_cost" and result is not None and result.amount == Decimal("1080.00")
     html = breakdown_table(result, "fr")
-    rows = re.findall(r"<tr>(.*?)</tr>", html)
-    assert rows and all(row.count("<td") == 2 for row in rows)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", html)
+    assert rows and all(row.count("<td") == 2 or 'colspan="2"' in row for row in rows)  # never a third column
     assert "période d&#x27;engagement en cours" in html and "01/01/2024 – 31/12/2025" in html and "24 mois" in html
     assert "Current commitment" not in html
     assert "Current commitment period" in breakdown_table(result, "en")
@@ -101,6 +102,7 @@ def test_tool_trace_names_tools_fields_and_values_without_identifiers() -> None:
         assert SNAKE.findall(shown[lang]) == [], shown[lang]
     assert "Coût de résiliation anticipée" in shown["fr"] and "Décès du client" in shown["fr"]
     assert "Early-termination cost" in shown["en"] and "Death of the customer" in shown["en"]
+    assert "Professionnel" in shown["fr"] and "business" not in shown["fr"]
     assert "VoIP PBX" in shown["en"] and "Recherche dans les documents" in shown["fr"]
 
 
@@ -126,6 +128,12 @@ def test_each_quote_is_shown_once_under_the_answer() -> None:
     assert body == ["Réponse : **1 mois** (art. 66)."] and sources == [quote]
     text = answer_markdown(Reply(answer=answer, citations=[RULE, RULE]))
     assert text.count(RULE.quote) == 1 and text.index("1 mois") < text.index("<details")
+
+
+def test_a_quote_inside_a_longer_quote_is_not_shown_again() -> None:
+    short, long = "> « Tout mois commencé est dû. »\n> — art. 4", "> « Fibre - Tout mois commencé est dû. »\n> — art. 4"
+    body, sources = split_answer(f"Réponse.\n\n**Sources**\n\n{short}\n\n{long}")
+    assert sources == [long]
 
 
 def test_a_quote_the_answer_introduces_stays_in_the_answer() -> None:

@@ -136,16 +136,16 @@ def step_rows(result: CalcResult, lang: str) -> list[tuple[str, str, str]]:
 
 
 def breakdown_table(result: CalcResult, lang: str) -> str:
-    """Two columns: the step (its formula under it, on the step's full width) and the value, never wrapped.
+    """The step and its value on one row, the step's formula on the next row across the whole table.
 
     A third 'formula' column is what made the table unreadable at 400 px: squeezed between label and value,
     it wrapped every few characters."""
-    rows = "".join(
-        f'<tr><td class="step"><span class="step-label">{esc(label)}</span>'
-        + (f'<span class="formula">{esc(formula)}</span>' if formula else "")
-        + f'</td><td class="value">{esc(value)}</td></tr>'
-        for label, formula, value in step_rows(result, lang))
-    return f'<table class="calc-steps"><tbody>{rows}</tbody></table>' if rows else ""
+    rows = []
+    for label, formula, value in step_rows(result, lang):
+        rows.append(f'<tr class="step-row"><td class="step">{esc(label)}</td><td class="value">{esc(value)}</td></tr>')
+        if formula:
+            rows.append(f'<tr class="formula-row"><td class="formula" colspan="2">{esc(formula)}</td></tr>')
+    return f'<table class="calc-steps"><tbody>{"".join(rows)}</tbody></table>' if rows else ""
 
 
 def arithmetic_line(result: CalcResult, lang: str) -> str:
@@ -197,7 +197,7 @@ def _input_value(field_name: str, value: Any, lang: str, known: Mapping[str, str
         return t("yes" if value else "no", lang)
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return fmt_date(date.fromisoformat(value), lang)
-    if isinstance(value, str) and (value in known or SNAKE.fullmatch(value)):
+    if isinstance(value, str) and (value in known or SNAKE.fullmatch(value) or has(f"choice.{field_name}.{value}")):
         return choice_label(field_name, value, lang, dict(known))
     if isinstance(value, list | dict):
         return shorten(json.dumps(value, ensure_ascii=False, default=str), 80)

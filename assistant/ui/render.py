@@ -107,6 +107,9 @@ def split_answer(answer: str) -> tuple[list[str], list[str]]:
             continue
         seen.add(key)
         (sources if in_sources else body).append(paragraph)
+    # A quote inside a longer quote of the same answer adds nothing: the longer one shows it.
+    keys = [_quote_key(p) for p in body if _is_quote(p)] + [_quote_key(p) for p in sources]
+    sources = [p for p in sources if not any(_quote_key(p) in other and _quote_key(p) != other for other in keys)]
     return body, sources
 
 

@@ -14,14 +14,14 @@ details.answer-sources summary { cursor: pointer; font-size: 0.9em; opacity: 0.8
 .calc-result { font-size: 0.92em; }
 .calc-result .calc-headline { font-size: 1.15em; margin: 4px 0; }
 .calc-result .calc-section, .agent-section { font-weight: 600; margin-top: 6px; }
-/* Two columns at any width: the step (its formula below it, on the step's whole width) and the value. */
+/* Two columns at any width: the step and its value; the step's formula on its own row across both. */
 .calc-result table.calc-steps { width: 100%; border-collapse: collapse; margin: 4px 0; table-layout: auto; }
 .calc-result table.calc-steps td { border-top: 1px solid var(--border-color-primary); padding: 3px 4px;
   vertical-align: top; }
 .calc-result table.calc-steps td.value { white-space: nowrap; text-align: right; font-weight: 600; }
-.calc-result table.calc-steps .step-label { display: block; }
-.calc-result table.calc-steps .formula { display: block; font-family: var(--font-mono, monospace);
-  font-size: 0.85em; opacity: 0.8; overflow-wrap: break-word; }
+.calc-result table.calc-steps tr.formula-row td { border-top: none; padding-top: 0; }
+.calc-result table.calc-steps .formula { font-family: var(--font-mono, monospace); font-size: 0.85em;
+  opacity: 0.8; overflow-wrap: break-word; }
 .tool-inputs td { padding: 1px 6px 1px 0; font-size: 0.85em; vertical-align: top; }
 .calc-error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
 .status-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 0.8em;
