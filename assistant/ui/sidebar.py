@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -66,11 +67,51 @@ def tool_titles(backend: Backend) -> dict[str, tuple[str, str]]:
     return {name: (calc.title_fr, calc.title_en) for name, calc in backend.calculators.items()}
 
 
+def make_render(backend: Backend) -> Callable[[Reply | None, Lang], tuple[str, str, str, str]]:
+    """(answer line, breakdown, cited clause, tool trace) of a reply, in the agent's interface language."""
+    titles = tool_titles(backend)
+
+    def render(reply: Reply | None, lang: Lang) -> tuple[Any, ...]:
+        if reply is None:
+            return "", "", "", ""
+        calc_titles = {name: pair[0 if lang == "fr" else 1] for name, pair in titles.items()}
+        clause = sources_html(reply.citations, backend.find_clause, lang, backend.doc_titles)
+        heading = f'<div class="agent-section">{esc(t("cited_clause", lang))}</div>' if reply.citations else ""
+        return (terse_answer(reply, lang), breakdown_html(reply, lang, calc_titles), heading + clause,
+                tool_trace_html(reply.tools, lang, titles, backend.open_choice_labels(lang)))
+
+    return render
+
+
+def make_on_ask(backend: Backend, render: Callable[[Reply | None, Lang], tuple[str, str, str, str]]
+                ) -> Callable[..., tuple[Any, ...]]:
+    """The sidebar's answer to a question: its views, the paste-ready reply, the picker, the reply kept."""
+
+    def on_ask(text: str, operator_value: str, lang_value: str, sid: str) -> tuple[Any, ...]:
+        lang = normalise_lang(lang_value)
+        checked = check_message(text)
+        failed = ("", "", "", gr.update(), gr.update(), None)
+        if checked.rejection:
+            _, explanation = rejection_text(checked, lang)
+            return (f'<p class="calc-error">{esc(explanation)}</p>', *failed)
+        chosen = None if operator_value in (None, UNKNOWN_OPERATOR) else operator_value
+        try:
+            reply = backend.ask(checked.text, session_id=sid, operator=chosen)
+        except Exception:
+            log.exception("assistant failed on a sidebar question")
+            return (f'<p class="calc-error">{esc(t("err_internal", lang))}</p>', *failed)
+        # The conversation owns the operator: the picker follows the latest one, whoever named it.
+        picker = gr.update(value=reply.operator) if reply.operator in backend.operators \
+            and reply.operator != chosen else gr.update()
+        answer_md, breakdown_value, clause_value, trace_value = render(reply, lang)
+        return (answer_md, breakdown_value, clause_value, paste_reply(reply), trace_value, picker, reply)
+
+    return on_ask
+
+
 def build_sidebar(backend: Backend) -> gr.Blocks:
     choices = lambda lang: [(t("operator_unknown", lang), UNKNOWN_OPERATOR)] + [  # noqa: E731
         (name, name) for name in backend.operators]
-    titles = tool_titles(backend)
-
     with gr.Blocks(title=t("sidebar_title", "fr"), analytics_enabled=False) as demo:
         session_id = gr.State(lambda: f"agent-{uuid.uuid4().hex[:12]}")
         with gr.Column(elem_id="agent-sidebar"):
@@ -96,33 +137,8 @@ def build_sidebar(backend: Backend) -> gr.Blocks:
                 trace = gr.HTML(elem_id="tool-trace")
         last_reply = gr.State(None)
 
-        def render(reply: Reply | None, lang: Lang) -> tuple[Any, ...]:
-            if reply is None:
-                return "", "", "", ""
-            calc_titles = {name: pair[0 if lang == "fr" else 1] for name, pair in titles.items()}
-            clause = sources_html(reply.citations, backend.find_clause, lang, backend.doc_titles)
-            heading = f'<div class="agent-section">{esc(t("cited_clause", lang))}</div>' if reply.citations else ""
-            return (terse_answer(reply, lang), breakdown_html(reply, lang, calc_titles), heading + clause,
-                    tool_trace_html(reply.tools, lang, titles, backend.open_choice_labels(lang)))
-
-        def on_ask(text: str, operator_value: str, lang_value: str, sid: str) -> tuple[Any, ...]:
-            lang = normalise_lang(lang_value)
-            checked = check_message(text)
-            failed = ("", "", "", gr.update(), gr.update(), None)
-            if checked.rejection:
-                _, explanation = rejection_text(checked, lang)
-                return (f'<p class="calc-error">{esc(explanation)}</p>', *failed)
-            chosen = None if operator_value in (None, UNKNOWN_OPERATOR) else operator_value
-            try:
-                reply = backend.ask(checked.text, session_id=sid, operator=chosen)
-            except Exception:
-                log.exception("assistant failed on a sidebar question")
-                return (f'<p class="calc-error">{esc(t("err_internal", lang))}</p>', *failed)
-            # The conversation owns the operator: the picker follows the latest one, whoever named it.
-            picker = gr.update(value=reply.operator) if reply.operator in backend.operators \
-                and reply.operator != chosen else gr.update()
-            answer_md, breakdown_value, clause_value, trace_value = render(reply, lang)
-            return (answer_md, breakdown_value, clause_value, paste_reply(reply), trace_value, picker, reply)
+        render = make_render(backend)
+        on_ask = make_on_ask(backend, render)
 
         outputs = [answer, breakdown, sources, reply_box, trace, operator, last_reply]
         for trigger in (ask.click, question.submit):
