@@ -80,6 +80,16 @@ def test_without_a_stated_figure_the_paste_reply_uses_the_answers_words_and_no_c
     assert "Redevances jusqu'au terme (art. 66).\n\nQuel service ?" in text and "Calcul" not in text
 
 
+def test_a_lead_that_announces_a_list_is_not_left_hanging() -> None:
+    partial = reply().model_copy(update={"tools": [], "answer": (
+        "Les conditions chiffrent une partie seulement ; voici ce qui est chiffré et ce qui ne l'est pas :\n\n"
+        "**Détail du calcul**\n1. frais de dossier : 50 EUR\n2. frais de technicien : non chiffré\n\n"
+        "**Sources**\n\n> « x »")})
+    text = paste_reply(partial)
+    assert "ne l'est pas :\n\n- frais de dossier : 50 EUR\n- frais de technicien : non chiffré" in text
+    assert "Détail" not in text and "« x »" not in text
+
+
 def test_breakdown_table_has_two_columns_in_the_readers_language() -> None:
     name, result = main_result(reply()) or ("", None)
     assert name == "early_termination_cost" and result is not None and result.amount == Decimal("1080.00")

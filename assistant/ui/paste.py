@@ -27,8 +27,12 @@ def answer_sentences(answer: str) -> str:
         if not lines or all(_QUOTE_LINE.match(line) for line in lines):
             continue
         if _HEADING.match(lines[0].strip()):
-            break  # the breakdown, assumptions and sources follow: the paste reply has its own lines for them
-        text = "\n".join(re.sub(r"^\s*(?:[-*•]|\d+\.)\s+", "", line) for line in lines)
+            announced = bool(kept) and kept[-1].endswith(":")
+            if not (announced and len(lines) > 1):
+                break  # the breakdown, assumptions and sources follow: the paste reply has its own lines
+            lines = lines[1:]  # the lead announces this list ("ce qui est chiffré et ce qui ne l'est pas :")
+        text = "\n".join(re.sub(r"^\s*(?:[-*•]|\d+\.)\s+", "- " if kept and kept[-1].endswith(":") else "", line)
+                         for line in lines)
         kept.append(text.replace("**", "").strip())
     return "\n\n".join(kept)
 
