@@ -97,3 +97,17 @@ def test_a_rule_that_answers_is_said_and_the_missing_figure_is_only_offered(assi
     assert reply.status.value == "answered"
     lead = reply.answer.split("**Sources**")[0]
     assert "art. 66" in lead and "?" in lead  # the rule, then the offer to compute the exact figure
+
+
+def test_a_date_given_with_the_question_is_kept_when_the_operator_comes_next(assistant):
+    from datetime import date
+
+    sid = "dated-then-operator"
+    first = assistant.ask("Facture émise le 10 avril 2026 : délai de paiement, je paie avant quelle date ?", session_id=sid)
+    assert first.status.value == "clarify"  # which operator?
+    assistant.ask("chez CMI, je suis un particulier", session_id=sid)
+    slots = assistant.sessions.get(sid).slots
+    given = [slots.commitment_start, slots.termination_date, slots.due_date, *slots.other_dates]
+    assert date(2026, 4, 10) in given  # the question's date still holds when its operator arrives
+    assistant.ask("Et le préavis chez CMI pour résilier ?", session_id=sid)  # a new question
+    assert assistant.sessions.get(sid).slots.other_dates == []

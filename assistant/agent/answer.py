@@ -231,8 +231,10 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
                 continue  # the calculator found no figure: the facts say what the documents do provide
             need_leads.append(writer.result(title, result))
             details.extend(calc_details(writer.t, writer.lang, result))
-        if not need_leads:
-            for view, services in _merge_services(writer, ans.facts)[:MAX_FACTS_PER_NEED]:
+        derived = {title for name, title, _ in ans.results[:1] if name == "apply_figure"}
+        if not need_leads or derived:  # a rule applied to the customer's figures: the need's other rules follow
+            facts = [v for v in ans.facts if v.label(writer.lang) not in derived]
+            for view, services in _merge_services(writer, facts)[:MAX_FACTS_PER_NEED - len(need_leads)]:
                 lead = writer.fact(view, services)
                 if lead.sentence:
                     need_leads.append(lead)

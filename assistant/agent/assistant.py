@@ -271,7 +271,7 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         needs, text, hits, alternatives = self._needs(u, state)
         resumed = text != u.text  # this message adds facts to the question asked before
         u = self._place_dates(u, needs, pending if resumed else None)
-        u = self._merge_slots(u, state)
+        u = self._merge_slots(u, state, resumed)
         u = u.model_copy(update={"text": text})
         # refused only when both agree: no contract vocabulary at all (the guard) and no need the router
         # would answer; a router "out of scope" on a message with contract words is an abstention instead

@@ -155,11 +155,14 @@ class ConversationSteps:
         return state.operator
 
     @staticmethod
-    def _merge_slots(u: Understanding, state: SessionState) -> Understanding:
-        """Facts given earlier in the session still hold unless this turn gives new ones."""
+    def _merge_slots(u: Understanding, state: SessionState, resumed: bool = False) -> Understanding:
+        """Facts given earlier in the session still hold unless this turn gives new ones. Dates without a role
+        belong to their question: kept while a message continues it ("facture du 3 mars, avant quand ?" then
+        the operator), dropped when a new question starts."""
         merged = state.slots.model_copy(update=u.slots.filled())
-        merged.other_dates = list(u.slots.other_dates)
-        state.slots = merged.model_copy(update={"other_dates": []})
+        earlier = [d for d in state.slots.other_dates if d not in u.slots.other_dates] if resumed else []
+        merged.other_dates = [*earlier, *u.slots.other_dates]
+        state.slots = merged.model_copy(deep=True)
         return u.model_copy(update={"slots": merged})
 
     def _outside_corpus(self, u: Understanding, operator: str | None, fixed: str | None) -> Reply | None:

@@ -46,13 +46,20 @@ def _count(u: Understanding, per: str, lexicon: Lexicon) -> int | None:
     return counted or None
 
 
+# A notice runs back from a term's end or forward from the request: only a date in that role anchors it.
+_ANCHOR_ROLES = {"before_term_end": ("term_end_date", "renewal_date"), "from_request": ("termination_date",)}
+
+
 def _one_date(u: Understanding, view: FactView) -> date | None:
-    """The one date the message gives; for a notice, never the date a contract started (a notice runs from the
-    request or back from the term's end, not from the start)."""
-    slots = [s for s in _DATE_SLOTS if not (view.extra.get("anchor") and s == "commitment_start")]
-    dates = {d for d in (getattr(u.slots, s) for s in slots) if d is not None} | set(u.slots.other_dates)
-    started = u.slots.commitment_start is not None and view.extra.get("anchor")
-    return dates.pop() if len(dates) == 1 and not started else None
+    """The one date the message gives; for a notice, the one date in the role its anchor counts from (never a
+    contract's start or an invoice's date)."""
+    anchor = view.extra.get("anchor")
+    if anchor:
+        roles = _ANCHOR_ROLES.get(anchor, ())
+        dates = {d for d in (getattr(u.slots, r) for r in roles) if d is not None}
+    else:
+        dates = {d for d in (getattr(u.slots, s) for s in _DATE_SLOTS) if d is not None} | set(u.slots.other_dates)
+    return dates.pop() if len(dates) == 1 else None
 
 
 def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> CalcResult | None:
