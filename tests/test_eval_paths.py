@@ -23,8 +23,9 @@ from assistant.models import Reply
 
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
        "NO_PROXY": "127.0.0.1,localhost"}
-SMALL_RUN_BUDGET_S = 30.0
-API_RUN_BUDGET_S = 420.0
+# Hang guards only: how long these runs take is measured in reports, never asserted (shared cores vary).
+SMALL_RUN_TIMEOUT_S = 300.0
+API_RUN_TIMEOUT_S = 900.0
 
 
 def run_cli(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -107,14 +108,13 @@ def test_via_api_to_nothing_is_one_clear_line_and_exit_2(tmp_path: Path, capsys:
 # --------------------------------------------------------------------------- real runs
 
 @pytest.mark.slow
-def test_a_ten_item_dataset_run_is_quick_alone_and_not_diffed_against_the_dev_report(tmp_path: Path) -> None:
+def test_a_ten_item_dataset_run_runs_alone_and_is_not_diffed_against_the_dev_report(tmp_path: Path) -> None:
     ten = tmp_path / "ten.jsonl"
     ten.write_text("".join(DEFAULT_DATASET.read_text(encoding="utf-8").splitlines(keepends=True)[:10]),
                    encoding="utf-8")
     out = tmp_path / "report"
-    done, elapsed = run_cli("--dataset", str(ten), "--out", str(out), timeout=300)
+    done, _elapsed = run_cli("--dataset", str(ten), "--out", str(out), timeout=SMALL_RUN_TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert elapsed < SMALL_RUN_BUDGET_S, f"a 10-item run took {elapsed:.1f} s"
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert saved["meta"]["items"] == 10 and len(saved["items"]) == 10
     assert saved["meta"]["dataset_sha256"] == dataset_fingerprint([ten])
@@ -131,7 +131,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 def quality_gate(tmp_path: Path) -> Path:
     """eval/gate.yaml without its latency ceiling: the answers through the API must pass the same floors and
-    regression limit as in process, while the time of a test run on shared cores is bounded separately."""
+    regression limit as in process; latency is measured by the reports, not by a test on shared cores."""
     gate = yaml.safe_load((ROOT / "eval" / "gate.yaml").read_text(encoding="utf-8"))
     gate["max"] = {key: value for key, value in (gate.get("max") or {}).items() if not key.startswith("latency")}
     path = tmp_path / "gate.yaml"
@@ -142,10 +142,9 @@ def quality_gate(tmp_path: Path) -> Path:
 @pytest.mark.server
 def test_the_ci_subset_through_the_http_api_passes_the_gate(served: RunningApp, tmp_path: Path) -> None:
     out = tmp_path / "api-ci"
-    done, elapsed = run_cli("--via-api", served.url, "--subset", "ci", "--gate", str(quality_gate(tmp_path)),
-                            "--out", str(out), timeout=API_RUN_BUDGET_S + 60)
+    done, _elapsed = run_cli("--via-api", served.url, "--subset", "ci", "--gate", str(quality_gate(tmp_path)),
+                             "--out", str(out), timeout=API_RUN_TIMEOUT_S)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    assert elapsed < API_RUN_BUDGET_S, f"the CI subset through the API took {elapsed:.0f} s"
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
     expected = len(load_subset(load_datasets([DEFAULT_DATASET]), "ci"))
     assert saved["meta"]["path"] == "api" and saved["meta"]["via"] == served.url
