@@ -14,6 +14,7 @@ clear message. Who may call and how big a body may be is checked before this cod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -131,6 +132,75 @@ class ApiSessions:
         return visible, f"api:{client.key_id}:{visible}"
 
 
+class HistoryThreads:
+    """Conversations sent the OpenAI way (the history in `messages`, no `session_id`): which session has taken
+    in exactly which user messages.
+
+    After answering a request the session behind it holds the conversation up to that request's last user
+    message; it is kept under a digest of (API key, operator, the user messages). The client's next request
+    resends those messages plus a new one, finds the session by the digest of its earlier messages and
+    continues it with the new one only: the same turns as a server session, one answer's work per request
+    however long the conversation. A session is taken out when it is continued, so a retried or edited
+    request (a digest no longer kept), a conversation this process never saw (another replica, a restart) or
+    one whose session was continued through its `session_id` is rebuilt by replaying its earlier user
+    messages in a fresh session.
+    """
+
+    def __init__(self, max_entries: int = MAX_API_SESSIONS):
+        self._sessions: OrderedDict[str, str] = OrderedDict()  # digest -> visible session id
+        self._digests: dict[str, str] = {}  # visible session id -> its digest
+        self._taken: set[str] = set()  # sessions a request is continuing
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    @staticmethod
+    def digest(key_id: str, operator: str | None, questions: list[str]) -> str:
+        text = json.dumps([key_id, operator, questions], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def take(self, digest: str) -> str | None:
+        """The session that took in exactly these messages, taken out (one request continues it)."""
+        with self._lock:
+            session_id = self._sessions.pop(digest, None)
+            if session_id is not None:
+                self._digests.pop(session_id, None)
+                self._taken.add(session_id)
+            return session_id
+
+    def keep(self, digest: str, session_id: str, *, taken: bool) -> None:
+        """After the answer: `session_id` now holds the messages of `digest`. A taken session that was
+        continued through its id in the meantime is not kept (it holds more than these messages)."""
+        with self._lock:
+            if taken and session_id not in self._taken:
+                return
+            self._taken.discard(session_id)
+            self._drop(session_id)
+            previous = self._sessions.pop(digest, None)
+            if previous is not None:
+                self._digests.pop(previous, None)
+            self._sessions[digest] = session_id
+            self._digests[session_id] = digest
+            while len(self._sessions) > self._max:
+                _, oldest = self._sessions.popitem(last=False)
+                self._digests.pop(oldest, None)
+
+    def release(self, session_id: str) -> None:
+        """The request that took `session_id` failed: the session is not kept."""
+        with self._lock:
+            self._taken.discard(session_id)
+
+    def forget(self, session_id: str) -> None:
+        """A session continued through its id no longer matches the messages it was kept under."""
+        with self._lock:
+            self._taken.discard(session_id)
+            self._drop(session_id)
+
+    def _drop(self, session_id: str) -> None:
+        digest = self._digests.pop(session_id, None)
+        if digest is not None:
+            self._sessions.pop(digest, None)
+
+
 def _parse_body(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
@@ -215,15 +285,17 @@ def _question(request: ChatCompletionRequest) -> str:
     return checked.text
 
 
-MAX_REPLAYED = 8  # earlier user messages replayed to rebuild a conversation sent the OpenAI way
+# Earlier user messages replayed to rebuild a conversation sent the OpenAI way that no session holds yet (the
+# most recent ones): it bounds the work one request can ask for.
+MAX_REPLAYED = 32
 
 
 def _earlier_questions(request: ChatCompletionRequest) -> list[str]:
-    """The user messages before the last one (most recent MAX_REPLAYED), each through the input gate;
-    one the gate refuses is skipped (it could not have been answered either)."""
+    """The user messages before the last one, each through the input gate; one the gate refuses is skipped
+    (it could not have been answered either)."""
     users = [m for m in request.messages if m.role == "user"][:-1]
     out = []
-    for message in users[-MAX_REPLAYED:]:
+    for message in users:
         checked = check_message(message.text())
         if checked.rejection is None:
             out.append(checked.text)
@@ -279,6 +351,7 @@ def _stream(request: ChatCompletionRequest, reply: Reply, extra: dict[str, Any],
 def build_api(backend: Backend) -> APIRouter:
     router = APIRouter()
     sessions = ApiSessions()
+    threads = HistoryThreads()
 
     @router.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -302,21 +375,36 @@ def build_api(backend: Backend) -> APIRouter:
                 raise APIError(404, f"the model '{request.model}' does not exist; use '{MODEL_NAME}'",
                                param="model", code="model_not_found")
             question = _question(request)
-            # Standard OpenAI clients resend the conversation instead of a session id: without one, the
-            # earlier user messages are replayed in a fresh session so follow-ups keep their context.
-            history = _earlier_questions(request) if request.session_id is None else []
-            session_id, assistant_session = sessions.resolve(client, request.session_id)
+            # Standard OpenAI clients resend the conversation instead of a session id: without one, the session
+            # that took in the earlier user messages continues (HistoryThreads), or they are replayed in a
+            # fresh session, so follow-ups keep their context.
+            history: list[str] = []
+            taken = kept_as = None
+            if request.session_id is None:
+                earlier = _earlier_questions(request)
+                taken = threads.take(threads.digest(client.key_id, request.operator, earlier)) if earlier else None
+                history = [] if taken else earlier[-MAX_REPLAYED:]
+                kept_as = threads.digest(client.key_id, request.operator, [*earlier, question])
             try:
+                session_id, assistant_session = sessions.resolve(client, taken or request.session_id)
+                if request.session_id is not None:
+                    threads.forget(session_id)
                 reply = await run_in_threadpool(_ask_after, backend, history, question, assistant_session,
                                                 request.operator)
-            except QueryError as error:
-                raise APIError(400, str(error), param="operator") from error
             except Exception as error:
+                if taken:
+                    threads.release(taken)
+                if isinstance(error, APIError):
+                    raise
+                if isinstance(error, QueryError):
+                    raise APIError(400, str(error), param="operator") from error
                 log.exception("assistant failed on an API question")
                 raise APIError(500, "the assistant failed to answer; please retry", kind="server_error") from error
         except APIError as error:
             return error.response()
 
+        if kept_as is not None:
+            threads.keep(kept_as, session_id, taken=taken is not None)
         reply = reply.model_copy(update={"session_id": session_id})
         extra = reply_for(client, reply)
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())

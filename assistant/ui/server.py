@@ -10,6 +10,7 @@ import base64
 import binascii
 import logging
 import math
+import os
 import secrets
 from typing import Any
 
@@ -170,8 +171,14 @@ def add_security(app: FastAPI, settings: Settings, api_keys: dict[str, Role] | N
     return app
 
 
+# Every file the server creates is its owner's only: the conversation store and its WAL/SHM files, the feedback
+# store, the index built on first start, Gradio's temporary files.
+FILE_UMASK = 0o077
+
+
 def serve(settings: Settings, backend: Backend | None = None) -> None:
     """Build everything (index first, with a progress bar), then serve on settings.host:settings.port."""
+    os.umask(FILE_UMASK)
     install_log_redaction()
     app = create_app(settings, backend)
     auth = "basic auth" if settings.sidebar_user and settings.sidebar_password else "no auth"
