@@ -133,3 +133,28 @@ def test_a_bad_database_url_is_one_clear_error(tmp_path):
 
     with pytest.raises(AssistantError, match="postgresql://"):
         _assistant(Settings(prompts_dir=ROOT / "prompts", data_dir=tmp_path, database_url="mysql://x@127.0.0.1/db"))
+
+
+def test_a_bare_date_never_fills_a_fact_that_is_not_a_date():
+    from assistant.agent.understanding import Slots, assign_unlabelled_dates
+
+    slots = Slots(other_dates=[date(2025, 6, 1)])
+    assign_unlabelled_dates(slots, "early_termination_cost", preferred="service")  # the question asked a service
+    assert slots.service is None
+    assert date(2025, 6, 1) in (slots.commitment_start, slots.termination_date, *slots.other_dates)
+    with pytest.raises(ValueError):
+        slots.monthly_fee = "not a figure"  # a wrong kind of value fails loudly, it is never stored
+
+
+def test_a_half_typed_checkpoint_is_restored_as_a_valid_conversation(tmp_path):
+    from assistant.agent.session import SessionState
+
+    settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None, data_dir=tmp_path,
+                        conversation_store="sqlite")
+    a = _assistant(settings)
+    a.ask("Quel est le préavis de résiliation ?", session_id="typed-1")
+    stored = a.sessions.get("typed-1")
+    broken = SessionState.model_construct(**{**stored.model_dump(), "pending": stored.pending.model_dump()})
+    a.graph.update_state(a.sessions.config("typed-1"), {"session": broken})
+    restored = _assistant(settings).sessions.get("typed-1")
+    assert restored.pending is not None and restored.pending.missing == "operator"

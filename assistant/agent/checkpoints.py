@@ -15,6 +15,7 @@ when the store opens.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from pydantic import ValidationError
 
 from assistant.agent.session import SessionState
 from assistant.config import Settings
@@ -53,6 +55,8 @@ def checkpointer_for(settings: Settings) -> BaseCheckpointSaver | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         from langgraph.checkpoint.sqlite import SqliteSaver
 
+        if not path.exists():  # owner-only from the start: SQLite gives its WAL and SHM files the same mode
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")  # two processes on one file: readers never block the writer
         saver = SqliteSaver(conn, serde=_serde())
@@ -101,7 +105,14 @@ class DurableSessions:
         sid = session_id or uuid.uuid4().hex
         saved = self.checkpointer.get_tuple(self.config(sid)) if session_id else None
         state = saved.checkpoint["channel_values"].get("session") if saved else None
-        return state if isinstance(state, SessionState) else SessionState(session_id=sid)
+        if state is None:
+            return SessionState(session_id=sid)
+        try:  # re-validated: a checkpoint written by another version must not come back half-typed
+            dumped = state.model_dump() if isinstance(state, SessionState) else state
+            return SessionState.model_validate(dumped)
+        except (ValidationError, TypeError, AttributeError) as exc:
+            log.warning("conversation %s could not be restored (%s); it starts afresh", sid[:8], exc.__class__.__name__)
+            return SessionState(session_id=sid)
 
     def forget(self, session_id: str) -> None:
         self.checkpointer.delete_thread(session_id)

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.agent.figures import Lexicon, load_lexicon
 from assistant.agent.text import clean_input, fold, words
@@ -123,7 +123,10 @@ def classify_intent(text: str, has_operator: bool = False) -> tuple[str, str | N
 
 
 class Slots(BaseModel):
-    """Facts the user gave. Everything optional; the session merges them across turns."""
+    """Facts the user gave. Everything optional; the session merges them across turns. Assignments are
+    validated: a value of the wrong kind fails the turn loudly instead of corrupting the conversation."""
+
+    model_config = ConfigDict(validate_assignment=True)
 
     customer_type: Literal["business", "consumer"] | None = None
     commitment_start: date | None = None
@@ -431,13 +434,17 @@ _DATE_ROLES_BY_INTENT: dict[str, tuple[str, ...]] = {
 }
 
 
+DATE_SLOTS = ("commitment_start", "termination_date", "term_end_date", "renewal_date", "due_date", "payment_date",
+              "move_date")
+
+
 def assign_unlabelled_dates(slots: Slots, intent: str, preferred: str | None = None) -> None:
     """Give dates without a cue word the roles the intent needs, earliest date to the earliest role.
 
     `preferred` is the slot the assistant just asked for: a bare date in the answer fills it first.
     """
     roles = list(_DATE_ROLES_BY_INTENT.get(intent, ()))
-    if preferred:
+    if preferred in DATE_SLOTS:  # the assistant asked for a date; a bare date never fills another kind of fact
         roles = [preferred] + [r for r in roles if r != preferred]
     missing = [r for r in roles if getattr(slots, r, "absent") is None]
     if not missing or not slots.other_dates:
