@@ -38,6 +38,7 @@ import pytest
 from conftest_ui import FEEDBACK_DB, RunningApp, missing_pieces, start_app, stop_app
 
 from assistant.config import ROOT, Settings
+from assistant.ui.feedback import FeedbackStore
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -134,8 +135,8 @@ def write_report() -> None:
         "  frame, event-handler attribute, `javascript:`/`data:` link) or a payload not shown as the typed text.",
         "- Personal data: inputs are the values given (phone, IBAN, e-mail, card, address) times the channels they",
         "  went through; a leak is a value, its compact form or a distinctive part of it found in clear in a file;",
-        "  a policy break is a store readable by others. The hand-off form's callback contact is stored as typed",
-        "  (docs/ui.md: given with consent to be called back) and must appear in no other column or file.",
+        "  a policy break is a store readable by others. The hand-off form's callback contact (given with consent",
+        "  to be called back) is encrypted at rest and must appear in clear in no file, its own column included.",
         "- Load: inputs are HTTP requests; a leak is another conversation's operator, monthly fee or reference",
         "  word in a reply; a policy break is an answer through OpenAI history different from the server",
         "  session's for the same turn, or a request that did not get its answer (not 200, or the pipeline's",
@@ -432,9 +433,8 @@ def test_xss_payloads_in_the_handoff_form_stay_text(app: App, page: Page) -> Non
             t.answered += 1
         else:
             t.broken(f"{what} not shown as typed: {text[:160]!r}")
-    with sqlite3.connect(app.data_dir / FEEDBACK_DB) as db:
-        rows = db.execute("SELECT customer_name, contact FROM handoffs").fetchall()
-    if (name, contact) not in rows:
+    rows = [(h.customer_name, h.contact) for h in FeedbackStore(app.data_dir / FEEDBACK_DB).list_handoffs()]
+    if (name, contact) not in rows:  # encrypted at rest, read back as typed
         t.broken(f"the form's fields were not stored as typed: {rows!r}")
     check_inert(t, page, CHAT_AREAS, "hand-off")
     assert t.policy_breaks == 0, t.notes
@@ -773,10 +773,8 @@ def scan(app: App, t: Tally, when: str) -> None:
             mode = stat.S_IMODE(path.stat().st_mode)
             if mode & 0o077:
                 t.broken(f"{when}: {name} is readable by others (mode {mode:o})")
-        if path.name.startswith(FEEDBACK_DB):
-            continue  # the hand-off's callback contact is in its column there, checked by SQL
-        if found_in(path, [CALLBACK, CALLBACK.replace(" ", "")]):
-            t.leaked(f"{when}: the hand-off contact outside its column, in {name}")
+        if found_in(path, [CALLBACK, CALLBACK.replace(" ", "")]):  # encrypted at rest, even in its column
+            t.leaked(f"{when}: the hand-off contact in clear in {name}")
 
 
 def test_personal_data_is_in_no_file_in_clear(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> None:
@@ -801,7 +799,8 @@ def test_personal_data_is_in_no_file_in_clear(tmp_path_factory: pytest.TempPathF
     assert len(handoffs) == 1, handoffs
     t.answered = len(feedback) + len(handoffs)
     handoff = handoffs[0]
-    assert handoff["contact"] == CALLBACK and handoff["consent"] == 1
+    assert handoff["contact"] != CALLBACK and handoff["consent"] == 1  # sealed in the file ...
+    assert FeedbackStore(db_path).list_handoffs()[0].contact == CALLBACK  # ... and read back by the store
     redacted = PLACEHOLDERS & set(re.findall(r"\[[A-Z]+\]", f"{feedback[0]['comment']} {handoff['transcript']}"))
     if redacted != PLACEHOLDERS:
         t.broken(f"placeholders missing from the stored comment and transcript: {PLACEHOLDERS - redacted}")

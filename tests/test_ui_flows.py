@@ -17,6 +17,7 @@ from conftest_ui import RunningApp, running_app
 from assistant.config import ROOT
 from assistant.models import FactStatus, ReplyStatus
 from assistant.tools.registry import CALCULATORS
+from assistant.ui.feedback import FeedbackStore
 from assistant.ui.forms import fields_from_schema
 from assistant.ui.po import LOCALE_DIR, parse_po
 
@@ -200,10 +201,12 @@ def test_handoff_on_request_with_consent_at_400_px(browser, app: RunningApp) -> 
         .some(m => m.innerText.includes('Ana Test'))""")
     assert not form.is_visible()
     with sqlite3.connect(app.feedback_db) as db:
-        rows = db.execute("SELECT customer_name, contact, contact_channel, consent, summary FROM handoffs "
-                          "ORDER BY id DESC LIMIT 1").fetchall()
-    name, contact, channel, consent, summary = rows[0]
-    assert (name, contact, channel, consent) == ("Ana Test", "+352 621 000 222", "phone", 1)
+        rows = db.execute("SELECT customer_name, contact FROM handoffs ORDER BY id DESC LIMIT 1").fetchall()
+    assert "621 000 222" not in str(rows) and "Ana Test" not in str(rows)  # encrypted at rest
+    stored = FeedbackStore(app.feedback_db).list_handoffs()[0]
+    name, contact, channel, consent, summary = (stored.customer_name, stored.contact, stored.contact_channel,
+                                                stored.consent, stored.summary)
+    assert (name, contact, channel, consent) == ("Ana Test", "+352 621 000 222", "phone", True)
     lines = summary.splitlines()
     assert len(lines) <= 6 and lines[0].startswith("**Proximus**") and "smartphone" in summary
     assert "621 000 222" not in summary  # the free text stays redacted; the contact has its own column

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from assistant.models import CalcResult, CalcStep, Citation, Reply, ReplyStatus, ToolTrace
@@ -225,3 +226,6 @@ def test_an_older_handoff_table_gets_the_contact_columns(tmp_path: Path) -> None
     store.add_handoff(HandoffRecord(summary="new", customer_name="Ana", contact="+352 621 000 000",
                                     contact_channel="phone", consent=True))
     assert store.list_handoffs()[0].contact == "+352 621 000 000"
+    assert b"621 000 000" not in b"".join(p.read_bytes() for p in tmp_path.glob("feedback.sqlite3*"))
+    assert (tmp_path / "handoff.key").stat().st_mode & 0o077 == 0  # the key beside it is owner-only
+    assert FeedbackStore(path, key=Fernet.generate_key().decode()).list_handoffs()[0].contact is None  # wrong key

@@ -6,7 +6,10 @@ same time; WAL mode lets QA read the file while the app writes to it.
 Privacy: every text the customer or the assistant wrote (question, answer, comment, summary, transcript)
 goes through `assistant.privacy.redact` before it is written, so e-mail addresses, IBANs, card numbers and
 phone numbers never reach the file from them; the only contact details kept are those the customer typed in
-the hand-off form with its consent box ticked (columns of `handoffs`, purged with the row); citations are verbatim document quotes and are kept as they are. The
+the hand-off form with its consent box ticked (columns of `handoffs`, purged with the row), and they are
+encrypted (Fernet) with a key kept apart from the database (`ASSISTANT_HANDOFF_KEY`, else an owner-only
+`handoff.key` beside it), so the file never holds them in clear; citations are verbatim document quotes and
+are kept as they are. The
 database and its WAL/SHM files are created owner-only (0600), deleted rows are overwritten
 (`secure_delete`), and `purge_older_than(days)` (run at start-up with ASSISTANT_RETENTION_DAYS) removes
 old rows.
@@ -23,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, Field, model_validator
 
 from assistant.models import Citation
@@ -106,10 +110,39 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+class ContactCipher:
+    """Encryption at rest of the contact details a customer gave for a call-back: an agent reads them back
+    through the store; the database file alone reveals nothing."""
+
+    PREFIX = "enc1:"
+
+    def __init__(self, key: str | bytes | None = None, key_path: Path | None = None):
+        if key is None and key_path is not None:
+            if not key_path.exists():
+                fd = os.open(key_path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, FILE_MODE)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(Fernet.generate_key())
+            key = key_path.read_bytes().strip()
+        self._fernet = Fernet(key if key is not None else Fernet.generate_key())
+
+    def seal(self, text: str | None) -> str | None:
+        return None if text is None else self.PREFIX + self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def open(self, stored: str | None) -> str | None:
+        if stored is None or not stored.startswith(self.PREFIX):
+            return stored  # a row written before encryption
+        try:
+            return self._fernet.decrypt(stored[len(self.PREFIX):].encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            return None  # another key: unreadable, never shown garbled
+
+
 class FeedbackStore:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, key: str | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._cipher = ContactCipher(key or os.environ.get("ASSISTANT_HANDOFF_KEY") or None,
+                                     self.path.with_name("handoff.key"))
         self._restrict_files()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -182,8 +215,8 @@ class FeedbackStore:
                 "INSERT INTO handoffs (created_at, session_id, operator, summary, transcript, customer_name, contact,"
                 " contact_channel, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.created_at, record.session_id, record.operator, redact(record.summary),
-                 json.dumps(redact_obj(record.transcript), ensure_ascii=False), record.customer_name,
-                 record.contact, record.contact_channel, int(record.consent)),
+                 json.dumps(redact_obj(record.transcript), ensure_ascii=False), self._cipher.seal(record.customer_name),
+                 self._cipher.seal(record.contact), record.contact_channel, int(record.consent)),
             )
             return int(cursor.lastrowid or 0)
 
@@ -191,4 +224,6 @@ class FeedbackStore:
         with self._connect() as db:
             rows = db.execute("SELECT * FROM handoffs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [HandoffRecord.model_validate({**dict(row), "transcript": json.loads(row["transcript"]),
+                                              "customer_name": self._cipher.open(row["customer_name"]),
+                                              "contact": self._cipher.open(row["contact"]),
                                               "consent": bool(row["consent"])}) for row in rows]
