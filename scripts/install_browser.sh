@@ -9,12 +9,5 @@ if [[ -x /usr/bin/chromium ]]; then
   exit 0
 fi
 
-SUDO=""
-if [[ "$(id -u)" -ne 0 ]]; then
-  SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends chromium chromium-driver
+bash "$(dirname "$0")/apt_install.sh" chromium chromium-driver
 /usr/bin/chromium --version

@@ -8,11 +8,4 @@ if command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/in
   exit 0
 fi
 
-SUDO=""
-if [[ "$(id -u)" -ne 0 ]]; then
-  SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends postgresql
+bash "$(dirname "$0")/apt_install.sh" postgresql

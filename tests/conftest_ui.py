@@ -24,6 +24,7 @@ import httpx
 from assistant.config import ROOT, Settings
 
 FEEDBACK_DB = "feedback.sqlite3"
+CONVERSATION_STORE = "conversations.sqlite"
 STARTUP_TIMEOUT_S = float(os.environ.get("UI_TEST_STARTUP_TIMEOUT", "900"))  # first start builds the index
 # For developing the UI against stand-ins only: another launcher script with app.py's command line.
 APP_SCRIPT = os.environ.get("UI_TEST_APP", str(ROOT / "app.py"))
@@ -49,7 +50,8 @@ def missing_pieces() -> str | None:
 
 
 def isolated_data_dir(target: Path) -> Path:
-    """A copy of the real data dir (the built index, ~25 MB) without the feedback database.
+    """A copy of the real data dir (the built index, ~25 MB) without its feedback and conversation stores: the
+    app under test creates both, as on a new installation, and never sees a developer's conversations.
 
     A copy, not links: when the corpus or chunker changed, the app updates its index on start, and that
     update must not race with other processes using the shared one.
@@ -58,13 +60,48 @@ def isolated_data_dir(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     if real.is_dir():
         for entry in real.iterdir():
-            if entry.name.startswith(FEEDBACK_DB):
+            if entry.name.startswith((FEEDBACK_DB, CONVERSATION_STORE)):
                 continue
             if entry.is_dir():
                 shutil.copytree(entry, target / entry.name)
             else:
                 shutil.copy2(entry, target / entry.name)
     return target
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright: what each browser test module's fixture yields."""
+    import pytest
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run scripts/install_browser.sh")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+BOT_MESSAGES = '#chatbot [data-testid="bot"]'
+
+
+def send_chat(page: Any, text: str, settle_ms: int, timeout_ms: int = 120_000) -> str:
+    """Type `text` in the customer chat, send it, wait until the new assistant message is final, then
+    `settle_ms` more for the updates that follow it (sources, picker, language, scroll); that message."""
+    before = page.locator(BOT_MESSAGES).count()
+    page.locator("#message textarea").fill(text)
+    page.click("#send")
+    page.wait_for_function(
+        """(n) => { const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
+                   return bots.length > n && bots[bots.length - 1].innerText.trim() !== '…'; }""",
+        arg=before, timeout=timeout_ms)
+    page.wait_for_timeout(settle_ms)
+    return page.locator(BOT_MESSAGES).last.inner_text()
 
 
 @dataclass
@@ -83,9 +120,10 @@ class RunningApp:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
 
-def start_app(workdir: Path, env: dict[str, str] | None = None) -> RunningApp:
+def start_app(workdir: Path, env: dict[str, str] | None = None, data_dir: Path | None = None) -> RunningApp:
+    """`python app.py` on a free loopback port, on `data_dir` (default: a fresh copy of the real one)."""
     port = free_port()
-    data_dir = isolated_data_dir(workdir / "data")
+    data_dir = data_dir or isolated_data_dir(workdir / "data")
     log_path = workdir / "app.log"
     full_env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost",

@@ -25,13 +25,13 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from abuse_tally import Tallies, Tally
 from conftest_ui import RunningApp, running_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -61,23 +61,6 @@ def abuse_settings(examples: int) -> Any:
 
 # --------------------------------------------------------------------------- counts and the report
 
-@dataclass
-class Tally:
-    tried: int = 0
-    answered: int = 0  # inputs that got an answer (HTTP 200, exit 0, a reply line that is not a refusal)
-    server_errors: int = 0
-    tracebacks: int = 0
-    leaks: int = 0
-    policy_breaks: int = 0
-    notes: list[str] = field(default_factory=list)  # what went wrong (first five), for the assertion and report
-    remarks: list[str] = field(default_factory=list)  # what the report should say besides the counts
-
-    def broken(self, what: str) -> None:
-        self.policy_breaks += 1
-        if len(self.notes) < 5:
-            self.notes.append(what[:200])
-
-
 SECTIONS = {
     "cli": "`assistant ask` (in process, hypothesis)",
     "jsonl": "`assistant ask --jsonl` lines (in process, hypothesis)",
@@ -91,34 +74,19 @@ SECTIONS = {
     "history": "concurrent conversations, OpenAI-style history (API)",
     "server_log": "server log after everything above",
 }
-TALLIES: dict[str, Tally] = {}
-
-
-def tally(section: str) -> Tally:
-    return TALLIES.setdefault(section, Tally())
+tally = Tallies(SECTIONS)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def report() -> Iterator[None]:
     yield
-    if set(TALLIES) == set(SECTIONS):  # only a run of the whole file rewrites the committed report
+    if tally.complete:  # only a run of the whole file rewrites the committed report
         write_report()
 
 
 def write_report() -> None:
-    rows = ["| entry point | inputs tried | answered | 5xx | tracebacks | leaks | policy breaks |",
-            "|---|---|---|---|---|---|---|"]
-    total = Tally()
-    for key, title in SECTIONS.items():
-        t = TALLIES[key]
-        rows.append(f"| {title} | {t.tried} | {t.answered} | {t.server_errors} | {t.tracebacks} | {t.leaks} | "
-                    f"{t.policy_breaks} |")
-        for name in ("tried", "answered", "server_errors", "tracebacks", "leaks", "policy_breaks"):
-            setattr(total, name, getattr(total, name) + getattr(t, name))
-    rows.append(f"| **total** | **{total.tried}** | **{total.answered}** | **{total.server_errors}** | "
-                f"**{total.tracebacks}** | **{total.leaks}** | **{total.policy_breaks}** |")
-    notes = [f"- {SECTIONS[key]}: {note}" for key, t in TALLIES.items() for note in t.notes]
-    remarks = [f"- {SECTIONS[key]}: {remark}" for key, t in TALLIES.items() for remark in t.remarks]
+    rows = tally.table("entry point")
+    notes, remarks = tally.lines("notes"), tally.lines("remarks")
     REPORT.write_text("\n".join([
         "# Abuse suite",
         "",

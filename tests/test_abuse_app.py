@@ -22,31 +22,37 @@ The counts go to eval/reports/abuse_app.md when the whole file has run.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest_ui import FEEDBACK_DB, RunningApp, missing_pieces, start_app, stop_app
+from abuse_tally import Tallies, Tally
+from conftest_ui import (
+    CONVERSATION_STORE,
+    FEEDBACK_DB,
+    RunningApp,
+    chromium,
+    isolated_data_dir,
+    missing_pieces,
+    send_chat,
+    start_app,
+    stop_app,
+)
 
-from assistant.config import ROOT, Settings
+from assistant.config import ROOT
 from assistant.ui.feedback import FeedbackStore
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPORT = ROOT / "eval" / "reports" / "abuse_app.md"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ANSWER_MS = 120_000
 URL = "/v1/chat/completions"
 MODEL = "telecom-assistant"
@@ -54,34 +60,9 @@ MODEL = "telecom-assistant"
 KEYS = [f"load-key-{index}-0123456789abcdef" for index in range(5)]
 KEY_SPEC = ",".join(f"{key}:{'agent' if index % 2 else 'customer'}" for index, key in enumerate(KEYS))
 CONVERSATIONS, TURNS = 50, 10
-CONVERSATION_STORE = "conversations.sqlite"
 
 
 # --------------------------------------------------------------------------- counts and the report
-
-@dataclass
-class Tally:
-    tried: int = 0
-    answered: int = 0
-    server_errors: int = 0
-    tracebacks: int = 0
-    leaks: int = 0
-    policy_breaks: int = 0
-    notes: list[str] = field(default_factory=list)
-    remarks: list[str] = field(default_factory=list)
-
-    def note(self, what: str) -> None:
-        if len(self.notes) < 5:
-            self.notes.append(what[:240])
-
-    def broken(self, what: str) -> None:
-        self.policy_breaks += 1
-        self.note(what)
-
-    def leaked(self, what: str) -> None:
-        self.leaks += 1
-        self.note(what)
-
 
 SECTIONS = {
     "xss_chat": "XSS in the browser: customer chat messages",
@@ -93,34 +74,19 @@ SECTIONS = {
     "history": f"the same {CONVERSATIONS} x {TURNS}, OpenAI history (no session id), and each last request retried",
     "server_log": "server log after everything above",
 }
-TALLIES: dict[str, Tally] = {}
-
-
-def tally(section: str) -> Tally:
-    return TALLIES.setdefault(section, Tally())
+tally = Tallies(SECTIONS)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def report() -> Iterator[None]:
     yield
-    if set(TALLIES) == set(SECTIONS):  # only a run of the whole file rewrites the committed report
+    if tally.complete:  # only a run of the whole file rewrites the committed report
         write_report()
 
 
 def write_report() -> None:
-    rows = ["| what | inputs tried | answered | 5xx | tracebacks | leaks | policy breaks |",
-            "|---|---|---|---|---|---|---|"]
-    total = Tally()
-    for key, title in SECTIONS.items():
-        t = TALLIES[key]
-        rows.append(f"| {title} | {t.tried} | {t.answered} | {t.server_errors} | {t.tracebacks} | {t.leaks} | "
-                    f"{t.policy_breaks} |")
-        for name in ("tried", "answered", "server_errors", "tracebacks", "leaks", "policy_breaks"):
-            setattr(total, name, getattr(total, name) + getattr(t, name))
-    rows.append(f"| **total** | **{total.tried}** | **{total.answered}** | **{total.server_errors}** | "
-                f"**{total.tracebacks}** | **{total.leaks}** | **{total.policy_breaks}** |")
-    remarks = [f"- {SECTIONS[key]}: {remark}" for key, t in TALLIES.items() for remark in t.remarks]
-    notes = [f"- {SECTIONS[key]}: {note}" for key, t in TALLIES.items() for note in t.notes]
+    rows = tally.table("what")
+    notes, remarks = tally.lines("notes"), tally.lines("remarks")
     REPORT.write_text("\n".join([
         "# Abuse suite: browser, stores, load",
         "",
@@ -150,21 +116,6 @@ def write_report() -> None:
 
 # --------------------------------------------------------------------------- the app and the browser
 
-def fresh_data_dir(target: Path) -> Path:
-    """The built index of the real data dir, without its feedback and conversation stores: the app creates
-    both, as on a new installation (so their modes are the app's doing)."""
-    real = Settings().data_dir
-    target.mkdir(parents=True)
-    for entry in real.iterdir() if real.is_dir() else []:
-        if entry.name.startswith((FEEDBACK_DB, CONVERSATION_STORE)):
-            continue
-        if entry.is_dir():
-            shutil.copytree(entry, target / entry.name)
-        else:
-            shutil.copy2(entry, target / entry.name)
-    return target
-
-
 @dataclass
 class App:
     running: RunningApp
@@ -188,20 +139,18 @@ def launch(tmp_path_factory: pytest.TempPathFactory, name: str) -> App:
     if reason:
         pytest.skip(reason)
     work = tmp_path_factory.mktemp(name)
-    data_dir = fresh_data_dir(work / "app-data")
+    data_dir = isolated_data_dir(work / "app-data")  # the index only: the app creates both stores
     temp_dirs = [work / "tmp", work / "gradio-tmp"]
     for folder in temp_dirs:
         folder.mkdir()
     copied = set(files_under(data_dir))
-    running = start_app(work, env={
-        "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_CONVERSATION_STORE": "sqlite",
+    running = start_app(work, data_dir=data_dir, env={
+        "ASSISTANT_CONVERSATION_STORE": "sqlite",
         "ASSISTANT_API_KEYS": KEY_SPEC,
         # hundreds of calls per key: the limit is raised (its 429 is tested in tests/test_rate_limits.py)
         "ASSISTANT_API_RATE_PER_MINUTE": "600000", "ASSISTANT_API_RATE_BURST": "100000",
         "TMPDIR": str(temp_dirs[0]), "GRADIO_TEMP_DIR": str(temp_dirs[1])})
-    # start_app also copied the real data dir next to the log (unused: ASSISTANT_DATA_DIR points elsewhere)
-    shutil.rmtree(running.data_dir, ignore_errors=True)
-    return App(dataclasses.replace(running, data_dir=data_dir), data_dir, temp_dirs, copied)
+    return App(running, data_dir, temp_dirs, copied)
 
 
 @pytest.fixture(scope="module")
@@ -213,12 +162,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run scripts/install_browser.sh")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 class Page:
@@ -250,15 +194,7 @@ def bot_texts(page: Any) -> list[str]:
 
 def send(page: Any, text: str) -> str:
     """Send `text` in the chat; the new assistant message once it is final."""
-    before = page.locator('#chatbot [data-testid="bot"]').count()
-    page.locator("#message textarea").fill(text)
-    page.click("#send")
-    page.wait_for_function(
-        """(n) => { const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
-                   return bots.length > n && bots[bots.length - 1].innerText.trim() !== '…'; }""",
-        arg=before, timeout=ANSWER_MS)
-    page.wait_for_timeout(200)
-    return bot_texts(page)[-1]
+    return send_chat(page, text, settle_ms=200, timeout_ms=ANSWER_MS).strip()
 
 
 def like_last_answer(page: Any) -> None:

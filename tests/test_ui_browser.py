@@ -9,18 +9,14 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest_ui import RunningApp, missing_pieces, start_app, stop_app
+from conftest_ui import RunningApp, chromium, missing_pieces, send_chat, start_app, stop_app
 
 from assistant.config import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 ANSWER_TIMEOUT_MS = 120_000
 
@@ -42,12 +38,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run scripts/install_browser.sh")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -70,15 +61,7 @@ def bot_messages(page) -> list[str]:  # noqa: ANN001
 
 def send(page, text: str) -> str:  # noqa: ANN001
     """Type `text` in the chat, send it, and return the new assistant message once it is final."""
-    before = len(bot_messages(page))
-    page.locator("#message textarea").fill(text)
-    page.click("#send")
-    page.wait_for_function(
-        """(n) => { const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
-                   return bots.length > n && bots[bots.length - 1].innerText.trim() !== '…'; }""",
-        arg=before, timeout=ANSWER_TIMEOUT_MS)
-    page.wait_for_timeout(300)  # let the sources panel receive the same update
-    return bot_messages(page)[-1]
+    return send_chat(page, text, settle_ms=300, timeout_ms=ANSWER_TIMEOUT_MS).strip()  # the sources panel lands
 
 
 def source_cards(page):  # noqa: ANN001, ANN201

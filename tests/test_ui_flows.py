@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest_ui import RunningApp, running_app
+from conftest_ui import RunningApp, chromium, running_app, send_chat
 
 from assistant.config import ROOT
 from assistant.models import FactStatus, ReplyStatus
@@ -24,9 +23,6 @@ from assistant.ui.po import LOCALE_DIR, parse_po
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "docs" / "screenshots"
 ANSWER_MS = 120_000
 SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
@@ -57,12 +53,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run scripts/install_browser.sh")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 def new_page(browser, width: int, locale: str = "fr-FR", height: int = 900):  # noqa: ANN001, ANN201
@@ -73,15 +64,7 @@ def new_page(browser, width: int, locale: str = "fr-FR", height: int = 900):  # 
 
 
 def send(page, text: str) -> str:  # noqa: ANN001
-    before = page.locator('#chatbot [data-testid="bot"]').count()
-    page.locator("#message textarea").fill(text)
-    page.click("#send")
-    page.wait_for_function(
-        """(n) => { const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
-                   return bots.length > n && bots[bots.length - 1].innerText.trim() !== '…'; }""",
-        arg=before, timeout=ANSWER_MS)
-    page.wait_for_timeout(700)  # the follow-up updates (picker, language, scroll) land
-    return page.locator('#chatbot [data-testid="bot"]').last.inner_text()
+    return send_chat(page, text, settle_ms=700, timeout_ms=ANSWER_MS)  # picker, language and scroll land
 
 
 def answer_top_in_view(page) -> bool:  # noqa: ANN001
