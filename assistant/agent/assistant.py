@@ -221,7 +221,6 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         # what the customer typed, without phone numbers, IBANs, e-mails or addresses: the answer never needs
         # them, and the conversation store then never holds them
         question = redact(question or "") or ""
-        _ = self.graph  # a durable store reads the conversation through the compiled graph
         state = self.sessions.get(session_id)
         try:
             reply = self._ask(question, state, operator)
@@ -251,7 +250,6 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
             from assistant.agent.graph import build_turn_graph
 
             self._graph = build_turn_graph(self, getattr(self.sessions, "checkpointer", None))
-            self.sessions.graph = self._graph
         return self._graph
 
     def understand_turn(self, turn: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,12 +86,11 @@ def _postgres(url: str) -> BaseCheckpointSaver:
 
 class DurableSessions:
     """The SessionStore of a graph compiled with a checkpointer: a session is read from its thread's last
-    checkpoint; the graph writes it back at the end of the turn."""
+    checkpoint, which the graph writes when a turn ends."""
 
 
     def __init__(self, checkpointer: BaseCheckpointSaver, idle_days: int = 0):
         self.checkpointer = checkpointer
-        self.graph: Any = None  # the compiled turn graph that writes the checkpoints (set by its Assistant)
         self._lock = threading.Lock()
         if idle_days:
             self.purge_idle(idle_days)
@@ -100,8 +100,6 @@ class DurableSessions:
         return {"configurable": {"thread_id": session_id}}
 
     def get(self, session_id: str | None) -> SessionState:
-        import uuid
-
         sid = session_id or uuid.uuid4().hex
         saved = self.checkpointer.get_tuple(self.config(sid)) if session_id else None
         state = saved.checkpoint["channel_values"].get("session") if saved else None

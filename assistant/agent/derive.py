@@ -41,7 +41,7 @@ def _count(u: Understanding, per: str, lexicon: Lexicon) -> int | None:
     """Units counted in the message for a price `per` unit: the quantities written with the unit's nouns."""
     nouns = set(lexicon.unit_nouns.get(per, ()))
     counted = sum(n for noun, n in u.slots.quantities.items() if noun in nouns)
-    if not counted and u.slots.number_count and nouns & {"ligne", "numero", "utilisateur"}:
+    if not counted and u.slots.number_count and per in lexicon.line_count_units:
         counted = u.slots.number_count  # "8 lignes", "30 utilisateurs" are read as the customer's lines
     return counted or None
 

@@ -36,6 +36,7 @@ class Lexicon(BaseModel):
     language_words: dict[str, list[str]] = {}  # marker words of each language
     asks: dict[str, list[str]] = {}            # what a question asks for: `date` / `amount` cues
     unit_nouns: dict[str, list[str]] = {}      # unit of a price per unit -> nouns a count of it is written with
+    line_count_units: list[str] = []           # units the customer's count of lines / numbers / users counts
     calculator_inputs: dict[str, Any] = {}     # words that fill calculator inputs (assistant/agent/planner.py)
 
 

@@ -47,7 +47,6 @@ class SessionStore:
     """Conversations in this process only (see assistant/agent/checkpoints.py for the durable store)."""
 
     checkpointer = None  # the turn graph keeps no checkpoints: the states here are the conversations
-    graph = None
 
     def __init__(self, max_sessions: int = 2000):
         self._states: OrderedDict[str, SessionState] = OrderedDict()

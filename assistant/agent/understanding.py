@@ -79,7 +79,7 @@ class Guards(BaseModel):
     service kinds (folded text)."""
 
     injection: list[str]       # attempts to override the assistant or to extract its instructions
-    off_topic_task: list[str]  # requests that are not about contracts at all ("un poème sur la fibre")
+    off_topic_task: list[str]  # requests that are not about contracts at all (a poem, a recipe, a translation)
     domain: list[str]          # telecom / contract vocabulary: without any (or an operator's name), out of scope
     smalltalk: str
     business: str
