@@ -69,6 +69,8 @@ class RouterSettings(_Data):
     margin: float = 0.03
     second_ratio: float = 0.7
     second_min_keywords: int = 1
+    tie_answers_both: bool = False  # two answerable needs within the margin: both answered (else abstain)
+    second_close_ratio: float = 1.0  # a second need this close to the first is kept without keywords of its own
     embedding_weight: float = 0.6
     keyword_weight: float = 0.3
     slot_weight: float = 0.1
@@ -358,14 +360,19 @@ class NeedRouter:
         assert first is not None
         rival = next((r for r in ranked[1:] if not self._compatible(first.id, r.need)), None)
         if rival is not None and ranked[0].score - rival.score < s.margin and ranked[0].keywords <= rival.keywords:
+            other = self.catalog.get(rival.need)
+            if (s.tie_answers_both and other is not None and first.action == other.action == "answer"
+                    and rival.score >= s.min_score):
+                return [first.id, other.id]  # as much about one as the other: both answered, no guess
             return []
         taken = [first.id]
         for other in ranked[1:3]:
             need = self.catalog.get(other.need)
             if (need is not None and need.action == "answer" and first.action == "answer"
                     and other.score >= s.second_ratio * ranked[0].score
-                    and other.keywords >= s.second_min_keywords and need.answer != first.answer
-                    and not set(need.calculators) & set(first.calculators)):
+                    and ((other.keywords >= s.second_min_keywords and need.answer != first.answer)
+                         or other.score >= s.second_close_ratio * ranked[0].score)
+                    and need.calculators[:1] != first.calculators[:1]):  # not two ways to one computation
                 taken.append(need.id)
                 break
         return taken
