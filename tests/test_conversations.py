@@ -4,11 +4,6 @@ loopback; nothing the customer typed is stored in clear; idle conversations are 
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -79,45 +74,6 @@ def test_idle_conversations_are_deleted_when_the_store_opens(tmp_path):
 
 
 # --------------------------------------------------------------------------- a real PostgreSQL on loopback
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(candidates[-1]) if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A throw-away PostgreSQL server on 127.0.0.1 (Debian's `postgresql`, installed by the test set-up)."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs Debian's postgresql")
-    # not under pytest's tmp dir: the server's user must be able to reach its data directory
-    base = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
-    data, port = base / "data", _free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(base, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "assistant", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base}"
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql://assistant@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-
 
 def test_a_conversation_continues_on_another_process_through_postgresql(postgres_url, tmp_path):
     settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None, data_dir=tmp_path,

@@ -1,71 +1,88 @@
-"""SQLite store for QA: thumbs up/down with the question, the answer and its citations; handoff requests.
+"""Store for QA: thumbs up/down with the question, the answer and its citations; handoff requests.
 
-One connection per operation keeps the store safe to use from Gradio's worker threads and the API at the
-same time; WAL mode lets QA read the file while the app writes to it.
+One database URL for the whole product: with `ASSISTANT_DATABASE_URL` (PostgreSQL) feedback and hand-offs go to
+the database that holds the conversations, shared by every replica; without it, to the SQLite file
+`<data dir>/feedback.sqlite3` (WAL mode, so QA reads it while the app writes). SQLAlchemy Core speaks both and
+keeps a connection pool per process, safe from Gradio's worker threads and the API at the same time.
 
 Privacy: every text the customer or the assistant wrote (question, answer, comment, summary, transcript)
 goes through `assistant.privacy.redact` before it is written, so e-mail addresses, IBANs, card numbers and
-phone numbers never reach the file from them; the only contact details kept are those the customer typed in
+phone numbers never reach the database from them; the only contact details kept are those the customer typed in
 the hand-off form with its consent box ticked (columns of `handoffs`, purged with the row), and they are
 encrypted (Fernet) with a key kept apart from the database (`ASSISTANT_HANDOFF_KEY`, else an owner-only
-`handoff.key` beside it), so the file never holds them in clear; citations are verbatim document quotes and
-are kept as they are. The
-database and its WAL/SHM files are created owner-only (0600), deleted rows are overwritten
-(`secure_delete`), and `purge_older_than(days)` (run at start-up with ASSISTANT_RETENTION_DAYS) removes
-old rows.
+`handoff.key` beside the SQLite file; a shared database needs the one key every replica is given), so the
+database never holds them in clear; citations are verbatim document quotes and are kept as they are. The SQLite
+file and its WAL/SHM files are created owner-only (0600) and deleted rows are overwritten (`secure_delete`);
+`purge_older_than(days)` (run at start-up with ASSISTANT_RETENTION_DAYS) removes old rows (VACUUM on
+PostgreSQL, so the space of purged rows is reclaimed rather than left for reuse).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, Field, model_validator
 
+from assistant.config import Settings
+from assistant.errors import AssistantError
 from assistant.models import Citation
 from assistant.privacy import redact, redact_obj
 
+log = logging.getLogger(__name__)
+
 FILE_MODE = 0o600
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+SQLITE_NAME = "feedback.sqlite3"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    view TEXT NOT NULL,
-    session_id TEXT,
-    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    comment TEXT,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    status TEXT,
-    operator TEXT,
-    language TEXT,
-    citations TEXT NOT NULL  -- JSON list of Citation
-);
-CREATE TABLE IF NOT EXISTS handoffs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    session_id TEXT,
-    operator TEXT,
-    summary TEXT NOT NULL,
-    transcript TEXT NOT NULL,  -- JSON list of {question, answer, status}
-    customer_name TEXT,
-    contact TEXT,
-    contact_channel TEXT,
-    consent INTEGER NOT NULL DEFAULT 0
-);
-"""
+METADATA = sa.MetaData()
+FEEDBACK = sa.Table(
+    "feedback", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("view", sa.Text, nullable=False),
+    sa.Column("session_id", sa.Text),
+    sa.Column("rating", sa.Text, sa.CheckConstraint("rating IN ('up', 'down')"), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("status", sa.Text),
+    sa.Column("operator", sa.Text),
+    sa.Column("language", sa.Text),
+    sa.Column("citations", sa.Text, nullable=False),  # JSON list of Citation
+    sqlite_autoincrement=True,
+)
+HANDOFFS = sa.Table(
+    "handoffs", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("session_id", sa.Text),
+    sa.Column("operator", sa.Text),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("transcript", sa.Text, nullable=False),  # JSON list of {question, answer, status}
+    sa.Column("customer_name", sa.Text),
+    sa.Column("contact", sa.Text),
+    sa.Column("contact_channel", sa.Text),
+    sa.Column("consent", sa.Integer, nullable=False, server_default="0"),
+    sqlite_autoincrement=True,
+)
 # Columns added after the first release: an older database gets them at start-up.
 HANDOFF_CONTACT_COLUMNS = {"customer_name": "TEXT", "contact": "TEXT", "contact_channel": "TEXT",
                            "consent": "INTEGER NOT NULL DEFAULT 0"}
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The product's `postgresql://` URL (the one the conversation store takes) with SQLAlchemy's driver name."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    raise AssistantError(f"ASSISTANT_DATABASE_URL must be a postgresql:// URL (got {url.split(':')[0]}://...)")
 
 
 class FeedbackRecord(BaseModel):
@@ -138,40 +155,67 @@ class ContactCipher:
 
 
 class FeedbackStore:
-    def __init__(self, path: Path, key: str | None = None):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._cipher = ContactCipher(key or os.environ.get("ASSISTANT_HANDOFF_KEY") or None,
-                                     self.path.with_name("handoff.key"))
-        self._restrict_files()
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            present = {row["name"] for row in db.execute("PRAGMA table_info(handoffs)")}
+    """Feedback and hand-offs in one database: a SQLite file (a path) or PostgreSQL (a `postgresql://` URL)."""
+
+    def __init__(self, target: Path | str, key: str | None = None, key_path: Path | None = None):
+        remote = isinstance(target, str) and "://" in target
+        self.path: Path | None = None if remote else Path(target)
+        key = key or os.environ.get("ASSISTANT_HANDOFF_KEY") or None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            key_path = key_path or self.path.with_name("handoff.key")
+            self._restrict_files()
+            self.engine = sa.create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 10})
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif key is None and key_path is None:
+            raise AssistantError(
+                "ASSISTANT_HANDOFF_KEY must be set when ASSISTANT_DATABASE_URL is: every replica writing hand-offs "
+                "to the shared database needs the same contact key (make one with `python -c \"from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"`)")
+        else:
+            self.engine = sa.create_engine(sqlalchemy_url(str(target)), pool_size=4, max_overflow=4,
+                                           pool_pre_ping=True)
+        try:
+            self._cipher = ContactCipher(key, key_path)
+        except ValueError as exc:  # a malformed ASSISTANT_HANDOFF_KEY: said in one line
+            raise AssistantError(f"ASSISTANT_HANDOFF_KEY is not a valid Fernet key: {exc}") from exc
+        self._create_schema()
+        if self.path is not None:
+            self._restrict_files()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> FeedbackStore:
+        """The store of this installation: the conversations' PostgreSQL database when one is configured,
+        else `<data dir>/feedback.sqlite3`. Replicas sharing a database must share the contact key too."""
+        if not settings.database_url:
+            return cls(settings.data_dir / SQLITE_NAME)
+        try:
+            return cls(settings.database_url)
+        except sa.exc.SQLAlchemyError as exc:
+            raise AssistantError(f"cannot open the feedback database: {exc.__class__.__name__}: "
+                                 f"{str(exc).splitlines()[0]}") from exc
+
+    def _create_schema(self) -> None:
+        with self.engine.begin() as db:
+            if self.path is not None:
+                db.exec_driver_sql("PRAGMA journal_mode=WAL")
+            else:  # replicas starting together: one creates or upgrades the tables, the others wait
+                db.exec_driver_sql("SELECT pg_advisory_xact_lock(7215)")
+            METADATA.create_all(db, checkfirst=True)
+            present = {column["name"] for column in sa.inspect(db).get_columns("handoffs")}
             for column, kind in HANDOFF_CONTACT_COLUMNS.items():
                 if column not in present:
-                    db.execute(f"ALTER TABLE handoffs ADD COLUMN {column} {kind}")
-        self._restrict_files()
+                    db.exec_driver_sql(f"ALTER TABLE handoffs ADD COLUMN {column} {kind}")
 
     def _restrict_files(self) -> None:
         """Create the database file owner-only (SQLite gives its WAL/SHM files the same mode) and tighten
         files an older version left readable by others."""
+        assert self.path is not None
         if not self.path.exists():
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
         for candidate in (self.path, *(self.path.with_name(self.path.name + side) for side in _SIDE_FILES)):
             if candidate.exists() and candidate.stat().st_mode & 0o777 != FILE_MODE:
                 os.chmod(candidate, FILE_MODE)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA secure_delete=ON")  # purged rows are overwritten, not left in free pages
-        try:
-            with db:  # commits on success, rolls back on error
-                yield db
-        finally:
-            db.close()
 
     def purge_older_than(self, days: int, now: datetime | None = None) -> int:
         """Delete feedback and hand-off rows created more than `days` days ago; 0 keeps everything.
@@ -179,51 +223,63 @@ class FeedbackStore:
         if days <= 0:
             return 0
         cutoff = _iso((now or datetime.now(UTC)) - timedelta(days=days))
-        with self._connect() as db:
-            removed = sum(db.execute(f"DELETE FROM {table} WHERE created_at < ?", (cutoff,)).rowcount
-                          for table in ("feedback", "handoffs"))
+        with self.engine.begin() as db:
+            removed = sum(db.execute(sa.delete(table).where(table.c.created_at < cutoff)).rowcount
+                          for table in (FEEDBACK, HANDOFFS))
         if removed:
-            with self._connect() as db:  # move the overwritten pages out of the WAL into the file
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._reclaim()
         return removed
+
+    def _reclaim(self) -> None:
+        """After a purge: SQLite moves the overwritten pages out of the WAL into the file; PostgreSQL vacuums
+        the two tables (VACUUM runs outside a transaction)."""
+        with self.engine.connect() as db:
+            if self.path is not None:
+                db.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                db.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM feedback, handoffs")
 
     def add(self, record: FeedbackRecord) -> int:
         row = record.model_dump(exclude={"id"}, mode="json")
         for key in ("question", "answer", "comment"):
             row[key] = redact(row[key])
         row["citations"] = json.dumps(row["citations"], ensure_ascii=False)
-        columns = ", ".join(row)
-        with self._connect() as db:
-            cursor = db.execute(f"INSERT INTO feedback ({columns}) VALUES ({', '.join('?' * len(row))})",
-                                tuple(row.values()))
-            return int(cursor.lastrowid or 0)
+        return self._insert(FEEDBACK, row)
+
+    def _insert(self, table: sa.Table, row: dict[str, Any]) -> int:
+        with self.engine.begin() as db:
+            return int(db.execute(sa.insert(table).values(**row).returning(table.c.id)).scalar_one())
 
     def set_comment(self, feedback_id: int, comment: str) -> bool:
-        with self._connect() as db:
-            cursor = db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (redact(comment), feedback_id))
-            return cursor.rowcount == 1
+        with self.engine.begin() as db:
+            result = db.execute(sa.update(FEEDBACK).where(FEEDBACK.c.id == feedback_id)
+                                .values(comment=redact(comment)))
+            return result.rowcount == 1
 
     def list(self, limit: int = 100) -> list[FeedbackRecord]:
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [FeedbackRecord.model_validate({**dict(row), "citations": json.loads(row["citations"])})
-                for row in rows]
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(FEEDBACK).order_by(FEEDBACK.c.id.desc()).limit(limit)).mappings().all()
+        return [FeedbackRecord.model_validate({**row, "citations": json.loads(row["citations"])}) for row in rows]
 
     def add_handoff(self, record: HandoffRecord) -> int:
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO handoffs (created_at, session_id, operator, summary, transcript, customer_name, contact,"
-                " contact_channel, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.created_at, record.session_id, record.operator, redact(record.summary),
-                 json.dumps(redact_obj(record.transcript), ensure_ascii=False), self._cipher.seal(record.customer_name),
-                 self._cipher.seal(record.contact), record.contact_channel, int(record.consent)),
-            )
-            return int(cursor.lastrowid or 0)
+        return self._insert(HANDOFFS, {
+            "created_at": record.created_at, "session_id": record.session_id, "operator": record.operator,
+            "summary": redact(record.summary),
+            "transcript": json.dumps(redact_obj(record.transcript), ensure_ascii=False),
+            "customer_name": self._cipher.seal(record.customer_name), "contact": self._cipher.seal(record.contact),
+            "contact_channel": record.contact_channel, "consent": int(record.consent)})
 
     def list_handoffs(self, limit: int = 100) -> list[HandoffRecord]:
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM handoffs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [HandoffRecord.model_validate({**dict(row), "transcript": json.loads(row["transcript"]),
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(HANDOFFS).order_by(HANDOFFS.c.id.desc()).limit(limit)).mappings().all()
+        return [HandoffRecord.model_validate({**row, "transcript": json.loads(row["transcript"]),
                                               "customer_name": self._cipher.open(row["customer_name"]),
                                               "contact": self._cipher.open(row["contact"]),
                                               "consent": bool(row["consent"])}) for row in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    connection.execute("PRAGMA secure_delete=ON")  # purged rows are overwritten, not left in free pages
