@@ -355,8 +355,11 @@ def build_api(backend: Backend) -> APIRouter:
 
     @router.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "model": MODEL_NAME, "operators": backend.operators,
-                "calculators": sorted(backend.calculators)}
+        status = {"status": "ok", "version": __version__, "model": MODEL_NAME, "operators": backend.operators,
+                  "calculators": sorted(backend.calculators)}
+        if backend.index_status is not None:  # which index this replica serves (docs/deploy.md, re-ingest)
+            status["index"] = backend.index_status.report()
+        return status
 
     @router.get("/v1/models")
     def models() -> dict[str, Any]:

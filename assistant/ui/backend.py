@@ -9,7 +9,6 @@ tests can hand it stand-ins with the same signatures.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,7 +17,9 @@ import yaml
 
 from assistant.config import Settings
 from assistant.models import Clause, Reply
+from assistant.ui.conversation_locks import ConversationLocks
 from assistant.ui.feedback import FeedbackStore
+from assistant.ui.readiness import IndexStatus
 from assistant.validation import (  # noqa: F401 - the gate is shared with the CLI; re-exported for the views
     MAX_MESSAGE_CHARS,
     CheckedMessage,
@@ -94,12 +95,14 @@ class Backend:
     # Labels of open keys some calculator fields take (service keys, fee kinds), as the rules files name
     # them: field -> key -> (French, English). Forms offer them as choices; traces show them instead of keys.
     open_choices: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
-    # The assistant keeps per-session state in plain dicts and the embedding model is not known to be
-    # re-entrant; on a 2-core box serialising questions costs little and rules out interleaved sessions.
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Answers run concurrently (no global lock): a turn's conversation state is in the conversation store and
+    # the rest is read-only or thread-safe once warm; only turns of one conversation take turns (this process
+    # and, with a shared store, the others).
+    locks: ConversationLocks = field(default_factory=ConversationLocks, repr=False)
+    index_status: IndexStatus | None = None
 
     def ask(self, question: str, session_id: str | None, operator: str | None) -> Reply:
-        with self._lock:
+        with self.locks.hold(session_id):
             return self.assistant.ask(question, session_id=session_id, operator=operator)
 
     def open_choice_labels(self, lang: str) -> dict[str, dict[str, str]]:
@@ -121,18 +124,25 @@ class Backend:
         def find_clause(doc_id: str, clause_id: str, part: str | None = None) -> Clause | None:
             return corpus.find_clause(doc_id, clause_id, part=part)
 
-        feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+        feedback = FeedbackStore.for_settings(settings)
         removed = feedback.purge_older_than(settings.retention_days)
         if removed:
             log.warning("retention: deleted %d feedback/hand-off rows older than %d days", removed,
                         settings.retention_days)
+        assistant = Assistant(settings)
+        # built before the first request: lazily built parts would otherwise be built by concurrent turns
+        warm = getattr(assistant, "warm", None)
+        if callable(warm):
+            warm()
         return cls(
             settings=settings,
-            assistant=Assistant(settings),
+            assistant=assistant,
             find_clause=find_clause,
             calculators=CALCULATORS,
             feedback=feedback,
             operators=load_operators(settings),
             doc_titles=load_doc_titles(settings),
             open_choices=load_open_choices(settings),
+            locks=ConversationLocks.for_settings(settings),
+            index_status=IndexStatus(settings, getattr(assistant, "retriever", None)),
         )
