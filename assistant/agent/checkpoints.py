@@ -78,7 +78,13 @@ def _postgres(url: str) -> BaseCheckpointSaver:
         pool = ConnectionPool(url, min_size=1, max_size=8, open=True, timeout=10,
                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
         saver = PostgresSaver(pool, serde=_serde())  # type: ignore[arg-type]
-        saver.setup()
+        # replicas starting together would run the saver's migrations at once and deadlock: one at a time
+        with pool.connection() as lock:
+            lock.execute("SELECT pg_advisory_lock(7216)")
+            try:
+                saver.setup()
+            finally:
+                lock.execute("SELECT pg_advisory_unlock(7216)")
     except Exception as exc:  # an unreachable database is a configuration problem, said in one line
         raise AssistantError(f"cannot open the conversation database: {exc.__class__.__name__}: {exc}") from exc
     return saver
