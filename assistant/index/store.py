@@ -70,6 +70,14 @@ class Store:
         self._cached = (time.monotonic(), col)
         return col
 
+    def _count(self, col: Collection) -> int:
+        """The serving collection's size, asked once per collection: a collection never changes once it serves
+        (a change is a new collection), and with a Chroma server each count is an HTTP round trip per query."""
+        counted = getattr(self, "_counted", None)
+        if counted is None or counted[0] != col.name:
+            counted = self._counted = (col.name, col.count())
+        return counted[1]
+
     def _lookup_active(self) -> Collection | None:
         name = self.active_name()
         if not name:
@@ -114,7 +122,7 @@ class Store:
             if col is None:
                 raise AssistantError("the index is not built yet: run `assistant ingest`")
             try:
-                n = min(k, col.count())
+                n = min(k, self._count(col))
                 if n == 0:
                     return []
                 res = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])

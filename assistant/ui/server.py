@@ -176,9 +176,18 @@ def add_security(app: FastAPI, settings: Settings, api_keys: dict[str, Role] | N
 FILE_UMASK = 0o077
 
 
+# The embedding engine spreads one query over OpenMP threads that spin while they wait for each other. In a
+# server, concurrent requests already keep the cores busy, and the spinning threads took the CPU from them: on
+# the shared 2-core machine an answer cost ~750 ms of CPU with the defaults, ~80 ms with one thread per query
+# and passive waiting (eval/reports/load.md). Set before the engine is loaded; the environment can override.
+SERVER_THREADING = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def serve(settings: Settings, backend: Backend | None = None) -> None:
     """Build everything (index first, with a progress bar), then serve on settings.host:settings.port."""
     os.umask(FILE_UMASK)
+    for name, value in SERVER_THREADING.items():
+        os.environ.setdefault(name, value)
     install_log_redaction()
     app = create_app(settings, backend)
     auth = "basic auth" if settings.sidebar_user and settings.sidebar_password else "no auth"
