@@ -121,9 +121,9 @@ def test_the_lock_follows_the_conversation_store(tmp_path):
 
 CONVERSATIONS = [
     ["Quel préavis faut-il respecter pour résilier chez Proximus ?", "et pour un particulier ?"],
-    ["How long before the end of the term must I cancel with Luxembourg Online?", "what does it cost?"],
+    ["Luxembourg Online: what notice applies when terminating?", "what does it cost?"],
     ["Combien coûte la portabilité sortante chez CMI ?", "et le délai ?"],
-    ["Can I keep my phone number if I move away from Easy2Phone?", "is there a charge for it?"],
+    ["Can I keep my phone number if I move away from Easy2Phone?", "will they bill me for that?"],
     ["Bonjour", "je souhaite mettre fin à mon abonnement", "Crossing Telecom"],
     ["What if my bill is paid late at CMI?", "how much interest?"],
 ]

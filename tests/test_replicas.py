@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 TURNS = [
     "Quel préavis faut-il donner pour mettre fin au contrat ?",  # no operator: the assistant asks which one
     "Proximus",  # answers the waiting question
-    "et si je pars avant la fin de l'engagement, ça coûte combien ?",
-    "How long does it take to move my number to another provider?",
+    "et quitter pendant l'engagement, ça coûte combien ?",
+    "Moving my number elsewhere: what delay should I expect?",
 ]
 
 
