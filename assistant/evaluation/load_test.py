@@ -182,10 +182,16 @@ def render(result: dict[str, Any], notes: str) -> str:
               f"{s['max_ms']} | {s['requests']} | {s['failures']} | {s['load_1m_before']} / {s['load_1m_after']} |"
               for s in steps]
     parts = list(steps[0]["cpu_ms_per_answer"])
-    lines += ["", "Where the CPU goes (CPU milliseconds per answer, user + system, per part of the set-up):", "",
-              "| users | " + " | ".join(parts) + " | total |", "|---|" + "---|" * (len(parts) + 1)]
-    lines += [f"| {s['users']} | " + " | ".join(str(s["cpu_ms_per_answer"][p]) for p in parts)
-              + f" | {round(sum(s['cpu_ms_per_answer'].values()), 1)} |" for s in steps]
+    cores = result["machine"]["cores"]
+    lines += ["", "Where the CPU goes (CPU milliseconds per answer, user + system, per part of the set-up). The last "
+              f"column is an estimate, not a measurement: the answers/s {cores} cores would serve at that cost if "
+              "nothing else ran on them.", "",
+              "| users | " + " | ".join(parts) + " | total | estimate on idle cores |",
+              "|---|" + "---|" * (len(parts) + 2)]
+    for s in steps:
+        total = round(sum(s["cpu_ms_per_answer"].values()), 1)
+        lines.append(f"| {s['users']} | " + " | ".join(str(s["cpu_ms_per_answer"][p]) for p in parts)
+                     + f" | {total} | {round(cores * 1000 / total, 1) if total else '–'} |")
     lines += ["", NOTES[0], notes.strip(), NOTES[1], ""]
     return "\n".join(lines)
 
