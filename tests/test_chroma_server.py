@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from assistant.config import ROOT, Settings
 from assistant.errors import AssistantError
 from assistant.index import Retriever, ingest
+from assistant.index.chroma_server import chroma_run
 from assistant.index.store import STATE_COLLECTION, Store
 from tests.helpers_index import DOCS, HashEmbeddings, free_port, make_knowledge, patch_embeddings
 
@@ -25,41 +23,16 @@ pytestmark = pytest.mark.server
 
 CET = DOCS["cet"]
 HEARTBEAT_TIMEOUT_S = 60.0
-CHROMA_BIN = Path(sys.executable).parent / "chroma"
 
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    if not CHROMA_BIN.exists():
-        pytest.fail(f"chroma server binary not found next to the interpreter: {CHROMA_BIN}")
     base = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    log = (base / "server.log").open("wb")
-    proc = subprocess.Popen([str(CHROMA_BIN), "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--path", str(base / "db")], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
     try:
-        deadline = time.monotonic() + HEARTBEAT_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited with {proc.returncode}: {(base / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no heartbeat from chroma run on port {port} within {HEARTBEAT_TIMEOUT_S:.0f} s")
-            time.sleep(0.25)
-        yield port, base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+        with chroma_run(base / "db", base / "server.log", timeout_s=HEARTBEAT_TIMEOUT_S) as (port, _pid):
+            yield port, base
+    except AssistantError as exc:  # no binary, an early exit or no heartbeat: the message says which
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
