@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,12 @@ def child_query(settings: Settings, questions_file: Path, answers: int) -> dict[
     from assistant.index import Retriever
 
     items = json.loads(questions_file.read_text(encoding="utf-8"))
+    # the need router's example vectors depend on knowledge/needs.yaml and the model, not on the operators:
+    # this installation's cached ones are valid here (the rules' fact labels are embedded afresh)
+    (settings.data_dir / "cache").mkdir(parents=True, exist_ok=True)
+    for path in (ROOT / ".data" / "cache").glob("router-*.npy"):
+        if not (settings.data_dir / "cache" / path.name).exists():
+            shutil.copy2(path, settings.data_dir / "cache" / path.name)
     retriever = Retriever(settings).warm()
     corpus = retriever.corpus
     times: list[float] = []
@@ -121,8 +128,9 @@ def child_query(settings: Settings, questions_file: Path, answers: int) -> dict[
 def seed_source_vectors(target: Path, cache_dir: Path, source_of: dict[str, str]) -> dict[str, int]:
     """`--vectors source`: give each copy's chunk the vector the model computed for the same chunk of the
     original document (read from this installation's embedding cache), by writing it into the benchmark's
-    cache under the copy's text. Dense vectors then ignore the new names and figures (BM25 still sees them);
-    a chunk with no counterpart is left to the model."""
+    cache under the copy's text. Dense vectors then ignore the new names and figures (BM25 still sees them).
+    A chunk grouped differently from the original takes the vector of the original chunk that starts with the
+    same clause; a chunk with no counterpart at all is left to the model."""
     from collections import defaultdict
 
     from assistant.corpus import load_corpus
@@ -138,17 +146,20 @@ def seed_source_vectors(target: Path, cache_dir: Path, source_of: dict[str, str]
     if model_id is None or source_cache is None or cache is None:
         raise SystemExit("--vectors source needs a model with an id and this installation's embedding cache")
     originals: dict[tuple[str, tuple[str, ...], int], str] = {}
+    by_clause: dict[tuple[str, str], str] = {}  # a copy's chunks may group clauses differently (longer figures)
     seen: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
     for c in load_corpus(settings).chunks:
         key = (c.doc_id, tuple(c.clause_ids))
         originals[(*key, seen[key])] = embed_input(c, settings.embed_words)
+        by_clause.setdefault((c.doc_id, c.clause_id), originals[(*key, seen[key])])
         seen[key] += 1
     copies = load_corpus_from(target)
     seen.clear()
     pairs: dict[bytes, bytes] = {}
     for c in copies.chunks:
         key = (c.doc_id, tuple(c.clause_ids))
-        original = originals.get((source_of[c.doc_id], key[1], seen[key]))
+        original = (originals.get((source_of[c.doc_id], key[1], seen[key]))
+                    or by_clause.get((source_of[c.doc_id], c.clause_id)))
         seen[key] += 1
         if original is not None:
             pairs[cache_key(model_id, "passage", embed_input(c, settings.embed_words))] = \
