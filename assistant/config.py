@@ -13,8 +13,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 
 # The product never reaches a model hub: set before any Hugging Face import happens.
+# OpenMP threads (the embedding engine's) sleep at a barrier instead of spinning: on cores shared with other
+# processes a spinning thread waits for a descheduled partner and burns its time slice. Measured on 2 shared
+# cores (load 13-15): a query embedding 2.3 s -> 0.07 s wall, ingest ~22% less CPU (eval/reports/ingest.md).
 for _var, _val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"),
-                   ("ANONYMIZED_TELEMETRY", "False"), ("TOKENIZERS_PARALLELISM", "false")):
+                   ("ANONYMIZED_TELEMETRY", "False"), ("TOKENIZERS_PARALLELISM", "false"),
+                   ("OMP_WAIT_POLICY", "PASSIVE")):
     os.environ.setdefault(_var, _val)
 
 

@@ -16,7 +16,6 @@ import importlib
 import math
 import re
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import yaml
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import ROOT, Settings
+from assistant.index.chroma_server import free_port  # noqa: F401 - the tests import it from here
 
 KNOWLEDGE = ROOT / "knowledge"
 DOCS = {
@@ -150,7 +150,3 @@ def release_chroma(under: Path) -> None:
             system.stop()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

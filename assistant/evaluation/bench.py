@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.config import get_settings
@@ -116,6 +117,17 @@ def write_report(path: Path, text: str, rows: list) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     path.with_suffix(".json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
+def publish(module: str, argv: list[str] | None, rows: list, render: Callable[[list, str], str], path: Path,
+            write: bool) -> int:
+    """Print a benchmark's report, headed by the command that produced it; with `write`, also save it."""
+    command = f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = render(rows, command.strip())
+    if write:
+        write_report(path, text, rows)
+    print(text)
+    return 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import ROOT, get_settings
-from assistant.evaluation.bench import write_report
+from assistant.evaluation.bench import publish
 
 REPORT = ROOT / "eval" / "reports" / "ingest_bench.md"  # the tables; eval/reports/ingest.md reads them
 ASSISTANT = [sys.executable, "-m", "assistant.cli"]
@@ -166,12 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     values = [int(w) for w in args.words.split(",")] if args.words else [get_settings().embed_words]
     rows = [measure(w, max(1, args.repeat), args.quality) for w in values]
-    command = "python -m assistant.evaluation.bench_ingest " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = render(rows, command.strip())
-    if args.write:
-        write_report(REPORT, text, rows)
-    print(text)
-    return 0
+    return publish("assistant.evaluation.bench_ingest", argv, rows, render, REPORT, args.write)
 
 
 if __name__ == "__main__":

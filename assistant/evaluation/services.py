@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from assistant.errors import AssistantError
+from assistant.index.chroma_server import chroma_run, free_port, stop, wait_until_up  # noqa: F401 - shared
 
-CHROMA_BIN = Path(sys.executable).parent / "chroma"
 START_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pg_bin(name: str) -> str | None:
@@ -68,48 +57,6 @@ def local_postgres(max_connections: int = 100) -> Iterator[str]:
 @contextmanager
 def chroma_server(base: Path) -> Iterator[int]:
     """`chroma run` on a free loopback port with its data under `base`; yields the port once it answers."""
-    if not CHROMA_BIN.exists():
-        raise AssistantError(f"chroma server binary not found next to the interpreter: {CHROMA_BIN}")
     base.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = base / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(CHROMA_BIN), "run", "--host", "127.0.0.1", "--port", str(port),
-                                 "--path", str(base / "db")], stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, log_path, START_TIMEOUT_S)
+    with chroma_run(base / "db", base / "server.log", START_TIMEOUT_S) as (port, _pid):
         yield port
-    finally:
-        stop(proc)
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float) -> None:
-    """Poll `url` until it answers 200; a clear error when the process exits or the time is up."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            raise AssistantError(f"{proc.args[0]} exited with {proc.returncode}: "
-                                 f"{log_path.read_text(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            stop(proc)
-            raise AssistantError(f"no answer from {url} within {timeout_s:.0f} s: "
-                                 f"{log_path.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.25)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a process started here (and wait for it); kill it if it does not stop."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)

@@ -180,7 +180,7 @@ FILE_UMASK = 0o077
 # server, concurrent requests already keep the cores busy, and the spinning threads took the CPU from them: on
 # the shared 2-core machine an answer cost ~750 ms of CPU with the defaults, ~80 ms with one thread per query
 # and passive waiting (eval/reports/load.md). Set before the engine is loaded; the environment can override.
-SERVER_THREADING = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+SERVER_THREADING = {"OMP_NUM_THREADS": "1"}  # passive waiting is every process's default (config.py)
 
 
 def serve(settings: Settings, backend: Backend | None = None) -> None:
