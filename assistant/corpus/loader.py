@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,18 +11,12 @@ from typing import TYPE_CHECKING
 from assistant.config import Settings, get_settings
 from assistant.corpus.chunk import chunk_document
 from assistant.corpus.manifest import read_manifest
-from assistant.corpus.normalise import normalise, read_document
+from assistant.corpus.normalise import fold, normalise, read_document
 from assistant.corpus.segment import Segmentation, segment
 from assistant.models import Chunk, Clause, DocumentMeta
 
 if TYPE_CHECKING:
     from assistant.corpus.operators import OperatorMatcher
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form ("Télécom" == "telecom"); shared by corpus, index and evaluation."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @dataclass

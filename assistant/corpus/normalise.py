@@ -100,3 +100,9 @@ def normalise(raw: str) -> str:
                 continue
         out.append(line)
     return "\n".join(out).strip("\n") + "\n"
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form ("Télécom" == "telecom"); shared by corpus, index and evaluation."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
-from assistant.corpus.loader import fold
+from assistant.corpus.normalise import fold
 
 # A name is a whole word: no letter, digit, "+" or "-" may touch it on either side ("CE+T", "E2P-x").
 _BEFORE = r"(?<![\w+-])"
