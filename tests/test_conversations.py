@@ -32,6 +32,9 @@ def _continues_across_processes(settings: Settings) -> None:
     assert asked.status == ReplyStatus.CLARIFY  # which operator? the question waits in the conversation
     second = _assistant(settings)  # another process, or the same one after a restart
     assert isinstance(second.sessions, DurableSessions)
+    # the thread stopped at the question asked (LangGraph's interrupt), kept by the store
+    waiting = second.graph.get_state(second.sessions.config("conv-1")).interrupts
+    assert [i.value["missing"] for i in waiting] == ["operator"]
     reply = second.ask("Beta Mobile", session_id="conv-1")
     assert reply.status == ReplyStatus.ANSWERED and reply.operator == "Beta Mobile"
     assert any(c.clause_id == "ARTICLE 4" for c in reply.citations)  # the waiting notice question, answered
@@ -110,7 +113,9 @@ def test_a_half_typed_checkpoint_is_restored_as_a_valid_conversation(tmp_path):
     a = _assistant(settings)
     a.ask("Quel est le préavis de résiliation ?", session_id="typed-1")
     stored = a.sessions.get("typed-1")
-    broken = SessionState.model_construct(**{**stored.model_dump(), "pending": stored.pending.model_dump()})
+    broken = SessionState.model_construct(**{**stored.model_dump(), "slots": stored.slots.model_dump()})
     a.graph.update_state(a.sessions.config("typed-1"), {"session": broken})
-    restored = _assistant(settings).sessions.get("typed-1")
-    assert restored.pending is not None and restored.pending.missing == "operator"
+    again = _assistant(settings)
+    restored = again.sessions.get("typed-1")
+    assert restored.turns == 1 and restored.slots.model_dump() == stored.slots.model_dump()
+    assert again.ask("Quel est le préavis chez Beta Mobile ?", session_id="typed-1").status == ReplyStatus.ANSWERED

@@ -1,66 +1,53 @@
 """`Assistant(settings).ask(question, session_id=None, operator=None) -> Reply`.
 
-One turn: understand -> continue or start a question (session) -> plan -> run tools -> compose
-(offline templates, or the LLM with the offline composer as fallback) -> citation guard -> Reply.
+One turn is one run of the compiled turn graph (graph.py), built once and shared by both modes: understand ->
+route -> (refuse | clarify | retrieve -> calculators -> compose) -> guard -> record, where compose is the
+offline composer or the LLM node (llm.py) with the offline composer as its fallback; a question asked back
+stops the thread at `interrupt()` until the customer's next message resumes it.
 Dependencies (corpus, retriever, calculators, chat model) are injectable so that tests run without the
 embedding model or a network; by default they are loaded lazily from the other packages.
 
 The steps of a turn live in their own modules, mixed into `Assistant`: conversation.py (which needs a message
 asks, what the conversation holds), gathering.py (facts, evidence, calculators, a rule applied to the
 customer's figures), fallback.py (when nothing serves the need), toolsteps.py (retrieval and calculators,
-shared with the LLM path); turn.py holds what one call accumulates.
+shared with the LLM's tools), answering.py (the answer subgraph's steps); turn.py holds what one answer
+accumulates, state.py the graph's typed state.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
+from langgraph.types import Command
 
-from assistant.agent.answer import MAX_FACTS_PER_NEED, FactWriter, NeedAnswer, compose_facts
-from assistant.agent.citations import QuoteVerifier, guard
-from assistant.agent.compose import (
-    Composed,
-    Templates,
-    compose_not_found,
-    compose_simple,
-)
+from assistant.agent.answering import AnswerSteps
+from assistant.agent.checkpoints import DurableSessions, MemorySessions, checkpointer_for
+from assistant.agent.citations import QuoteVerifier
+from assistant.agent.compose import Templates, compose_simple
 from assistant.agent.conversation import ConversationSteps
 from assistant.agent.derive import asks_for
 from assistant.agent.facts import FactBase
 from assistant.agent.fallback import FallbackSteps
 from assistant.agent.gathering import GatheringSteps
-from assistant.agent.planner import (
-    CalcCall,
-    Calculator,
-    Plan,
-    slot_values,
-)
-from assistant.agent.router import Need, NeedCatalog, NeedRouter, load_needs
-from assistant.agent.session import PendingQuestion, SessionState, SessionStore
+from assistant.agent.graph import build_answer_graph, build_turn_graph
+from assistant.agent.llm import LLMNode, build_chat_model
+from assistant.agent.planner import Calculator
+from assistant.agent.router import NeedCatalog, NeedRouter, load_needs
+from assistant.agent.session import PendingQuestion, SessionState
+from assistant.agent.state import TurnContext, TurnState
 from assistant.agent.toolsteps import ToolSteps
-from assistant.agent.turn import Turn, jsonable
-from assistant.agent.understanding import (
-    OperatorMatcher,
-    Slots,
-    Understanding,
-    understand,
-)
+from assistant.agent.turn import Turn
+from assistant.agent.understanding import OperatorMatcher, Slots, Understanding, understand
 from assistant.config import Settings, get_settings
 from assistant.errors import AssistantError
-from assistant.models import (
-    CalcResult,
-    Citation,
-    Passage,
-    PassageOut,
-    Reply,
-    ReplyStatus,
-)
+from assistant.models import Passage, Reply, ReplyStatus
 from assistant.privacy import redact
 
 log = logging.getLogger(__name__)
@@ -90,18 +77,17 @@ def _load_calculators() -> dict[str, Calculator]:
     return dict(CALCULATORS)
 
 
-class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
+class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps, AnswerSteps):
     def __init__(self, settings: Settings | None = None, *, corpus: CorpusLike | None = None,
                  retriever: RetrieverLike | None = None, calculators: Mapping[str, Calculator] | None = None,
-                 chat_model: Any = None, sessions: SessionStore | None = None, today: date | None = None,
+                 chat_model: Any = None, sessions: DurableSessions | None = None, today: date | None = None,
                  embed: Any = None):
         self.settings = settings or get_settings()
         self._corpus = corpus
         self._retriever = retriever
         self._calculators = dict(calculators) if calculators is not None else None
         self._chat_model = chat_model
-        self._llm: Any = None
-        self.sessions: Any = sessions if sessions is not None else _default_sessions(self.settings)
+        self.sessions: DurableSessions = sessions if sessions is not None else _default_sessions(self.settings)
         self.templates = Templates(self.settings.prompts_dir)
         self._today = today
         self._matcher: OperatorMatcher | None = None
@@ -111,6 +97,8 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         self._router: NeedRouter | None = None
         self._facts: FactBase | None = None
         self._graph: Any = None
+        self._answer_graph: Any = None
+        self._graph_lock = threading.Lock()
         # A stand-in retriever (tests) means no embedding model: the router then runs on keywords unless
         # `embed` is given; the real retriever means the product's embedding model routes too.
         self._embed = embed if embed is not None else (None if retriever is not None else "default")
@@ -209,6 +197,7 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         _ = self.matcher, self.verifier, self.calculators, self.services, self.router
         self.facts.warm(self.settings.data_dir / "cache")
         understand("résiliation au 1er mars 2025 depuis 01/01/2024", self.matcher)
+        _ = self.graph
         return self
 
     def today(self) -> date:
@@ -237,22 +226,26 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         return reply
 
     def _ask(self, question: str, state: SessionState, fixed_operator: str | None) -> Reply:
-        """One turn through the compiled turn graph (assistant/agent/graph.py); with a durable store, the
-        conversation's thread is checkpointed once, when the turn ends."""
-        turn = {"question": question, "fixed_operator": fixed_operator, "session": state}
-        if getattr(self.sessions, "checkpointer", None) is None:
-            return self.graph.invoke(turn)["reply"]
-        return self.graph.invoke(turn, {"configurable": {"thread_id": state.session_id}}, durability="exit")["reply"]
+        """One turn through the compiled turn graph (graph.py), checkpointed once, when the turn ends. A thread
+        stopped at the question the assistant asked is resumed with this message; otherwise a turn starts."""
+        graph, config = self.graph, self.sessions.config(state.session_id)
+        message = {"question": question, "fixed_operator": fixed_operator, "session": state}
+        turn: Any = (Command(resume=message) if graph.get_state(config).interrupts
+                     else {**message, "pending": None, "reply": None})
+        out = graph.invoke(turn, config, context=TurnContext(self), durability="exit")
+        return out["reply"]
 
     @property
     def graph(self) -> Any:
-        if self._graph is None:
-            from assistant.agent.graph import build_turn_graph
+        """The turn graph, compiled once (both modes: the LLM node is in it when a chat model is configured)."""
+        with self._graph_lock:
+            if self._graph is None:
+                llm = LLMNode(self._chat_model or build_chat_model(self.settings), self) if self.llm_enabled else None
+                self._answer_graph = build_answer_graph(self, llm)
+                self._graph = build_turn_graph(self, self._answer_graph, self.sessions.checkpointer)
+            return self._graph
 
-            self._graph = build_turn_graph(self, getattr(self.sessions, "checkpointer", None))
-        return self._graph
-
-    def understand_turn(self, turn: dict[str, Any]) -> dict[str, Any]:
+    def understand_turn(self, turn: TurnState) -> dict[str, Any]:
         """The graph's first step: guards, operator, needs, facts of the message; then which branch answers."""
         state: SessionState = turn["session"]
         fixed = turn.get("fixed_operator")
@@ -262,11 +255,10 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
             return {"understanding": u, "branch": "junk"}
         state.language = u.language
         if u.injection:
-            state.pending = None
-            return {"understanding": u, "branch": "refuse_injection"}
+            return {"understanding": u, "branch": "refuse_injection", "pending": None}
         operator = self._operator(u, state, fixed)
-        pending = state.pending
-        needs, text, hits, alternatives = self._needs(u, state)
+        pending = turn.get("pending")
+        needs, text, hits, alternatives = self._needs(u, state, pending)
         resumed = text != u.text  # this message adds facts to the question asked before
         u = self._place_dates(u, needs, pending if resumed else None)
         u = self._merge_slots(u, state, resumed)
@@ -277,8 +269,7 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
                                                    or needs[0].action == "refuse" or not hits)
         base = {"understanding": u, "operator": operator, "alternatives": alternatives, "note": ""}
         if off_topic and not resumed and not u.operators:
-            state.pending = None
-            return {**base, "branch": "refuse"}
+            return {**base, "branch": "refuse", "pending": None}
         if not resumed and ((needs and needs[0].action == "smalltalk") or u.intent == "smalltalk"):
             return {**base, "branch": "smalltalk"}
         needs = [n for n in needs if n.action == "answer"]
@@ -287,8 +278,7 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         base.update(understanding=u, needs=needs)
         outside = self._outside_corpus(u, operator, fixed)
         if outside is not None:
-            state.pending = None
-            return {**base, "branch": "outside", "reply": outside}
+            return {**base, "branch": "outside", "reply": outside, "pending": None}
         if operator is None:
             operator, note = self._infer_operator(u)
             if operator:
@@ -296,33 +286,59 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
             base.update(operator=operator, note=note)
         if not needs:
             return {**base, "branch": "unrouted"}
-        return {**base, "branch": "ask_operator" if operator is None else "answer"}
+        if operator is None:
+            return {**base, "branch": "clarify"}
+        return {**base, "branch": "compare" if len(self._compared_operators(u, operator)) > 1 else "answer"}
 
-    def reply_for_branch(self, branch: str, turn: dict[str, Any]) -> Reply:
-        """The graph's last step: the reply of the branch `understand_turn` chose."""
-        state: SessionState = turn["session"]
-        u: Understanding = turn["understanding"]
-        operator, needs = turn.get("operator"), turn.get("needs") or []
-        if branch == "junk":
-            return self._simple(state.language or u.language, "junk", ReplyStatus.CLARIFY, "other")
-        if branch in ("refuse", "refuse_injection"):
-            return self._simple(u.language, branch, ReplyStatus.REFUSED, "out_of_scope")
-        if branch == "smalltalk":
-            return self._simple(u.language, "smalltalk", ReplyStatus.ANSWERED, "smalltalk")
-        if branch == "outside":
-            return turn["reply"]  # worded when `understand_turn` found it
-        if branch == "unrouted":
-            return self._unrouted(u, state, operator, turn.get("note", ""))
-        if branch == "ask_operator":
-            state.pending = PendingQuestion(text=u.text, intent=u.intent, missing="operator",
-                                            needs=[n.id for n in needs])
-            text = self.templates.get(u.language, "ask_operator", operators=", ".join(self.corpus.operators()))
-            return Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY, intent=u.intent,
-                         language=u.language)
-        compared = self._compared_operators(u, operator)
-        if len(compared) > 1:
-            return self._compare(u, state, needs, compared, turn.get("note", ""))
-        return self._answer_needs(u, state, needs, operator, turn.get("note", ""), turn.get("alternatives") or [])
+    def simple_step(self, branch: str) -> Callable[[TurnState], dict[str, Any]]:
+        """The node of a branch answered by one template (or by the reply `understand_turn` worded)."""
+        def node(turn: TurnState) -> dict[str, Any]:
+            u, state = turn["understanding"], turn["session"]
+            if branch == "junk":
+                return {"reply": self._simple(state.language or u.language, "junk", ReplyStatus.CLARIFY, "other")}
+            if branch in ("refuse", "refuse_injection"):
+                return {"reply": self._simple(u.language, branch, ReplyStatus.REFUSED, "out_of_scope")}
+            if branch == "smalltalk":
+                return {"reply": self._simple(u.language, "smalltalk", ReplyStatus.ANSWERED, "smalltalk")}
+            return {"reply": turn["reply"]}  # outside: worded when `understand_turn` found it
+
+        node.__name__ = f"branch_{branch}"
+        return node
+
+    def unrouted_step(self, turn: TurnState) -> dict[str, Any]:
+        """The router abstained: a reply, or the need the evidence clearly points to (answered next)."""
+        u = turn["understanding"]
+        found = self._unrouted(u, turn["session"], turn.get("operator"), turn.get("note", ""))
+        if isinstance(found, Reply):
+            return {"reply": found}
+        return {"reply": None, "needs": [found], "alternatives": [],
+                "understanding": u.model_copy(update={"intent": found.intent})}
+
+    def clarify_step(self, turn: TurnState) -> dict[str, Any]:
+        """Which operator? The question waits for the customer's answer (the graph stops after recording)."""
+        u, needs = turn["understanding"], turn.get("needs") or []
+        pending = PendingQuestion(text=u.text, intent=u.intent, missing="operator", needs=[n.id for n in needs])
+        text = self.templates.get(u.language, "ask_operator", operators=", ".join(self.corpus.operators()))
+        return {"pending": pending, "reply": Reply(answer=text, reply_to_customer=text, status=ReplyStatus.CLARIFY,
+                                                   intent=u.intent, language=u.language)}
+
+    def compare_step(self, turn: TurnState) -> dict[str, Any]:
+        """One answer per operator compared (the answer subgraph for each), each under the operator's name."""
+        u = turn["understanding"]
+        operators = self._compared_operators(u, turn.get("operator"))
+        runs = [self._answer_graph.invoke({**turn, "operator": op, "note": "", "alternatives": []},
+                                          context=TurnContext(self)) for op in operators]
+        replies: list[Reply] = [r["reply"] for r in runs]
+        answered = [r for r in replies if r.status == ReplyStatus.ANSWERED]
+        status = ReplyStatus.ANSWERED if answered else replies[0].status
+        sections = [f"**{op}**\n\n{r.answer}" for op, r in zip(operators, replies, strict=True)]
+        pasted = [f"{op} : {r.reply_to_customer or ''}".strip() for op, r in zip(operators, replies, strict=True)]
+        reply = replies[0].model_copy(update={
+            "answer": "\n\n".join([p for p in (turn.get("note", ""), *sections) if p]), "status": status,
+            "operator": None, "reply_to_customer": "\n\n".join(pasted),
+            "citations": [c for r in replies for c in r.citations],
+            "tools": [t for r in replies for t in r.tools], "passages": [p for r in replies for p in r.passages]})
+        return {"reply": reply, "pending": runs[-1].get("pending")}
 
     def _compared_operators(self, u: Understanding, operator: str | None) -> list[str]:
         """The operators a question compares ("PX vs CMI", "chez Crossing et chez CMI"): two or more named in
@@ -332,20 +348,6 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
             return [operator] if operator else []
         return named
 
-    def _compare(self, u: Understanding, state: SessionState, needs: list[Need], operators: list[str],
-                 note: str) -> Reply:
-        """One answer per operator compared, each under the operator's name, through the same answer path."""
-        replies = [self._answer_needs(u, state, needs, op, "") for op in operators]
-        answered = [r for r in replies if r.status == ReplyStatus.ANSWERED]
-        status = ReplyStatus.ANSWERED if answered else replies[0].status
-        sections = [f"**{op}**\n\n{r.answer}" for op, r in zip(operators, replies, strict=True)]
-        pasted = [f"{op} : {r.reply_to_customer or ''}".strip() for op, r in zip(operators, replies, strict=True)]
-        return replies[0].model_copy(update={
-            "answer": "\n\n".join([p for p in (note, *sections) if p]), "status": status, "operator": None,
-            "reply_to_customer": "\n\n".join(pasted),
-            "citations": [c for r in replies for c in r.citations],
-            "tools": [t for r in replies for t in r.tools], "passages": [p for r in replies for p in r.passages]})
-
     # ------------------------------------------------------------------ replies
 
     def _simple(self, language: str, key: str, status: ReplyStatus, intent: str, **values: Any) -> Reply:
@@ -353,94 +355,11 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps):
         return Reply(answer=composed.answer, reply_to_customer=composed.reply_to_customer, status=status,
                      intent=intent, language=language)  # type: ignore[arg-type]
 
-    def _answer_needs(self, u: Understanding, state: SessionState, needs: list[Need], operator: str,
-                      note: str, alternatives: Sequence[Need] = ()) -> Reply:
-        turn = Turn()
-        topic = self.matcher.strip(u.text)
-        hints = " ".join(n.query_hint for n in needs).strip()
-        query = f"{topic} {hints}".strip()
-        # with the need's hints: the passages shown (hints match words, the question's embedding is shared)
-        passages = self._retrieve(topic or u.text, operator, turn, hints=hints)
-        # the question's own words for the evidence: the hints would only confirm the router's choice
-        plain = self._retrieve(topic or u.text, operator, turn) if hints else passages
-        values = slot_values(u, operator, self.services.get(operator, []))
-        if "service" in values:
-            state.service = (operator, values["service"])
-        elif state.service and state.service[0] == operator:  # named in an earlier turn
-            values["service"] = state.service[1]
-        needs, support, top = self._fact_evidence(u, needs, operator, values, topic or u.text, plain)
-        answers = [self._gather(need, u, operator, values, turn, support, top) for need in needs]
-        shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
-        if top is not None and top not in shown and not any(a.results for a in answers):
-            # the fact the evidence points to is said too, after the need's own facts; first when the
-            # customer's figures apply to it (their figures say it is the rule they are asking about) or
-            # when the routed need could only ask for a figure (the rule answers; computing becomes an offer)
-            extra = self._derived(NeedAnswer(need=needs[0], facts=[top]), u, operator)
-            if extra.results or any(a.missing for a in answers):
-                for a in answers:
-                    a.must_ask = False
-                answers = [extra, *answers]
-            else:
-                answers = [*answers, extra]
-        state.last_needs, state.last_text = [n.id for n in needs], u.text
-        missing = next((a for a in answers if a.missing), None)
-        state.pending = (PendingQuestion(text=u.text, intent=needs[0].intent, missing=missing.missing_slot,
-                                         needs=[n.id for n in needs]) if missing else None)
-        plan = Plan(action="answer", intent=needs[0].intent, operator=operator, query=query,
-                    calls=[CalcCall(name=name, payload=jsonable(values)) for a in answers for name, _, _ in a.results])
-        results = [(name, result) for a in answers for name, _, result in a.results]
-        composed: Composed | None = None
-        if self.llm_enabled:
-            composed = self._llm_compose(u, plan, turn, results)
-        if composed is None:
-            writer = FactWriter(self.templates, u.language, operator, lambda src: self._cite_source(operator, src))
-            composed = compose_facts(writer, answers, note, figure_wanted=asks_for(self.lexicon, "figure", u.text))
-            for c in composed.citations if composed else []:
-                turn.evidence.allow([(c.doc_id, c.clause_id)])
-            if composed is not None and composed.status != ReplyStatus.CLARIFY:
-                composed = self._see_also(composed, u, needs[0], passages)
-        if composed is None and not self.llm_enabled:
-            composed = self._next_need(u, operator, values, turn, alternatives, note)
-        if composed is None:
-            composed = self._fallback(u, needs[0], operator, passages, note)
-        return self._finish(composed, u, operator, needs[0].intent, turn)
 
-    def _finish(self, composed: Composed, u: Understanding, operator: str, intent: str, turn: Turn) -> Reply:
-        """The citation guard, then the Reply: an answer left without a verifiable quote would be a guess."""
-        citations = guard(composed.citations, turn.evidence, self.verifier)
-        if not citations and composed.status == ReplyStatus.ANSWERED:
-            composed = compose_not_found(self.templates, u.language, operator, [])
-        return Reply(
-            answer=composed.answer, reply_to_customer=composed.reply_to_customer, status=composed.status,
-            intent=intent, language=u.language, operator=operator, citations=citations, tools=turn.tools,
-            passages=[PassageOut(doc_id=p.doc_id, clause_id=p.clause_id, part=p.chunk.part, title=p.chunk.title,
-                                 text=p.chunk.text, score=p.score) for p in turn.passages],
-        )
-
-    def _llm_compose(self, u: Understanding, plan: Plan, turn: Turn,
-                     results: Sequence[tuple[str, CalcResult]]) -> Composed | None:
-        from assistant.agent.llm import LLMComposer
-
-        if self._llm is None:
-            self._llm = LLMComposer(self)
-        try:
-            return self._llm.compose(u, plan, turn, results)
-        except Exception as exc:  # any endpoint/model failure: the offline composer answers instead
-            log.warning("LLM path failed, falling back to the offline composer: %s", exc)
-            return None
-
-    @staticmethod
-    def _single_operator(citations: Sequence[Citation]) -> str | None:
-        ops = {c.operator for c in citations}
-        return ops.pop() if len(ops) == 1 else None
-
-
-def _default_sessions(settings: Settings) -> Any:
+def _default_sessions(settings: Settings) -> DurableSessions:
     """The conversation store the settings ask for: durable (SQLite file, PostgreSQL) or in the process."""
-    from assistant.agent.checkpoints import DurableSessions, checkpointer_for
-
     saver = checkpointer_for(settings)
-    return SessionStore() if saver is None else DurableSessions(saver, settings.conversation_days)
+    return MemorySessions() if saver is None else DurableSessions(saver, settings.conversation_days)
 
 
 def _query_embedder(settings: Settings) -> Any:

@@ -4,7 +4,8 @@
   process on the same machine, continues every conversation.
 - PostgreSQL when `ASSISTANT_DATABASE_URL` is a `postgresql://` URL: LangGraph's Postgres saver, shared by any
   number of app processes or replicas.
-- `memory`: in the process only (tests that inject their own store).
+- `memory`: LangGraph's in-memory saver, in the process only; the least recently used of `max_sessions`
+  conversations are forgotten so a long-running process cannot grow without limit.
 
 A conversation is a graph thread (`thread_id` = session id); its `session` channel is the SessionState the
 next turn starts from. What the customer typed reaches the graph already redacted (assistant/privacy.py), so
@@ -19,10 +20,12 @@ import os
 import sqlite3
 import threading
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import ValidationError
 
@@ -140,3 +143,22 @@ class DurableSessions:
 
     def __len__(self) -> int:
         return len({item.config["configurable"]["thread_id"] for item in self.checkpointer.list(None)})
+
+
+class MemorySessions(DurableSessions):
+    """Conversations in this process only (LangGraph's in-memory saver); the least recently used are forgotten."""
+
+    def __init__(self, max_sessions: int = 2000):
+        super().__init__(InMemorySaver(serde=_serde()))
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._max = max_sessions
+
+    def get(self, session_id: str | None) -> SessionState:
+        state = super().get(session_id)
+        with self._lock:
+            self._recent[state.session_id] = None
+            self._recent.move_to_end(state.session_id)
+            while len(self._recent) > self._max:
+                oldest, _ = self._recent.popitem(last=False)
+                self.checkpointer.delete_thread(oldest)
+        return state

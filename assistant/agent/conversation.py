@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 class ConversationSteps:
     # ------------------------------------------------------------------ understanding: needs
 
-    def _needs(self, u: Understanding, state: SessionState) -> tuple[list[Need], str, int, list[Need]]:
+    def _needs(self, u: Understanding, state: SessionState,
+               pending: PendingQuestion | None) -> tuple[list[Need], str, int, list[Need]]:
         """The needs of this turn and the text they are about. A message that only adds facts (an operator,
-        a date, a fee) to a pending or just-answered question continues it; a new question replaces it."""
+        a date, a fee) to the pending (`pending`: what the assistant asked) or just-answered question continues
+        it; a new question replaces it."""
         fill = self._fill(u)
         routing = self.router.route(u.text, fill=fill)
         needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
@@ -36,11 +38,11 @@ class ConversationSteps:
             # contract words after a greeting ("Bonjour, on veut annuler..."): the greeting is not the question
             routing = self.router.route(u.text, fill=fill, allowed=self._answer_ids)
             needs = [n for n in (self.catalog.get(i) for i in routing.needs) if n is not None]
-        previous_text = state.pending.text if state.pending else state.last_text
+        previous_text = pending.text if pending else state.last_text
         if previous_text and needs and len(u.text.split()) <= self.catalog.router.context_max_words:
             needs = self._in_context(u, needs, routing, previous_text, fill)
         carries_facts = bool(u.operators) or bool(u.slots.filled()) or bool(u.slots.other_dates)
-        previous = state.pending.needs if state.pending else state.last_needs
+        previous = pending.needs if pending else state.last_needs
         # a short message of facts continues the question before it, unless the router is confident it asks
         # something else ("résil anticipée au 01/10, il doit combien ?" after a question on the term)
         confident_elsewhere = bool(needs) and needs[0].id not in previous and bool(routing.ranked) \
@@ -52,7 +54,7 @@ class ConversationSteps:
         follow_up = previous and carries_facts and (
             not needs or len(u.text.split()) <= 10 and routing.ranked and routing.ranked[0].keywords == 0
             and not confident_elsewhere
-            or (needs and needs[0].action != "answer") or self._answers_pending(u, state) or fits_previous)
+            or (needs and needs[0].action != "answer") or self._answers_pending(u, pending) or fits_previous)
         if follow_up:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:
@@ -93,9 +95,8 @@ class ConversationSteps:
         return {n.id for n in self.catalog.needs if n.action == "answer"}
 
     @staticmethod
-    def _answers_pending(u: Understanding, state: SessionState) -> bool:
+    def _answers_pending(u: Understanding, pending: PendingQuestion | None) -> bool:
         """The message gives the one fact the assistant asked for (a short answer, not a new question)."""
-        pending = state.pending
         if pending is None or len(u.text.split()) > 15:
             return False
         if pending.missing == "operator":

@@ -134,17 +134,18 @@ class FallbackSteps:
     def lexicon(self) -> Lexicon:
         return load_lexicon(str(self.settings.knowledge_dir / "lexicon.yaml"))
 
-    def _unrouted(self, u: Understanding, state: SessionState, operator: str | None, note: str) -> Reply:
+    def _unrouted(self, u: Understanding, state: SessionState, operator: str | None, note: str) -> Reply | Need:
         """The router abstained: refuse what is plainly off-topic, answer honestly from the closest clause
-        when the operator is known, otherwise ask what the customer wants to know."""
+        when the operator is known, otherwise ask what the customer wants to know; or the need the evidence
+        clearly points to, which the answer steps then answer."""
         if u.intent == "out_of_scope" and not u.operators:
             return self._simple(u.language, "refuse", ReplyStatus.REFUSED, "out_of_scope")
         if operator is None:
             return self._simple(u.language, "abstain", ReplyStatus.CLARIFY, "other")
         turn = Turn()
         query = self.matcher.strip(u.text) or u.text
-        passages = self._retrieve(query, operator, turn)
+        passages = self.retrieve(query, operator, turn)
         need = self._evidence_need(u, operator, passages)
         if need is not None:
-            return self._answer_needs(u.model_copy(update={"intent": need.intent}), state, [need], operator, note)
+            return need
         return self._finish(self._fallback(u, None, operator, passages, note), u, operator, "other", turn)

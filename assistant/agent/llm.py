@@ -1,14 +1,15 @@
-"""LLM mode (opt-in): a LangChain `create_agent` (LangGraph) agent with the same tools as the offline plan.
+"""LLM mode (opt-in): the compose step of the answer graph written by a chat model with tools.
 
-Understanding, refusals and clarifying questions stay with the shared (offline) logic, so a configured LLM
-makes answers better worded, not different in behaviour. The agent gets the retriever and the calculators as
-tools, answers through a structured `FinalAnswer` tool call, and everything it cites goes through the
-citation guard: a citation must point to a clause retrieved or computed in this turn and its quote must be
-an exact substring of the normalised source. Unverifiable quotes are removed from the text too. Then the prose
-guard (prose_guard.py) removes every sentence that no verified quote or calculator result of the turn
-supports (figures compared exactly), so a model that follows an injection cannot state "gratuit, sans
-préavis" next to a real clause. When nothing verifiable, or no supported sentence that says something, is
-left, `compose` returns None and the caller answers with the offline composer.
+Understanding, refusals and clarifying questions stay with the shared graph, so a configured LLM makes answers
+better worded, not different in behaviour. The model is bound once (`bind_tools`) to the retriever and the
+calculators, which run in a LangGraph `ToolNode` and read what they need (the turn's record, the operator)
+from the graph's state and the run-time context; it answers through a structured `FinalAnswer` tool call.
+Everything it cites goes through the citation guard: a citation must point to a clause retrieved or computed
+in this turn and its quote must be an exact substring of the normalised source. Unverifiable quotes are
+removed from the text too. Then the prose guard (prose_guard.py) removes every sentence that no verified
+quote or calculator result of the turn supports (figures compared exactly), so a model that follows an
+injection cannot state "gratuit, sans préavis" next to a real clause. A model error, nothing verifiable, or no
+supported sentence that says something left: the graph takes its fallback edge to the offline composer.
 """
 
 from __future__ import annotations
@@ -16,28 +17,28 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain.tools import ToolRuntime
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from assistant.agent.citations import guard
-from assistant.agent.compose import Composed, citation_label, customer_reply, render_quotes
-from assistant.agent.planner import Plan
+from assistant.agent.citations import QuoteVerifier, guard
+from assistant.agent.compose import Composed, Templates, customer_reply, render_quotes
+from assistant.agent.planner import Calculator, Plan
 from assistant.agent.prose_guard import QUOTED, ProseGuard
+from assistant.agent.state import AnswerState, TurnContext
+from assistant.agent.turn import Turn
 from assistant.agent.understanding import Understanding
 from assistant.errors import AssistantError, InputError
-from assistant.models import CalcResult, Citation, ReplyStatus
-
-if TYPE_CHECKING:
-    from assistant.agent.assistant import Assistant, Turn
+from assistant.models import Citation, Passage, ReplyStatus
 
 log = logging.getLogger(__name__)
 
 ANSWER_TOOL = "FinalAnswer"
-_QUOTED = QUOTED
+MAX_MODEL_CALLS = 6  # searches and calculations before the answer; a model that never answers falls back
 
 
 class LLMCitation(BaseModel):
@@ -55,11 +56,6 @@ class FinalAnswer(BaseModel):
     citations: list[LLMCitation] = Field(default_factory=list)
 
 
-class SearchInput(BaseModel):
-    query: str = Field(description="What to look for in the T&C, in French or English")
-    operator: str | None = Field(None, description="Operator name to restrict the search to")
-
-
 def build_chat_model(settings: Any) -> Any:
     """ChatOpenAI on any OpenAI-compatible endpoint (OpenAI, Mistral, Ollama, vLLM, llama.cpp server)."""
     from langchain_openai import ChatOpenAI
@@ -68,78 +64,120 @@ def build_chat_model(settings: Any) -> Any:
                       timeout=settings.llm_timeout_s, temperature=0, max_retries=1)
 
 
-class LLMComposer:
-    def __init__(self, assistant: Assistant):
-        self.assistant = assistant
-        self.model = assistant._chat_model or build_chat_model(assistant.settings)
-        self.prose_guard = ProseGuard.from_knowledge(assistant.settings.knowledge_dir)
+# ---------------------------------------------------------------------- tools (state and context injected)
 
-    # ------------------------------------------------------------------ tools bound to one turn
 
-    def tools(self, turn: Turn, operator: str | None) -> list[BaseTool]:
-        a, default_operator = self.assistant, operator
+def search_clauses(query: str, runtime: ToolRuntime[TurnContext], operator: str | None = None) -> str:
+    """Search the operators' T&C clauses. Returns clauses with doc_id, clause_id and exact text."""
+    turn: Turn = runtime.state["turn"]
+    try:
+        passages = runtime.context.services.retrieve(query, operator or runtime.state.get("operator"), turn)
+    except AssistantError as exc:  # unknown operator, empty query: let the model correct itself
+        return json.dumps({"error": str(exc)})
+    return json.dumps([{"doc_id": p.doc_id, "clause_id": p.clause_id, "part": p.chunk.part,
+                        "operator": p.chunk.operator, "title": p.chunk.title, "text": p.chunk.text}
+                       for p in passages], ensure_ascii=False)
 
-        def search(query: str, operator: str | None = operator) -> str:
-            try:
-                passages = a._retrieve(query, operator or default_operator, turn)
-            except AssistantError as exc:  # unknown operator, empty query: let the model correct itself
-                return json.dumps({"error": str(exc)})
-            return json.dumps([{"doc_id": p.doc_id, "clause_id": p.clause_id, "part": p.chunk.part,
-                                "operator": p.chunk.operator, "title": p.chunk.title, "text": p.chunk.text}
-                               for p in passages], ensure_ascii=False)
 
-        tools: list[BaseTool] = [StructuredTool.from_function(
-            func=search, name="search_clauses", args_schema=SearchInput,
-            description="Search the operators' T&C clauses. Returns clauses with doc_id, clause_id and exact text.")]
-        for name, calc in a.calculators.items():
-            tools.append(StructuredTool.from_function(
-                func=self._calculator_func(name, turn), name=name, args_schema=calc.input_model,
-                description=calc.description or calc.title_en))
-        return tools
+class SearchInput(BaseModel):
+    query: str = Field(description="What to look for in the T&C, in French or English")
+    operator: str | None = Field(None, description="Operator name to restrict the search to")
 
-    def _calculator_func(self, name: str, turn: Turn):  # noqa: ANN202 - a closure per calculator
-        def run(**payload: Any) -> str:
-            try:
-                result = self.assistant._run_calculator(name, payload, turn)
-            except InputError as exc:
-                return json.dumps({"error": str(exc), "field": exc.field})
-            return result.model_dump_json()
-        return run
 
-    # ------------------------------------------------------------------ one answer
+def calculator_tool(name: str, calc: Calculator) -> BaseTool:
+    """The calculator `name` as a tool: the model gives its inputs, the turn's record comes from the state."""
 
-    def system_prompt(self, u: Understanding, plan: Plan) -> str:
-        path = self.assistant.settings.prompts_dir / "system_llm.md"
-        facts = json.dumps({k: str(v) for k, v in u.slots.filled().items() if k != "other_dates"}, ensure_ascii=False)
-        return path.read_text(encoding="utf-8").format(
-            operators=", ".join(self.assistant.corpus.operators()), operator=plan.operator or "unknown",
-            facts=facts, language_name="French" if u.language == "fr" else "English", answer_tool=ANSWER_TOOL)
+    def run(runtime: ToolRuntime[TurnContext], **payload: Any) -> str:
+        try:
+            result = runtime.context.services.run_calculator(name, payload, runtime.state["turn"])
+        except InputError as exc:
+            return json.dumps({"error": str(exc), "field": exc.field})
+        return result.model_dump_json()
 
-    def compose(self, u: Understanding, plan: Plan, turn: Turn,
-                results: Sequence[tuple[str, CalcResult]]) -> Composed | None:
-        from langchain.agents import create_agent
-        from langchain.agents.structured_output import ToolStrategy
+    return StructuredTool.from_function(func=run, name=name, args_schema=calc.input_model,
+                                        description=calc.description or calc.title_en)
 
-        agent = create_agent(self.model, self.tools(turn, plan.operator), system_prompt=self.system_prompt(u, plan),
-                             response_format=ToolStrategy(FinalAnswer))
-        context = self._context(turn, results)
-        state = agent.invoke({"messages": [HumanMessage(content=f"{u.text}\n\n{context}".strip())]},
-                             config={"recursion_limit": 16})
-        final = state.get("structured_response")
-        if isinstance(final, FinalAnswer):
-            text, status, raw = final.answer, final.status, [(c.doc_id, c.clause_id, c.quote) for c in final.citations]
-        else:  # a model without tool calling: take its text and the quotes it contains
-            text = _last_text(state.get("messages", []))
-            status, raw = "answered", []
+
+def build_tools(calculators: Mapping[str, Calculator]) -> list[BaseTool]:
+    search = StructuredTool.from_function(func=search_clauses, name="search_clauses", args_schema=SearchInput,
+                                          description=search_clauses.__doc__ or "")
+    return [search, *(calculator_tool(name, calc) for name, calc in calculators.items())]
+
+
+# ---------------------------------------------------------------------- the node
+
+
+class ComposeServices(Protocol):
+    """What the LLM node uses of the assistant to check and render an answer."""
+
+    settings: Any
+    templates: Templates
+
+    @property
+    def verifier(self) -> QuoteVerifier: ...
+
+    @property
+    def calculators(self) -> dict[str, Calculator]: ...
+
+    def operators(self) -> list[str]: ...
+
+    def doc_title(self, doc_id: str) -> str: ...
+
+    def with_doc_title(self, citations: Sequence[Citation]) -> list[Citation]: ...
+
+    def citation_from(self, passage: Passage, quote: str) -> Citation: ...
+
+
+class LLMNode:
+    """The model bound once to the tools; `call` and `verify` are nodes of the answer graph."""
+
+    def __init__(self, model: Any, services: ComposeServices):
+        self.services = services
+        self.tools = build_tools(services.calculators)
+        self.model = model.bind_tools([*self.tools, FinalAnswer])
+        self.prose_guard = ProseGuard.from_knowledge(services.settings.knowledge_dir)
+
+    def call(self, state: AnswerState) -> dict[str, Any]:
+        """One model call; the first one is sent the rules, the question and the plan's evidence."""
+        sent = list(state.get("messages") or [])
+        new = [] if sent else [SystemMessage(content=self.system_prompt(state["understanding"], state["plan"])),
+                               HumanMessage(content=self._question(state))]
+        calls = state.get("model_calls", 0) + 1
+        try:
+            reply = self.model.invoke([*sent, *new])
+        except Exception as exc:  # any endpoint/model failure: the fallback edge to the offline composer
+            log.warning("LLM call failed, the offline composer answers: %s", exc)
+            return {"messages": new, "model_calls": calls, "composed": None}
+        return {"messages": [*new, reply], "model_calls": calls}
+
+    @staticmethod
+    def next_step(state: AnswerState) -> Literal["tools", "verify", "offline"]:
+        """After a model call: its tools, the check of its answer, or the offline composer (no reply)."""
+        last = (state.get("messages") or [None])[-1]
+        if not isinstance(last, AIMessage):
+            return "offline"
+        names = {c["name"] for c in last.tool_calls}
+        if names and ANSWER_TOOL not in names and state.get("model_calls", 0) < MAX_MODEL_CALLS:
+            return "tools"
+        return "verify"
+
+    def verify(self, state: AnswerState) -> dict[str, Any]:
+        """The model's answer with only verified citations and supported sentences, or None (offline answers)."""
+        return {"composed": self._checked(state)}
+
+    def _checked(self, state: AnswerState) -> Composed | None:
+        u, turn, results = state["understanding"], state["turn"], state.get("results") or []
+        text, status, raw = _final_answer(state.get("messages") or [])
+        a = self.services
         citations = self._citations(raw, text, turn)
-        citations += [c for _, r in results for c in self.assistant._with_doc_title(r.citations)]
-        verified = guard(citations, turn.evidence, self.assistant.verifier)
+        citations += [c for _, r in results for c in a.with_doc_title(r.citations)]
+        verified = guard(citations, turn.evidence, a.verifier)
         if not verified:
             return None
         text = self._guard_prose(self._strip_unverified_quotes(text, turn), verified, turn, u.text)
         if text is None:
             return None
-        t, lang = self.assistant.templates, u.language
+        t, lang = a.templates, u.language
         answer = "\n\n".join([text.strip(), t.get(lang, "sources_heading"), *render_quotes(t, lang, verified)])
         lead = text.strip().split("\n\n")[0]
         return Composed(answer, customer_reply(t, lang, lead, verified),
@@ -147,18 +185,25 @@ class LLMComposer:
 
     # ------------------------------------------------------------------ helpers
 
+    def system_prompt(self, u: Understanding, plan: Plan) -> str:
+        path = self.services.settings.prompts_dir / "system_llm.md"
+        facts = json.dumps({k: str(v) for k, v in u.slots.filled().items() if k != "other_dates"}, ensure_ascii=False)
+        return path.read_text(encoding="utf-8").format(
+            operators=", ".join(self.services.operators()), operator=plan.operator or "unknown",
+            facts=facts, language_name="French" if u.language == "fr" else "English", answer_tool=ANSWER_TOOL)
+
     @staticmethod
-    def _context(turn: Turn, results: Sequence[tuple[str, CalcResult]]) -> str:
-        """Evidence the offline plan already gathered, so even a model that calls no tool has it."""
-        lines = []
-        for name, r in results:
-            lines.append(f"[calculator {name}] {r.model_dump_json(exclude={'citations'})}")
-        for p in turn.passages[:5]:
-            lines.append(f"[clause doc_id={p.doc_id} clause_id={p.clause_id}] {p.chunk.text[:1200]}")
-        return ("Retrieved evidence:\n" + "\n".join(lines)) if lines else ""
+    def _question(state: AnswerState) -> str:
+        """The question with the evidence the plan already gathered, so even a model that calls no tool has it."""
+        lines = [f"[calculator {name}] {r.model_dump_json(exclude={'citations'})}"
+                 for name, r in state.get("results") or []]
+        lines += [f"[clause doc_id={p.doc_id} clause_id={p.clause_id}] {p.chunk.text[:1200]}"
+                  for p in state["turn"].passages[:5]]
+        context = ("Retrieved evidence:\n" + "\n".join(lines)) if lines else ""
+        return f"{state['understanding'].text}\n\n{context}".strip()
 
     def _citations(self, raw: list[tuple[str, str, str]], text: str, turn: Turn) -> list[Citation]:
-        a = self.assistant
+        a = self.services
         out: list[Citation] = []
         for doc_id, clause_id, quote in raw:
             passage = next((p for p in turn.passages if p.doc_id == doc_id
@@ -166,9 +211,9 @@ class LLMComposer:
             operator = passage.chunk.operator if passage else ""
             out.append(Citation(doc_id=doc_id, operator=operator, clause_id=clause_id,
                                 part=passage.chunk.part if passage else None,
-                                doc_title=a._doc_title(doc_id), quote=quote))
+                                doc_title=a.doc_title(doc_id), quote=quote))
         # Quotes written inline ("« ... »") are cited too when a retrieved passage holds them.
-        for m in _QUOTED.finditer(text):
+        for m in QUOTED.finditer(text):
             quote = next(g for g in m.groups() if g)
             for p in turn.passages:
                 span = a.verifier.locate(p.doc_id, quote)
@@ -179,7 +224,7 @@ class LLMComposer:
 
     def _guard_prose(self, text: str, verified: Sequence[Citation], turn: Turn, question: str) -> str | None:
         """The prose without its unsupported sentences; None when no supported sentence says anything."""
-        calculators = set(self.assistant.calculators)
+        calculators = set(self.services.calculators)
         calls = [{"input": t.input, "output": t.output} for t in turn.tools if t.name in calculators]
         names = [name for c in verified for name in (c.operator, c.doc_title, c.title)]
         support = self.prose_guard.support([c.quote for c in verified], calls, names, user_text=question)
@@ -195,12 +240,31 @@ class LLMComposer:
 
     def _strip_unverified_quotes(self, text: str, turn: Turn) -> str:
         docs = {p.doc_id for p in turn.passages} | {d for d, _ in turn.evidence.clauses}
+        verifier = self.services.verifier
 
         def keep(m: re.Match[str]) -> str:
             quote = next(g for g in m.groups() if g)
-            ok = any(self.assistant.verifier.locate(d, quote) for d in docs)
+            ok = any(verifier.locate(d, quote) for d in docs)
             return m.group(0) if ok else "[…]"
-        return _QUOTED.sub(keep, text)
+        return QUOTED.sub(keep, text)
+
+
+def _final_answer(messages: Sequence[Any]) -> tuple[str, str, list[tuple[str, str, str]]]:
+    """The model's structured answer (its `FinalAnswer` call); a model without tool calling: its last text and
+    no explicit citations (the quotes it wrote inline are still looked up)."""
+    for m in reversed(messages):
+        if not isinstance(m, AIMessage):
+            continue
+        for call in m.tool_calls:
+            if call["name"] != ANSWER_TOOL:
+                continue
+            try:
+                final = FinalAnswer.model_validate(call["args"])
+            except ValidationError as exc:
+                log.warning("the model's %s did not validate: %s", ANSWER_TOOL, exc.error_count())
+                continue
+            return final.answer, final.status, [(c.doc_id, c.clause_id, c.quote) for c in final.citations]
+    return _last_text(messages), "answered", []
 
 
 def _last_text(messages: Sequence[Any]) -> str:
@@ -210,4 +274,4 @@ def _last_text(messages: Sequence[Any]) -> str:
     return ""
 
 
-__all__ = ["FinalAnswer", "LLMComposer", "build_chat_model", "citation_label"]
+__all__ = ["FinalAnswer", "LLMNode", "build_chat_model", "build_tools", "search_clauses"]

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class ToolSteps:
     # ------------------------------------------------------------------ tools (shared with the LLM path)
 
-    def _retrieve(self, query: str, operator: str | None, turn: Turn, k: int | None = None,
+    def retrieve(self, query: str, operator: str | None, turn: Turn, k: int | None = None,
                   hints: str = "") -> list[Passage]:
         k = k or self.settings.retrieval_k
         passages = self.retriever.retrieve(query, k=k, operator=operator, hints=hints)
@@ -42,12 +42,12 @@ class ToolSteps:
         needs_service = "service" in self.calculators[name].input_model.model_fields and "service" not in payload
         services = [key for key, _ in self.services.get(operator or "", [])]
         if not needs_service or len(services) < 2:
-            return self._run_calculator(name, payload, turn)
+            return self.run_calculator(name, payload, turn)
         results: list[CalcResult] = []
         errors: list[InputError] = []
         for key in services:
             try:
-                results.append(self._run_calculator(name, {**payload, "service": key}, turn))
+                results.append(self.run_calculator(name, {**payload, "service": key}, turn))
             except InputError as exc:  # this service needs a fact the customer did not give: no figure to compare
                 errors.append(exc)
         figures = {(r.amount, r.result_date, r.status, str(r.values.get("known_subtotal"))) for r in results}
@@ -60,7 +60,7 @@ class ToolSteps:
             raise errors[0]  # the same fact is missing whatever the service: ask for that fact
         raise InputError("service", "the answer depends on the service", "la réponse dépend du service")
 
-    def _run_calculator(self, name: str, payload: dict[str, Any], turn: Turn) -> CalcResult:
+    def run_calculator(self, name: str, payload: dict[str, Any], turn: Turn) -> CalcResult:
         trace = ToolTrace(name=name, input=jsonable(payload))
         turn.tools.append(trace)
         try:
@@ -80,12 +80,12 @@ class ToolSteps:
             return name.replace("_", " ")
         return calc.title_fr if language == "fr" else calc.title_en
 
-    def _doc_title(self, doc_id: str) -> str:
+    def doc_title(self, doc_id: str) -> str:
         doc = self.corpus.documents.get(doc_id)
         return doc.meta.title if doc else doc_id
 
-    def _with_doc_title(self, citations: Sequence[Citation]) -> list[Citation]:
-        return [c if c.doc_title else c.model_copy(update={"doc_title": self._doc_title(c.doc_id)}) for c in citations]
+    def with_doc_title(self, citations: Sequence[Citation]) -> list[Citation]:
+        return [c if c.doc_title else c.model_copy(update={"doc_title": self.doc_title(c.doc_id)}) for c in citations]
 
     def citation_from(self, passage: Passage, quote: str) -> Citation:
         """A citation of the clause that actually holds `quote` inside the chunk (chunks may group clauses)."""
@@ -102,5 +102,5 @@ class ToolSteps:
             clause_id=clause.clause_id if clause else chunk.clause_id,
             part=clause.part if clause else chunk.part,
             title=clause.title if clause else chunk.title,
-            doc_title=self._doc_title(chunk.doc_id), quote=quote,
+            doc_title=self.doc_title(chunk.doc_id), quote=quote,
         )
