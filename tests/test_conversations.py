@@ -119,3 +119,17 @@ def test_a_half_typed_checkpoint_is_restored_as_a_valid_conversation(tmp_path):
     restored = again.sessions.get("typed-1")
     assert restored.turns == 1 and restored.slots.model_dump() == stored.slots.model_dump()
     assert again.ask("Quel est le préavis chez Beta Mobile ?", session_id="typed-1").status == ReplyStatus.ANSWERED
+
+
+def test_a_new_question_while_one_waits_is_answered_as_new(tmp_path):
+    """The thread waits at the graph's interrupt for the operator; a message that asks something else is
+    answered as that message (here refused, as it would be in a new conversation), and nothing waits any more."""
+    settings = Settings(prompts_dir=ROOT / "prompts", llm_base_url=None, data_dir=tmp_path,
+                        conversation_store="sqlite")
+    a = _assistant(settings)
+    assert a.ask("Quel est le préavis de résiliation ?", session_id="new-1").status == ReplyStatus.CLARIFY
+    assert a.graph.get_state(a.sessions.config("new-1")).interrupts
+    reply = _assistant(settings).ask("Écris-moi un poème sur la mer", session_id="new-1")
+    assert reply.status == ReplyStatus.REFUSED
+    assert not a.graph.get_state(a.sessions.config("new-1")).interrupts
+    assert a.sessions.get("new-1").turns == 2

@@ -203,3 +203,77 @@ def test_real_openai_client_against_local_chat_completions_server(corpus, chat_s
     tool_names = {t["function"]["name"] for t in requests[0]["tools"]}
     assert {"search_clauses", "early_termination_cost", "FinalAnswer"} <= tool_names
     assert requests[1]["messages"][-1]["role"] == "tool"
+
+
+# --------------------------------------------------------------------------- the LLM node in the turn graph
+
+
+class CountingChatModel(ScriptedChatModel):
+    """The scripted model, counting how often it is bound to tools (the graph binds it once)."""
+
+    bound: list[list[str]] = []
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> CountingChatModel:
+        self.bound.append([getattr(t, "name", getattr(t, "__name__", "")) for t in tools])
+        return self
+
+
+def test_the_llm_node_is_part_of_the_one_compiled_graph(corpus):
+    """Both modes share the graph's shape; the LLM mode adds the model, its tools and the check of its answer
+    inside the answer subgraph, and the model is bound to the tools once, not per turn."""
+    script = [call("search_clauses", {"query": "préavis résiliation"}, 1),
+              final("Le préavis est de trois mois avant l'échéance.",
+                    [{"doc_id": "beta", "clause_id": "ARTICLE 4", "quote": GOOD_QUOTE}])]
+    model = CountingChatModel(script=script, seen=[], bound=[])
+    a = make(corpus, model)
+    offline = make(corpus)
+    assert set(a.graph.get_graph().nodes) == set(offline.graph.get_graph().nodes)
+    assert a.graph.nodes["answer"].bound is a.answer_graph
+    nodes, offline_nodes = set(a.answer_graph.get_graph().nodes), set(offline.answer_graph.get_graph().nodes)
+    assert nodes - offline_nodes == {"llm", "tools", "verify"}
+    for n in range(3):
+        model.seen.clear()
+        reply = a.ask("Quel est le préavis chez Beta Mobile ?", session_id=f"s{n}")
+        assert reply.answer.startswith("Le préavis est de trois mois"), reply.answer  # the model's words
+        assert len(model.seen) == 2
+    assert model.bound == [["search_clauses", "early_termination_cost", "FinalAnswer"]]
+
+
+def test_the_tools_take_the_turn_and_the_operator_from_the_graph_state(corpus):
+    """The model's search names no operator: the tool reads the conversation's operator from the state, and
+    what it retrieved is recorded in the turn (shown with the reply, allowed as evidence)."""
+    model = ScriptedChatModel(script=[
+        call("search_clauses", {"query": "préavis avant l'échéance"}, 1),
+        final("Le préavis est de trois mois.", [{"doc_id": "beta", "clause_id": "ARTICLE 4", "quote": GOOD_QUOTE}]),
+    ], seen=[])
+    reply = make(corpus, model).ask("Quel est le préavis ?", operator="Beta Mobile")
+    agent_search = [t for t in reply.tools if t.name == "retriever"][-1]
+    assert agent_search.input == {"query": "préavis avant l'échéance", "k": 5, "operator": "Beta Mobile"}
+    assert [c.clause_id for c in reply.citations] == ["ARTICLE 4"]
+
+
+def test_a_model_that_never_answers_takes_the_fallback_edge(corpus):
+    """A model that keeps calling tools is stopped after a bounded number of calls; the offline composer
+    answers, from the same evidence."""
+    model = ScriptedChatModel(script=[call("search_clauses", {"query": "préavis"}, 1)], seen=[])
+    reply = make(corpus, model).ask("Quel est le préavis chez Beta Mobile ?")
+    assert 2 <= len(model.seen) <= 8
+    assert reply.answer.startswith("D'après l'article 4 des conditions de Beta Mobile : **3 mois**")
+
+
+def test_a_question_asked_back_is_resumed_through_the_llm_node(corpus):
+    """Which operator? stops the thread at the graph's interrupt without calling the model; the customer's
+    answer resumes it, and the waiting question is answered by the model."""
+    model = ScriptedChatModel(script=[final("Le préavis est de trois mois avant l'échéance.",
+                                            [{"doc_id": "beta", "clause_id": "ARTICLE 4", "quote": GOOD_QUOTE}])],
+                              seen=[])
+    a = make(corpus, model)
+    asked = a.ask("Quel est le préavis de résiliation ?", session_id="llm-wait")
+    assert asked.status == ReplyStatus.CLARIFY and model.seen == []
+    waiting = a.graph.get_state(a.sessions.config("llm-wait"))
+    assert waiting.next == ("wait",) and waiting.interrupts[0].value["missing"] == "operator"
+    reply = a.ask("Beta Mobile", session_id="llm-wait")
+    assert reply.status == ReplyStatus.ANSWERED and reply.operator == "Beta Mobile"
+    assert reply.answer.startswith("Le préavis est de trois mois") and len(model.seen) == 1
+    assert "Quel est le préavis de résiliation ? Beta Mobile" in str(model.seen[0][-1].content)
+    assert not a.graph.get_state(a.sessions.config("llm-wait")).interrupts

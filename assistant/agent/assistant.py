@@ -245,6 +245,12 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps, Ans
                 self._graph = build_turn_graph(self, self._answer_graph, self.sessions.checkpointer)
             return self._graph
 
+    @property
+    def answer_graph(self) -> Any:
+        """The answer subgraph (the turn graph's `answer` node, run once per operator when comparing)."""
+        _ = self.graph
+        return self._answer_graph
+
     def understand_turn(self, turn: TurnState) -> dict[str, Any]:
         """The graph's first step: guards, operator, needs, facts of the message; then which branch answers."""
         state: SessionState = turn["session"]
