@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+import pytest
 
 _COUNTS = ("tried", "answered", "server_errors", "tracebacks", "leaks", "policy_breaks")
 
@@ -62,3 +65,16 @@ class Tallies:
         """The notes or remarks of every section, each under its section's title."""
         return [f"- {self.sections[key]}: {line}" for key, t in self.by_section.items()
                 for line in getattr(t, attribute)]
+
+
+def report_fixture(tallies: Tallies, write: Callable[[], None]) -> Callable[..., Iterator[None]]:
+    """The module fixture a suite assigns to `report`: after the module's tests, the committed report is rewritten,
+    only when every section ran (a partial run would overwrite it with partial counts)."""
+
+    @pytest.fixture(scope="module", autouse=True)
+    def report() -> Iterator[None]:
+        yield
+        if tallies.complete:
+            write()
+
+    return report

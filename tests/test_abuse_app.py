@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 import pytest
-from abuse_tally import Tallies, Tally
+from abuse_tally import Tallies, Tally, report_fixture
 from conftest_ui import (
     CONVERSATION_STORE,
     FEEDBACK_DB,
@@ -77,11 +77,7 @@ SECTIONS = {
 tally = Tallies(SECTIONS)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report() -> Iterator[None]:
-    yield
-    if tally.complete:  # only a run of the whole file rewrites the committed report
-        write_report()
+report = report_fixture(tally, lambda: write_report())  # defined below
 
 
 def write_report() -> None:
