@@ -111,3 +111,22 @@ def test_a_date_given_with_the_question_is_kept_when_the_operator_comes_next(ass
     assert date(2026, 4, 10) in given  # the question's date still holds when its operator arrives
     assistant.ask("Et le préavis chez CMI pour résilier ?", session_id=sid)  # a new question
     assert assistant.sessions.get(sid).slots.other_dates == []
+
+
+def test_a_move_abroad_said_first_decides_the_notice_asked_later(assistant):
+    # the reason comes in the first message, the operator in the second, the notice question in the third
+    sid = "move-abroad-notice"
+    assistant.ask("We are going to live in Spain next year, can we stop the fibre contract before the end?", session_id=sid)
+    assistant.ask("Luxembourg Online", session_id=sid)
+    reply = assistant.ask("And how much notice then?", session_id=sid)
+    assert reply.status == ReplyStatus.ANSWERED
+    own = reply.answer.split("**Sources**")[0]
+    assert "3 months" in own and "1 month**" not in own  # the ordinary one-month notice is replaced
+    assert any(c.clause_id == "8A" for c in reply.citations)
+    _verified(reply, assistant)
+
+
+def test_a_product_sold_by_one_operator_names_it(assistant):
+    reply = assistant.ask("Combien de temps à l'avance dois-je prévenir pour arrêter mon Modulobox ?")
+    assert reply.operator == "Crossing Telecom" and reply.status == ReplyStatus.ANSWERED
+    assert "Crossing Telecom" in reply.answer.split("**Sources**")[0]  # the assumption is said

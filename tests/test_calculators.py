@@ -54,6 +54,15 @@ def test_proximus_consumer_and_death_owe_no_indemnity():
     assert run(ET, **base, lines=9, reason="customer_death").amount == 0
 
 
+def test_a_reason_that_owes_nothing_needs_no_fee_or_dates():
+    # the death rule of article 66 owes no indemnity: asking for the monthly fee or the dates would be pointless
+    r = run(ET, operator="Proximus", service="voip", reason="customer_death")
+    assert r.amount == 0 and any(c.clause_id == "66" for c in r.citations)
+    with pytest.raises(InputError) as exc:  # the customer's own request still needs the fee
+        run(ET, operator="Proximus", service="voip", start_date="2024-01-01", termination_date="2024-03-15")
+    assert exc.value.field == "monthly_fee"
+
+
 def test_crossing_renewed_period_runs_to_the_anniversary():
     # 4.2.2 12 months, 11.3.2.2 renewed 12 months: 2025-01-01..2025-12-31; Jan+Feb started -> 10 x 50
     r = run(ET, operator="CT", service="VoIP", monthly_fee="50", start_date="2024-01-01",
@@ -128,6 +137,16 @@ def test_proximus_30_days_from_request():
     r = run(TL, operator="Proximus", service="voip", start_date="2023-05-01", request_date="2025-03-01",
             commitment_months=0)
     assert r.result_date == "2025-03-31"
+
+
+def test_a_move_abroad_runs_the_notice_of_its_own_rule():
+    # LOL 8A: moving abroad, "le Client est soumis à un préavis de 3 mois", from the request; no start date needed
+    r = run(TL, operator="LOL", service="internet", request_date="2026-01-10", reason="move_abroad_or_uncovered_area")
+    assert r.result_date == "2026-04-10" and [c.clause_id for c in r.citations] == ["8A"]
+    # without that reason the ordinary one-month notice applies, and the start date is asked for
+    with pytest.raises(InputError) as exc:
+        run(TL, operator="LOL", service="internet", request_date="2026-01-10")
+    assert exc.value.field == "start_date"
 
 
 def test_cmi_indefinite_contract_ends_on_anniversary_of_next_month():

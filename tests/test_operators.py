@@ -69,3 +69,10 @@ def test_mentions_are_offsets_into_the_original_text(matcher: OperatorMatcher) -
     text = "Œuvre: Proximus VoIP, préavis"
     [mention] = matcher.mentions(text)
     assert text[mention.start:mention.end] == "Proximus VoIP" and mention.operator == "Proximus"
+
+
+def test_product_names_are_brand_shaped_words_of_one_operator_only():
+    from assistant.corpus.operators import product_names
+
+    texts = {"A": ["Offre NetBox Pro et VoIP. Les PAiements", "paiements mensuels"], "B": ["Service VoIP et Fast2Net"]}
+    assert product_names(texts) == {"netbox": "A", "fast2net": "B"}  # VoIP is at both; "paiements" is a word

@@ -165,3 +165,16 @@ def test_a_monthly_fee_per_line_is_recognised():
     assert slots.monthly_fee == Decimal("25") and slots.monthly_fee_per_line
     assert u("10 EUR a month per line on 4 lines").slots.monthly_fee_per_line
     assert not u("abonnement de 120 €/mois pour 8 numéros").slots.monthly_fee_per_line
+
+
+@pytest.mark.parametrize(("text", "home", "reason"), [
+    ("je vais vivre en Espagne l'an prochain, puis-je arrêter ?", "LU", "move_abroad_or_uncovered_area"),
+    ("We are relocating to Italy in May", "BE", "move_abroad_or_uncovered_area"),
+    ("je déménage en France, à Lyon", "FR", None),        # the operator's own country: not abroad
+    ("ma facture est envoyée en Espagne", "LU", None),     # a country without a move
+    ("nous partons à l'étranger", None, "move_abroad_or_uncovered_area"),
+])
+def test_a_move_to_another_country_is_a_move_abroad(text, home, reason):
+    from assistant.agent.planner import termination_reason
+
+    assert termination_reason(text, home) == reason

@@ -33,11 +33,15 @@ class AnswerSteps:
         passages = self.retrieve(topic or u.text, operator, turn, hints=hints)
         # the question's own words for the evidence: the hints would only confirm the router's choice
         plain = self.retrieve(topic or u.text, operator, turn) if hints else passages
-        values = slot_values(u, operator, self.services.get(operator, []))
+        values = slot_values(u, operator, self.services.get(operator, []), self.home_country(operator))
         if "service" in values:
             session.service = (operator, values["service"])
         elif session.service and session.service[0] == operator:  # named in an earlier turn
             values["service"] = session.service[1]
+        if "reason" in values:  # why the customer leaves holds for the whole conversation ("je pars au Canada")
+            session.reason = values["reason"]
+        elif session.reason:
+            values["reason"] = session.reason
         return {"turn": turn, "passages": passages, "plain": plain, "values": values, "composed": None,
                 "messages": [], "model_calls": 0}
 
@@ -109,3 +113,8 @@ class AnswerSteps:
 
     def operators(self) -> list[str]:
         return self.corpus.operators()
+
+    def home_country(self, operator: str | None) -> str | None:
+        """The country of the operator's documents (manifest), against which a move is a move abroad."""
+        return next((doc.meta.country for doc in self.corpus.documents.values()
+                     if operator and doc.meta.operator == operator and getattr(doc.meta, "country", None)), None)

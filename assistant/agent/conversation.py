@@ -4,6 +4,7 @@ operator and facts the conversation holds (mixed into `Assistant`)."""
 from __future__ import annotations
 
 import logging
+import re
 
 from assistant.agent.planner import (
     field_to_slot,
@@ -137,10 +138,14 @@ class ConversationSteps:
 
     def _infer_operator(self, u: Understanding) -> tuple[str | None, str]:
         """The operator, when the service or product named exists at one operator only (said in the reply)."""
-        found = self.facts.operators_with(u.text)
+        found = set(self.facts.operators_with(u.text))
+        products = getattr(self.corpus, "products", {})
+        generic = {fold(p) for p in self.lexicon.generic_products}
+        found |= {products[t] for t in re.findall(r"[\w+]+", fold(u.text)) if t in products and t not in generic}
         if len(found) != 1:
             return None, ""
-        return found[0], self.templates.get(u.language, "assumed_operator", operator=found[0])
+        operator = found.pop()
+        return operator, self.templates.get(u.language, "assumed_operator", operator=operator)
 
     def _operator(self, u: Understanding, state: SessionState, fixed: str | None) -> str | None:
         """The conversation owns the operator and the latest word wins: one named in this message beats

@@ -109,15 +109,39 @@ def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
 
 
 def _case_facts(rules: OperatorRules) -> Iterable[FactView]:
-    """Early-termination cases: the rule itself is the fact (its label says what is owed)."""
+    """Early-termination cases: the rule itself is the fact (its label says what is owed). A case for another
+    reason than the customer's own request (moving abroad, a death) is a `reason_case`, said only when the
+    conversation gives that reason (`FactBase.candidates`)."""
     for case in rules.early_termination:
-        if "customer_request" not in case.reasons:
-            continue  # death, moving abroad...: only when the customer says so (the calculator handles them)
         fact = Fact(status=FactStatus.NOT_STATED if case.formula == "not_stated" else FactStatus.STATED,
                     sources=list(case.sources), pointer="-" if case.formula == "not_stated" else None)
-        bounds = {k: str(v) for k, v in (("min_lines", case.min_lines), ("max_lines", case.max_lines)) if v}
-        yield FactView(rules.operator, "early_termination", case.label_fr, case.label_en, fact, list(case.services),
-                       list(case.customer_types), summary_fr=case.label_fr, summary_en=case.label_en, extra=bounds)
+        extra = {k: str(v) for k, v in (("min_lines", case.min_lines), ("max_lines", case.max_lines)) if v}
+        if "customer_request" in case.reasons:
+            yield FactView(rules.operator, "early_termination", case.label_fr, case.label_en, fact,
+                           list(case.services), list(case.customer_types), summary_fr=case.label_fr,
+                           summary_en=case.label_en, extra=extra)
+        reasons = [r for r in case.reasons if r != "customer_request"]
+        if reasons:  # the case is stated even when its amount is not: its summary says what applies
+            fact = Fact(status=FactStatus.STATED, sources=[*case.sources, *(case.notice.all_sources if case.notice
+                                                                            else [])])
+            yield FactView(rules.operator, "reason_case", case.label_fr, case.label_en, fact, list(case.services),
+                           list(case.customer_types), summary_fr=case.summary_fr or case.label_fr,
+                           summary_en=case.summary_en or case.label_en,
+                           extra={**extra, "reasons": ",".join(reasons), "own_notice": "yes" if case.notice else ""})
+
+
+def _by_reason(views: list[FactView], reason: str | None) -> list[FactView]:
+    """The facts that hold for why the contract ends: a case for the reason given replaces the cases of the
+    customer's own request; without such a case (or a reason) the reason cases are left out."""
+    def covers(v: FactView) -> bool:
+        return v.selector == "reason_case" and bool(reason) and reason in v.extra.get("reasons", "").split(",")
+
+    covering = [v for v in views if covers(v)]
+    if covering:
+        replaced = {"early_termination", "reason_case", *(["notice"] if any(v.extra["own_notice"] for v in covering)
+                                                          else [])}
+        return [v for v in views if v.selector not in replaced or covers(v)]
+    return [v for v in views if v.selector != "reason_case"]
 
 
 def serves(need: Need, view: FactView) -> bool:
@@ -228,8 +252,9 @@ class FactBase:
         return found
 
     def candidates(self, operator: str, service: str | None = None, customer_type: str | None = None,
-                   lines: int | None = None, views: list[FactView] | None = None) -> list[FactView]:
-        """The operator's facts that can apply to this service, customer type and number of lines."""
+                   lines: int | None = None, views: list[FactView] | None = None,
+                   reason: str | None = None) -> list[FactView]:
+        """The operator's facts that can apply to this service, customer type, number of lines and reason."""
         picked = self._by_operator.get(operator, []) if views is None else views
         if service:
             picked = [v for v in picked if not v.services or service in v.services] or picked
@@ -238,17 +263,22 @@ class FactBase:
         if lines:
             picked = [v for v in picked if int(v.extra.get("min_lines", 0)) <= lines
                       <= int(v.extra.get("max_lines", 10**6))] or picked
-        return picked
+        return _by_reason(picked, reason)
 
     def for_need(self, operator: str, need: Need, question: str, service: str | None = None,
                  customer_type: str | None = None, lines: int | None = None,
-                 language: str = "fr", support: Mapping[int, float] | None = None) -> list[FactView]:
+                 language: str = "fr", support: Mapping[int, float] | None = None,
+                 reason: str | None = None) -> list[FactView]:
         """The facts answering `need`, best match to the question first; at most a handful. `support` (by
-        `id(view)`) is the evidence beyond the fact's wording (retrieval, router) added to its similarity."""
+        `id(view)`) is the evidence beyond the fact's wording (retrieval, router) added to its similarity.
+        The case of the reason the customer gave (moving abroad...) leads: it is the rule that applies to them."""
         views = self._by_operator.get(operator, [])
         question = self._without_services(operator, question)
-        picked = self.candidates(operator, service, customer_type, lines, views=[v for v in views if serves(need, v)])
-        return self._rank(picked, question, need, "fee:*" in need.facts, language, support or {})
+        picked = self.candidates(operator, service, customer_type, lines, views=[v for v in views if serves(need, v)],
+                                 reason=reason)
+        first = [v for v in picked if v.selector == "reason_case"]
+        rest = [v for v in picked if v.selector != "reason_case"]
+        return [*first, *self._rank(rest, question, need, "fee:*" in need.facts, language, support or {})]
 
     def question_text(self, operator: str, question: str) -> str:
         return self._without_services(operator, question)

@@ -38,6 +38,7 @@ class Lexicon(BaseModel):
     unit_nouns: dict[str, list[str]] = {}      # unit of a price per unit -> nouns a count of it is written with
     line_count_units: list[str] = []           # units the customer's count of lines / numbers / users counts
     calculator_inputs: dict[str, Any] = {}     # words that fill calculator inputs (assistant/agent/planner.py)
+    generic_products: list[str] = []           # brand names sold by anyone: never tell which operator is meant
 
 
 @lru_cache(maxsize=4)

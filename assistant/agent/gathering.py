@@ -39,10 +39,11 @@ log = logging.getLogger(__name__)
 
 class GatheringSteps:
     def _scored_facts(self, u: Understanding, operator: str, service: str | None, topic: str,
-                      passages: Sequence[Passage]) -> tuple[list[FactView], np.ndarray, np.ndarray, Routing]:
+                      passages: Sequence[Passage], reason: str | None = None,
+                      ) -> tuple[list[FactView], np.ndarray, np.ndarray, Routing]:
         """Every fact of the operator scored by its wording, its clause's retrieval rank and the router's belief
         in its need (evidence.py): the views, their cosine similarity to the question, their fused score."""
-        views = self.facts.candidates(operator, service, u.slots.customer_type, u.slots.number_count)
+        views = self.facts.candidates(operator, service, u.slots.customer_type, u.slots.number_count, reason=reason)
         routing = self.router.route(u.text, fill=self._fill(u))
         if not views or self.router.embed is None:
             return [], np.zeros(0), np.zeros(0), routing
@@ -58,7 +59,8 @@ class GatheringSteps:
         the router's and clearly leads it, that need answers, unless the customer is computing with the routed
         need's calculator (the figures they gave decide). The best-supported fact is also returned when it is
         close enough to the question to be worth saying in any case."""
-        views, sims, scores, routing = self._scored_facts(u, operator, values.get("service"), topic, passages)
+        views, sims, scores, routing = self._scored_facts(u, operator, values.get("service"), topic, passages,
+                                                          values.get("reason"))
         if not views:
             return needs, {}, None
         weights = self.catalog.fact_fusion
@@ -147,7 +149,8 @@ class GatheringSteps:
     def _facts_for(self, need: Need, u: Understanding, operator: str, values: dict[str, Any],
                    support: dict[int, float] | None = None) -> list[FactView]:
         return self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
-                                   u.slots.customer_type, u.slots.number_count, u.language, support)
+                                   u.slots.customer_type, u.slots.number_count, u.language, support,
+                                   values.get("reason"))
 
     def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
         """A calculator's inputs from the conversation's facts; the fee kind is the one of the best-ranked fee

@@ -65,6 +65,42 @@ class CalculatorWords(BaseModel):
     flags: dict[str, str] = Field(default_factory=dict)    # boolean field -> pattern (folded text) switching it on
     reasons: dict[str, str] = Field(default_factory=dict)  # why the contract ends -> pattern; first match wins
     temporary: str = ""  # a duration given with these words is the months of a temporary service
+    # a country other than the operator's named with one of these words is a move abroad ("je pars vivre au
+    # Portugal"); the reason it gives the contract's end
+    move_words: str = ""
+    move_reason: str = ""
+
+
+@lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    """Folded country name (French and English, from the CLDR data of Babel) -> ISO code."""
+    from babel import Locale
+
+    names: dict[str, str] = {}
+    for lang in ("fr", "en"):
+        for code, name in Locale(lang).territories.items():
+            if len(code) == 2 and code.isalpha():  # countries, not regions ("Europe", "Monde")
+                names[fold(name)] = code
+    return names
+
+
+def countries_named(text: str) -> set[str]:
+    """ISO codes of the countries named in the text (whole words, accents and case folded)."""
+    folded = fold(text)
+    return {code for name, code in _countries().items()
+            if name in folded and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", folded)}
+
+
+def termination_reason(text: str, home_country: str | None = None) -> str | None:
+    """Why the contract ends, when the message says: the lexicon's reason patterns, first match wins; else a
+    move to a country other than the operator's."""
+    folded = fold(text)
+    words = _calculator_words()
+    reason = next((r for r, pattern in words.reasons.items() if re.search(pattern, folded)), None)
+    moves = bool(words.move_words) and re.search(words.move_words, folded) is not None
+    if reason is None and home_country and moves and countries_named(text) - {home_country}:
+        reason = words.move_reason or None
+    return reason
 
 
 @lru_cache(maxsize=1)
@@ -118,8 +154,10 @@ def resolve_service(text: str, services: ServiceCatalog) -> str | None:
     return best[1] if best else None
 
 
-def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog = ()) -> dict[str, Any]:
-    """Every value the turn offers a calculator, keyed by slot or field name."""
+def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog = (),
+                home_country: str | None = None) -> dict[str, Any]:
+    """Every value the turn offers a calculator, keyed by slot or field name (`home_country`: the operator's,
+    so that a move to another country is a move abroad)."""
     values: dict[str, Any] = {k: v for k, v in u.slots.filled().items() if k not in ("other_dates", "quantities")}
     if operator:
         values["operator"] = operator
@@ -145,7 +183,7 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     for field_name, pattern in words.flags.items():
         if re.search(pattern, folded):
             values[field_name] = True
-    reason = next((r for r, pattern in words.reasons.items() if re.search(pattern, folded)), None)
+    reason = termination_reason(u.text, home_country)
     if reason:
         values["reason"] = reason
     values["text"] = u.text

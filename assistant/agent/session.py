@@ -32,6 +32,7 @@ class SessionState(BaseModel):
     last_needs: list[str] = Field(default_factory=list)  # what the previous answered question asked
     last_text: str = ""
     service: tuple[str, str] | None = None  # (operator, service key) the conversation is about, once named
+    reason: str | None = None  # why the contract ends, once the customer said (moving abroad, a death)
     turns: int = 0
     history: list[tuple[str, str]] = Field(default_factory=list)  # (role, text), trimmed
 

@@ -38,6 +38,7 @@ class Corpus:
     other_operators: list[str] = field(default_factory=list)  # no documents here: "not found"
     _matcher: OperatorMatcher | None = field(default=None, repr=False)
     _other_matcher: OperatorMatcher | None = field(default=None, repr=False)
+    _products: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def clauses(self) -> list[Clause]:
@@ -66,6 +67,18 @@ class Corpus:
 
             self._other_matcher = OperatorMatcher({name: [] for name in self.other_operators}, exact=True)
         return self._other_matcher
+
+    @property
+    def products(self) -> dict[str, str]:
+        """Product names each written in one operator's documents only (folded name -> operator)."""
+        if self._products is None:
+            from assistant.corpus.operators import product_names
+
+            texts: dict[str, list[str]] = {}
+            for d in self.documents.values():
+                texts.setdefault(d.meta.operator, []).append(d.text)
+            self._products = product_names(texts)
+        return self._products
 
     def mentioned_operators(self, text: str) -> list[str]:
         return self.matcher.find(text)

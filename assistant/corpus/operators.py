@@ -42,6 +42,30 @@ def _alias_regex(needle: str) -> re.Pattern[str]:
     return re.compile(_BEFORE + body + _AFTER)
 
 
+# A product name is written like a brand: a capital inside the word ("CTExchange", "CTFibre") or letters and
+# digits together ("Easy2Phone"); an ordinary word shouted in capitals never qualifies (see `product_names`).
+_PRODUCT = re.compile(r"(?<![\w@.])[A-Za-z][A-Za-z0-9+]{3,}(?![\w@])")
+_BRAND_SHAPE = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|[A-Za-z]{2}\d|\d[A-Za-z]{2}")
+
+
+def product_names(texts: dict[str, Iterable[str]]) -> dict[str, str]:
+    """Folded product name -> operator, for names written like a brand in one operator's documents only.
+
+    A token also written all in lower case somewhere in the corpus is an ordinary word ("PAiements" in a
+    heading); a name found at two operators names neither (VoIP)."""
+    owners: dict[str, set[str]] = {}
+    lower: set[str] = set()
+    for operator, docs in texts.items():
+        for text in docs:
+            for m in _PRODUCT.finditer(text):
+                token = m.group()
+                if token.islower():
+                    lower.add(token)
+                elif _BRAND_SHAPE.search(token):
+                    owners.setdefault(fold(token), set()).add(operator)
+    return {name: next(iter(ops)) for name, ops in owners.items() if len(ops) == 1 and name not in lower}
+
+
 class Mention(NamedTuple):
     start: int  # offsets in the original text
     end: int

@@ -175,6 +175,11 @@ class EarlyTerminationCase(Rule):
     tax_basis: TaxBasis | None = None  # None: the basis of the monthly fee the user gives
     sources: list[Source] = Field(min_length=1)  # the clauses that state the rule itself
     note: str = ""
+    # a case for another reason than the customer's request: what it means for them, in words, and the notice
+    # that replaces the service's own (termination_timeline uses it when the customer gives this reason)
+    summary_fr: str = ""
+    summary_en: str = ""
+    notice: Notice | None = None
 
     def applies(self, reason: str, service: str, customer_type: str, lines: int, committed: bool) -> bool:
         return (reason in self.reasons and (not self.services or service in self.services)

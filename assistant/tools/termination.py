@@ -36,10 +36,14 @@ CommitmentField = Field(None, ge=0, le=120, description="Minimum term in months 
                         "minimum term; empty = the term the operator's conditions state")
 
 
+def _no_fee() -> InputError:
+    return InputError("monthly_fee", "give the monthly fee of the service", "indiquez la redevance mensuelle du service")
+
+
 class EarlyTerminationInput(OperatorInput):
     service: str = Field(description="Service terminated, e.g. 'mobile', 'VoIP', 'fibre', 'internet'")
-    monthly_fee: Money = Field(description="Monthly recurring fee of the terminated service in EUR: for all "
-                               "lines, or per line when monthly_fee_per_line is set")
+    monthly_fee: Money | None = Field(None, description="Monthly recurring fee of the terminated service in EUR: "
+                                      "for all lines, or per line when monthly_fee_per_line is set")
     monthly_fee_per_line: bool = Field(False, description="The monthly fee is per line / number: multiply it by lines")
     start_date: date | None = Field(None, description="Activation / commitment start date (YYYY-MM-DD); "
                                     "optional when remaining_months is given")
@@ -55,6 +59,10 @@ class EarlyTerminationInput(OperatorInput):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> EarlyTerminationInput:
+        if self.reason != "customer_request":
+            return self  # the reason's own rule may owe nothing: the figures are checked when the rule needs them
+        if self.monthly_fee is None:
+            raise _no_fee()
         if self.remaining_months is not None and (self.start_date is None or self.termination_date is None):
             return self
         if self.start_date is None:
@@ -79,11 +87,14 @@ class TimelineInput(OperatorInput):
                                       "if known (instead of start_date + commitment)")
     commitment_over: bool = Field(False, description="The customer says no commitment is running (there is none, "
                                   "or it is over): the notice then runs from the request")
+    reason: TerminationReason = Field("customer_request", description="Why the contract ends (a move abroad may "
+                                      "have its own notice)")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> TimelineInput:
         if self.term_end_date is None and self.renewal_date is None:
-            if self.start_date is None and self.commitment_over:
+            # no commitment running, or a reason that may bring its own notice (checked against the rules)
+            if self.start_date is None and (self.commitment_over or self.reason != "customer_request"):
                 if self.request_date is None:
                     raise InputError("request_date", "give the date the request is sent",
                                      "indiquez la date de la demande")
@@ -188,14 +199,21 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     svc = rules.service(inp.service)
     warnings: list[str] = []
     per_line_step: list[CalcStep] = []
-    if inp.monthly_fee_per_line and inp.lines > 1:
+    if inp.monthly_fee_per_line and inp.lines > 1 and inp.monthly_fee is not None:
         # the contract's monthly fee is what every later step multiplies: compute it once, visibly
         total = money(inp.monthly_fee * inp.lines)
         per_line_step = [CalcStep(label="Monthly fee, all lines / redevance mensuelle, toutes lignes",
                                   formula=f"{inp.monthly_fee} x {inp.lines} line(s)", value=f"{total} EUR")]
         inp = inp.model_copy(update={"monthly_fee": total, "monthly_fee_per_line": False})
-    commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
+    try:
+        commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
+    except InputError:
+        if inp.reason == "customer_request":
+            raise
+        commitments = []  # the reason's own rule is chosen without the term; one that counts months asks for it
     case = _cases_for(rules, inp, svc, committed=all(m > 0 for m in commitments))
+    if not commitments and case.formula == "remaining_periods":
+        commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
     sources: list[Source] = list(case.sources) + svc.minimum_term.all_sources
     basis = case.tax_basis or TaxBasis(inp.fee_tax_basis)
     steps = [*per_line_step, CalcStep(label="Rule applied / règle appliquée",
@@ -212,6 +230,8 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
                           tax_basis=basis, status=status, breakdown=steps, assumptions=assumptions,
                           warnings=warnings, citations=cite_all(book, rules, sources),
                           values={"rule": case.key})
+    if inp.monthly_fee is None and case.formula == "remaining_periods":
+        raise _no_fee()
     if case.formula == "flat_fee_per_line":
         fee = case.flat_fee
         if fee is None or fee.value is None or fee.value.amount is None:
@@ -226,6 +246,11 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     cap = case.cap_months.value.months if case.cap_months and case.cap_months.value else None
     if case.cap_months:
         sources += case.cap_months.all_sources
+    if inp.start_date is None and inp.remaining_months is None:
+        raise InputError("start_date", "give the commitment start date (or the months remaining)",
+                         "indiquez la date de début de l'engagement (ou les mois restants)")
+    if inp.start_date is not None and inp.termination_date is None and inp.remaining_months is None:
+        raise InputError("termination_date", "give the termination date", "indiquez la date de résiliation")
     if inp.start_date is None or inp.termination_date is None:  # the customer counted the months left
         return _from_remaining(inp, book, rules, case, sources, steps, assumptions, warnings, basis, cap)
     for months in commitments:
@@ -343,14 +368,22 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
         months = _commitment_alternatives(svc, inp.commitment_months, warnings)[0]
         return _timeline_from_term_end(inp, book, rules, svc, term_end(inp.start_date, months))
     assert inp.request_date is not None
-    if inp.start_date is None:  # no commitment running (validated): the notice of a contract without one
+    special = _reason_notice(rules, inp.reason, svc.key)
+    if special is not None:  # the reason's own notice, from the request (e.g. a move abroad)
+        sources = list(special.all_sources)
+        scenarios = [_scenario(inp, special, nv, inp.request_date, 0, None, 0) for nv in _notice_alternatives(special)]
+    elif inp.start_date is None and not inp.commitment_over:
+        raise InputError("start_date", "give start_date, term_end_date or renewal_date",
+                         "indiquez la date de début, la date d'échéance ou la date de reconduction")
+    elif inp.start_date is None:  # no commitment running (validated): the notice of a contract without one
         notice = svc.notice_no_commitment or svc.notice_renewed or svc.notice
         if notice.anchor not in ("from_request", "none"):  # counted from a term or an anniversary: need the start
             raise InputError("start_date", "give the activation date: the notice is counted from it",
                              "indiquez la date de mise en service : le préavis se compte à partir d'elle")
         sources += notice.all_sources
         scenarios = [_scenario(inp, notice, nv, inp.request_date, 0, None, 0) for nv in _notice_alternatives(notice)]
-    for months in ([] if inp.start_date is None else _commitment_alternatives(svc, inp.commitment_months, warnings)):
+    for months in ([] if inp.start_date is None or special is not None
+                   else _commitment_alternatives(svc, inp.commitment_months, warnings)):
         for renewal in _renewal_alternatives(svc, months) if months else [None]:
             ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.request_date)
             if months == 0 or pm == 0:  # no commitment running: notice from the request
@@ -365,7 +398,7 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     status = FactStatus.STATED if len(distinct) == 1 else FactStatus.CONFLICTING
     first = scenarios[0]
     period = (CalcStep(label="Current period / période en cours", formula=f"{first['period_start']} .. {first['term_end']}",
-                       value=f"{first['commitment_months']} months") if inp.start_date is not None
+                       value=f"{first['commitment_months']} months") if inp.start_date is not None and special is None
               else CalcStep(label="Commitment / engagement", value="no commitment running / aucun engagement en cours"))
     steps = [period,
              CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
@@ -382,8 +415,16 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
                       status=status, result_date=str(first["effective_end_date"]) if status == FactStatus.STATED else None,
                       values={k: first[k] for k in (*keys, "term_end")} | {"alternatives": scenarios if status == FactStatus.CONFLICTING else []},
                       breakdown=steps,
-                      assumptions=[] if inp.start_date is None else _TERM_ASSUMPTIONS,
+                      assumptions=[] if inp.start_date is None or special is not None else _TERM_ASSUMPTIONS,
                       warnings=warnings, citations=cite_all(book, rules, sources))
+
+
+def _reason_notice(rules: OperatorRules, reason: str, service: str) -> Notice | None:
+    """The notice of the early-termination case for this reason, when the rules give one."""
+    if reason == "customer_request":
+        return None
+    return next((c.notice for c in rules.early_termination if c.notice is not None and reason in c.reasons
+                 and (not c.services or service in c.services)), None)
 
 
 def _scenario(inp: TimelineInput, notice: Notice, nv: Value | None, ps: date, pm: int, renewal: int | None,
