@@ -413,7 +413,7 @@ def test_a_fee_per_line_is_multiplied_by_the_lines_before_counting_months():
     r = run(ET, operator="CMI", service="mobile", monthly_fee="25", monthly_fee_per_line=True, lines=3,
             start_date="2024-03-15", termination_date="2025-09-15", commitment_months=24)
     assert r.amount == Decimal("450.00")
-    assert r.breakdown[0].value == "75.00 EUR" and "x 3 line(s)" in r.breakdown[0].formula
+    assert r.breakdown[0].value == "75.00 EUR" and "3 lines x 25" in r.breakdown[0].formula
     same = run(ET, operator="CMI", service="mobile", monthly_fee="75", lines=3,
                start_date="2024-03-15", termination_date="2025-09-15", commitment_months=24)
     assert same.amount == r.amount

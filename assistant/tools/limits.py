@@ -119,7 +119,9 @@ def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
     allowed = math.floor(exact)
     return CalcResult(tool="reduction_allowance", amount=Decimal(allowed), currency=None, unit="count",
                       breakdown=[CalcStep(label=f"Maximum per {rule.period} / maximum par période",
-                                          formula=f"{inp.current_count} x {pct}% = {exact.normalize():f}, rounded down",
+                                          formula=f"{inp.current_count} x {pct} % = {exact.normalize():f}, rounded "
+                                                  f"down ‖ {inp.current_count} x {pct} % = {exact.normalize():f}, "
+                                                  "arrondi à l'unité inférieure",
                                           value=f"{allowed} {rule.unit}(s)")],
                       assumptions=["A fraction of a user or line cannot be removed: the result is rounded down."],
                       values={"percent": str(pct), "period": rule.period, "unit": rule.unit},

@@ -203,7 +203,8 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
         # the contract's monthly fee is what every later step multiplies: compute it once, visibly
         total = money(inp.monthly_fee * inp.lines)
         per_line_step = [CalcStep(label="Monthly fee, all lines / redevance mensuelle, toutes lignes",
-                                  formula=f"{inp.monthly_fee} x {inp.lines} line(s)", value=f"{total} EUR")]
+                                  formula=f"{inp.lines} lines x {inp.monthly_fee} EUR ‖ {inp.lines} lignes x "
+                                          f"{inp.monthly_fee} EUR", value=f"{total} EUR")]
         inp = inp.model_copy(update={"monthly_fee": total, "monthly_fee_per_line": False})
     try:
         commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
@@ -237,7 +238,9 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
         if fee is None or fee.value is None or fee.value.amount is None:
             raise InputError("case", f"rule {case.key} has no single flat fee", f"la règle {case.key} n'a pas de forfait unique")
         amount = money(fee.value.amount * inp.lines)
-        steps.append(CalcStep(label="Flat fee per line", formula=f"{fee.value.amount} x {inp.lines} line(s)",
+        steps.append(CalcStep(label="Flat fee per line ‖ forfait par ligne",
+                              formula=f"{inp.lines} line(s) x {fee.value.amount} EUR ‖ {inp.lines} ligne(s) x "
+                                      f"{fee.value.amount} EUR",
                               value=f"{amount} EUR"))
         return CalcResult(tool="early_termination_cost", amount=amount, currency=rules.currency, unit="EUR",
                           tax_basis=fee.value.tax_basis, breakdown=steps, assumptions=assumptions, warnings=warnings,
@@ -276,10 +279,16 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     steps.append(CalcStep(label="Current commitment period / période d'engagement en cours",
                           formula=f"{first['period_start']} .. {first['period_end']}",
                           value=f"{first['commitment_months']} months" + (" (renewed)" if first["renewed_period"] else "")))
-    steps.append(CalcStep(label="Monthly periods not yet served at the termination date",
-                          formula=f"periods starting on or after {inp.termination_date.isoformat()}" + (f", capped at the first {cap} months" if cap else ""),
-                          value=str(first["remaining_months"])))
-    steps.append(CalcStep(label="Indemnity / indemnité", formula=f"{inp.monthly_fee} x {first['remaining_months']}",
+    left, day = first["remaining_months"], inp.termination_date.isoformat()
+    steps.append(CalcStep(label="Monthly periods not yet served at the termination date ‖ mensualités pas encore "
+                                "échues à la date de résiliation",
+                          formula=f"periods starting on or after {day}" + (f", capped at the first {cap} months" if cap
+                                                                           else "")
+                                  + f" ‖ périodes commençant le {day} ou après"
+                                  + (f", limitées aux {cap} premiers mois" if cap else ""),
+                          value=f"{left} months ‖ {left} mois"))
+    steps.append(CalcStep(label="Indemnity / indemnité",
+                          formula=f"{left} months x {inp.monthly_fee} EUR ‖ {left} mois x {inp.monthly_fee} EUR",
                           value=f"{first['amount']} EUR"))
     if svc.started_month_due:
         sources.append(svc.started_month_due)
@@ -339,7 +348,8 @@ def _from_remaining(inp: EarlyTerminationInput, book: RuleBook, rules: OperatorR
                          "indiquez la date de début de l'engagement : la règle se compte à partir d'elle")
     amount = money(inp.monthly_fee * remaining)
     steps.append(CalcStep(label="Months of commitment remaining / mois d'engagement restants", value=str(remaining)))
-    steps.append(CalcStep(label="Indemnity / indemnité", formula=f"{inp.monthly_fee} x {remaining}",
+    steps.append(CalcStep(label="Indemnity / indemnité",
+                          formula=f"{remaining} months x {inp.monthly_fee} EUR ‖ {remaining} mois x {inp.monthly_fee} EUR",
                           value=f"{amount} EUR"))
     return CalcResult(tool="early_termination_cost", amount=amount, currency=rules.currency, unit="EUR",
                       tax_basis=basis, status=FactStatus.STATED, breakdown=steps, assumptions=assumptions,
