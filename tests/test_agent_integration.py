@@ -130,3 +130,14 @@ def test_a_product_sold_by_one_operator_names_it(assistant):
     reply = assistant.ask("Combien de temps à l'avance dois-je prévenir pour arrêter mon Modulobox ?")
     assert reply.operator == "Crossing Telecom" and reply.status == ReplyStatus.ANSWERED
     assert "Crossing Telecom" in reply.answer.split("**Sources**")[0]  # the assumption is said
+
+
+def test_each_part_of_a_question_in_parts_gets_its_fact(assistant):
+    # two parts, two rules of article 12.1: what lets CMI suspend, and how long a suspension lasts before CMI may
+    # terminate; the second part must not be left unanswered
+    reply = assistant.ask("CMI SIP trunk: what traffic pattern makes them suspend me? and once suspended, how long "
+                          "before they may end the contract?")
+    assert reply.status == ReplyStatus.ANSWERED
+    own = reply.answer.split("**Sources**")[0]
+    assert "30 SIP" in own and "2 months" in own
+    _verified(reply, assistant)

@@ -50,10 +50,12 @@ class AnswerSteps:
         evidence points to; the question waiting for a missing fact, if any."""
         u, operator, values, turn = s["understanding"], s["operator"], s["values"], s["turn"]
         topic = self.matcher.strip(u.text) or u.text
-        needs, support, top = self._fact_evidence(u, s["needs"], operator, values, topic, s["plain"])
-        answers = [self._gather(need, u, operator, values, turn, support, top) for need in needs]
-        shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
-        if top is not None and top not in shown and not any(a.results for a in answers):
+        needs, support, tops = self._fact_evidence(u, s["needs"], operator, values, topic, s["plain"])
+        answers = [self._gather(need, u, operator, values, turn, support, tops) for need in needs]
+        for top in tops:
+            shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
+            if top in shown or any(a.results for a in answers):
+                continue
             # the fact the evidence points to is said too, after the need's own facts; first when the
             # customer's figures apply to it (their figures say it is the rule they are asking about) or
             # when the routed need could only ask for a figure (the rule answers; computing becomes an offer)

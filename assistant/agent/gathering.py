@@ -53,20 +53,43 @@ class GatheringSteps:
                               {r.need: r.score for r in routing.ranked}, self.catalog.needs, self.catalog.fact_fusion)
         return views, sims, scores, routing
 
+    def _part_tops(self, u: Understanding, operator: str, views: list[FactView], topic: str,
+                   passages: Sequence[Passage]) -> list[FactView]:
+        """A question in parts ("can they cut me off? and when can they end the contract?"): the fact each
+        part points to on its own, when it is close enough to that part to be worth saying."""
+        parts = self.router.parts(topic)
+        if len(parts) < 2:
+            return []
+        tops: list[FactView] = []
+        for part in parts:
+            question = self.facts.question_text(operator, part)
+            sims = self.facts.similarities(views, question, u.language)
+            routing = self.router.route(part, fill=self._fill(u))  # what this part asks, not the whole
+            scores = fused_scores(views, sims, self.facts.lexical(views, question, u.language), passages,
+                                  {r.need: r.score for r in routing.ranked}, self.catalog.needs,
+                                  self.catalog.fact_fusion)
+            best = int(np.argmax(scores))
+            if sims[best] >= self.catalog.fact_fusion.say_min_similarity and views[best] not in tops:
+                tops.append(views[best])
+        return tops
+
     def _fact_evidence(self, u: Understanding, needs: list[Need], operator: str, values: dict[str, Any],
-                       topic: str, passages: Sequence[Passage]) -> tuple[list[Need], dict[int, float], FactView | None]:
+                       topic: str, passages: Sequence[Passage],
+                       ) -> tuple[list[Need], dict[int, float], list[FactView]]:
         """The facts' support orders them within a need; when the best-supported fact serves another need than
         the router's and clearly leads it, that need answers, unless the customer is computing with the routed
         need's calculator (the figures they gave decide). The best-supported fact is also returned when it is
-        close enough to the question to be worth saying in any case."""
+        close enough to the question to be worth saying in any case, then the facts the parts of a question in
+        parts point to."""
         views, sims, scores, routing = self._scored_facts(u, operator, values.get("service"), topic, passages,
                                                           values.get("reason"))
         if not views:
-            return needs, {}, None
+            return needs, {}, []
         weights = self.catalog.fact_fusion
         support = {id(v): float(scores[i] - sims[i]) for i, v in enumerate(views)}
         best = int(np.argmax(scores))
-        top = views[best] if sims[best] >= weights.say_min_similarity else None
+        top = [views[best]] if sims[best] >= weights.say_min_similarity else []
+        top += [v for v in self._part_tops(u, operator, views, topic, passages) if v not in top]
         served = needs_served(views[best], self.catalog.needs)
         if not served or any(n in needs for n in served) or self._fill(u).get(needs[0].id, 0.0) > 0:
             return needs, support, top
@@ -93,13 +116,13 @@ class GatheringSteps:
         return max(served, key=lambda n: rank.get(n.id, 0.0)) if served else None
 
     def _gather(self, need: Need, u: Understanding, operator: str, values: dict[str, Any], turn: Turn,
-                support: dict[int, float] | None = None, top: FactView | None = None) -> NeedAnswer:
+                support: dict[int, float] | None = None, top: Sequence[FactView] = ()) -> NeedAnswer:
         """Facts for the need, then the first of its calculators whose inputs the conversation fills; else the
         first fact applied to the customer's own figures. A need whose facts all fall short of the question
         takes the fact the evidence points to when it serves the need."""
         facts = self._facts_for(need, u, operator, values, support)
-        if not facts and top is not None and serves(need, top):
-            facts = [top]
+        if not facts:
+            facts = [v for v in top if serves(need, v)][:1]
         answer = NeedAnswer(need=need, facts=facts)
         for name in need.calculators:
             calc = self.calculators.get(name)

@@ -333,13 +333,17 @@ class NeedRouter:
         tokens = stem_tokens(text)
         return self._semantic(text), tuple(sum(phrase_in(k, tokens) for k in kws) for kws in self._keywords)
 
-    def _other_part(self, text: str, first: str, fill: dict[str, float]) -> list[str]:
-        """A two-part question ("what notice, and what will it cost?"): route each part on its own; a part
-        whose own need differs from the whole's, with its own keywords, adds that need."""
+    def parts(self, text: str) -> list[str]:
+        """The parts of a question in parts (cut at `part_separators`), each of two words at least."""
         parts = [text]
         for sep in self.settings.part_separators:
             parts = [p for piece in parts for p in piece.split(sep)]
-        parts = [p for p in parts if len(p.split()) >= 2]
+        return [p for p in parts if len(p.split()) >= 2]
+
+    def _other_part(self, text: str, first: str, fill: dict[str, float]) -> list[str]:
+        """A two-part question ("what notice, and what will it cost?"): route each part on its own; a part
+        whose own need differs from the whole's, with its own keywords, adds that need."""
+        parts = self.parts(text)
         if len(parts) < 2:
             return []
         answer_ids = {n.id for n in self.catalog.needs if n.action == "answer"}
