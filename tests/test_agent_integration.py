@@ -141,3 +141,16 @@ def test_each_part_of_a_question_in_parts_gets_its_fact(assistant):
     own = reply.answer.split("**Sources**")[0]
     assert "30 SIP" in own and "2 months" in own
     _verified(reply, assistant)
+
+
+def test_the_operator_given_with_more_words_continues_the_question_asked(assistant):
+    # the question is asked, the assistant asks for the operator, the answer names it and adds the dates: it
+    # continues the outage question (alone, these words would be read as a question on suspension)
+    sid = "operator-with-details"
+    first = assistant.ask("Notre connexion est restée coupée longtemps, est-ce qu'on est remboursés ?", session_id=sid)
+    assert first.status == ReplyStatus.CLARIFY
+    reply = assistant.ask("C'est Proximus. Coupé le 2 février 2026, rétabli le 14 février 2026 : combien de jours "
+                          "remboursés ?", session_id=sid)
+    assert reply.status == ReplyStatus.ANSWERED
+    assert "13 jours" in reply.answer.split("**Sources**")[0]
+    assert any(c.clause_id == "35" for c in reply.citations)

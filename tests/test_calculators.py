@@ -237,6 +237,16 @@ def test_call_charge_rounding():
     assert r.amount == Decimal("0.10") and r.status == FactStatus.NOT_STATED
 
 
+def test_an_outage_without_the_fee_says_what_the_rule_grants_in_its_own_unit():
+    # Proximus 35: more than seven days, refunded from the day reported to the day restored: 12 days here
+    r = run("outage_refund", operator="Proximus", outage_start="2026-03-10", outage_end="2026-03-21")
+    assert r.amount == Decimal("12") and r.unit == "days" and r.status == FactStatus.STATED
+    # too short for any refund: nothing is owed, and the fee is not needed to say so
+    assert run("outage_refund", operator="Proximus", outage_days=5).amount == 0
+    # CMI mobile 6.1.3: two days without service give one month of subscription
+    assert run("outage_refund", operator="CMI", service="mobile", outage_days=3).unit == "months"
+
+
 def test_outage_refunds():
     # Proximus 35: > 7 days, reported day to restored day inclusive: 10 days x 31/31
     assert run("outage_refund", operator="Proximus", monthly_fee="31", outage_start="2025-03-01",

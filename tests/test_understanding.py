@@ -178,3 +178,14 @@ def test_a_move_to_another_country_is_a_move_abroad(text, home, reason):
     from assistant.agent.planner import termination_reason
 
     assert termination_reason(text, home) == reason
+
+
+def test_dates_without_a_cue_fill_a_calculators_own_date_fields_in_order():
+    from assistant.agent.planner import build_payload
+    from assistant.tools.usage import OutageInput
+
+    values = {"operator": "Proximus", "loose_dates": [date(2026, 3, 21), date(2026, 3, 10)]}
+    payload = build_payload(OutageInput, values)
+    assert payload["outage_start"] == date(2026, 3, 10) and payload["outage_end"] == date(2026, 3, 21)
+    # one date for two fields: which one it is would be a guess
+    assert "outage_start" not in build_payload(OutageInput, {"loose_dates": [date(2026, 3, 10)]})

@@ -52,10 +52,15 @@ class ConversationSteps:
         # ("my bill is about 80 € a month, so how much at most?" after a deposit question), complete it
         fits_previous = any(fill.get(n, 0.0) > 0 for n in previous or []) and bool(routing.ranked) \
             and routing.ranked[0].keywords == 0 and len(u.text.split()) <= self.catalog.router.facts_max_words
+        # the operator asked for, given with more words: still the answer to our question unless the router is
+        # confident those words ask something else
+        gives_operator = pending is not None and pending.missing == "operator" and bool(u.operators) \
+            and not confident_elsewhere
         follow_up = previous and carries_facts and (
             not needs or len(u.text.split()) <= 10 and routing.ranked and routing.ranked[0].keywords == 0
             and not confident_elsewhere
-            or (needs and needs[0].action != "answer") or self._answers_pending(u, pending) or fits_previous)
+            or (needs and needs[0].action != "answer") or self._answers_pending(u, pending) or fits_previous
+            or gives_operator)
         if follow_up:
             kept = [n for n in (self.catalog.get(i) for i in previous) if n is not None]
             if kept:

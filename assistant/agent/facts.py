@@ -99,7 +99,8 @@ def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
             extra = {"legal_multiple": f"{multiple.normalize():f}"} if multiple is not None else {}
             if isinstance(getattr(f, "period", None), str):  # a rate per month or per year
                 extra["period"] = f.period
-            yield FactView(op, selector, fr, en, f, services, types, extra=extra)
+            yield FactView(op, selector, fr, en, f, services, types, getattr(f, "summary_fr", ""),
+                           getattr(f, "summary_en", ""), extra=extra)
     if rules.moving_recommitment is not None:
         yield FactView(op, "moving_recommitment", "Nouvel engagement après un déménagement",
                        "New commitment after a move", rules.moving_recommitment)

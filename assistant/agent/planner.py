@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, Field
 
@@ -159,6 +160,8 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     """Every value the turn offers a calculator, keyed by slot or field name (`home_country`: the operator's,
     so that a move to another country is a move abroad)."""
     values: dict[str, Any] = {k: v for k, v in u.slots.filled().items() if k not in ("other_dates", "quantities")}
+    if u.slots.other_dates:  # dates without a role: a calculator's own date fields may take them
+        values["loose_dates"] = sorted(u.slots.other_dates)
     if operator:
         values["operator"] = operator
     service = resolve_service(u.text, services)
@@ -200,14 +203,22 @@ def _quantity(u: Understanding) -> int | None:
 
 
 def build_payload(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill the calculator's input fields from slot values (by field name, then synonym)."""
+    """Fill the calculator's input fields from slot values (by field name, then synonym). Dates the message
+    gives without a cue word fill, in order, the calculator's own date fields that no slot names (an outage
+    "reported on 10 March, fixed on 21 March"), when there are enough of them for all those fields."""
     payload: dict[str, Any] = {}
-    for field_name in model.model_fields:
+    own_dates: list[str] = []
+    for field_name, info in model.model_fields.items():
         slot = field_name if field_name in values else _SLOT_FOR_FIELD.get(field_name)
         if slot and slot not in values:
             slot = _FALLBACK_SLOT.get(slot, slot)
         if slot and slot in values:
             payload[field_name] = values[slot]
+        elif slot is None and date in get_args(info.annotation) + (info.annotation,):
+            own_dates.append(field_name)
+    loose = values.get("loose_dates") or []
+    if own_dates and len(loose) >= len(own_dates):
+        payload.update(zip(own_dates, sorted(loose), strict=False))
     return payload
 
 

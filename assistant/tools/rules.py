@@ -213,6 +213,8 @@ class OutageRule(Fact):
     min_days: int = 0  # the outage must last AT LEAST this many consecutive calendar days
     tiers: list[tuple[Decimal, Decimal]] = Field(default_factory=list)  # (up to hours, % of monthly fee)
     yearly_cap_months: Decimal | None = None
+    summary_fr: str = ""  # the rule in words, for a question that gives no figures to compute with
+    summary_en: str = ""
 
 
 class LiabilityRule(Fact):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -19,7 +20,7 @@ from assistant.errors import InputError
 from assistant.models import CalcResult, CalcStep, FactStatus
 from assistant.tools.calendar import days_in_month, inclusive_days
 from assistant.tools.common import CENT, Money, OperatorInput, cite_all, describe_fact, money
-from assistant.tools.rules import RuleBook
+from assistant.tools.rules import OutageRule, RuleBook
 
 
 class CallChargeInput(OperatorInput):
@@ -55,7 +56,8 @@ def call_charge(inp: CallChargeInput, book: RuleBook) -> CalcResult:
 
 class OutageInput(OperatorInput):
     service: str | None = Field(None, description="Service affected (optional), e.g. 'mobile'")
-    monthly_fee: Money = Field(description="Monthly subscription fee of the affected service in EUR")
+    monthly_fee: Money | None = Field(None, description="Monthly subscription fee of the affected service in EUR "
+                                      "(not needed when the outage is too short for any refund)")
     outage_start: date | None = Field(None, description="Day the outage was reported (YYYY-MM-DD)")
     outage_end: date | None = Field(None, description="Day the service was restored (YYYY-MM-DD)")
     outage_days: int | None = Field(None, ge=1, le=3660, description="Days without service, reported day and "
@@ -77,11 +79,12 @@ class OutageInput(OperatorInput):
     def days(self) -> tuple[int, str]:
         """Days of outage (reported day to restored day inclusive) and how they were obtained."""
         if self.outage_start and self.outage_end:
-            return inclusive_days(self.outage_start, self.outage_end), f"{self.outage_start} .. {self.outage_end} inclusive"
+            return inclusive_days(self.outage_start, self.outage_end), (f"{self.outage_start} .. {self.outage_end} inclusive ‖ "
+                                                                         f"{self.outage_start} .. {self.outage_end} inclus")
         if self.outage_days:
-            return self.outage_days, "length given"
+            return self.outage_days, "length given ‖ durée indiquée"
         hours = self.restoration_hours or Decimal(0)
-        return max(1, math.ceil(hours / 24)), f"{hours} h, a started day counts"
+        return max(1, math.ceil(hours / 24)), f"{hours} h, a started day counts ‖ {hours} h, un jour entamé compte"
 
 
 def _pro_rata(fee: Decimal, first: date, last: date) -> Decimal:
@@ -90,6 +93,31 @@ def _pro_rata(fee: Decimal, first: date, last: date) -> Decimal:
         total += fee / days_in_month(day)
         day += timedelta(days=1)
     return total
+
+
+def _without_fee(inp: OutageInput, rule: OutageRule, days: int, steps: list[CalcStep], base: dict[str, Any],
+                 ) -> CalcResult:
+    """Without the monthly fee, what the rule grants in its own unit: the days refunded, the months of fee, the
+    percentage of the fee; the amount follows once the fee is given."""
+    if rule.method == "pro_rata_days":
+        granted, unit = Decimal(days), "days"
+    elif rule.method == "fixed_months":
+        granted, unit = Decimal(rule.value.months if rule.value and rule.value.months else 0), "months"
+    else:  # tiers by hours
+        if inp.restoration_hours is None:
+            raise InputError("restoration_hours", "this guarantee is computed from the restoration time in hours",
+                             "cette garantie se calcule sur le temps de rétablissement en heures")
+        granted = max((p for above, p in rule.tiers if inp.restoration_hours > above), default=Decimal(0))
+        unit = "percent"
+    n = f"{granted.normalize():f}"
+    fr = {"days": "jours", "months": "mois", "percent": "% de la redevance"}[unit]
+    en = {"days": "days", "months": "months", "percent": "% of the monthly fee"}[unit]
+    steps.append(CalcStep(label="Refund, in the rule's unit ‖ remboursement, dans l'unité de la règle",
+                          value=f"{n} {en} ‖ {n} {fr}"))
+    base["warnings"].append("Give the monthly fee to get the amount in euros ‖ indiquez la redevance mensuelle pour "
+                            "obtenir le montant en euros")
+    return CalcResult(**{**base, "unit": unit}, amount=granted, breakdown=steps,
+                      values={"rule": rule.key, "days": days})
 
 
 def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
@@ -110,31 +138,39 @@ def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
     base = {"tool": "outage_refund", "currency": rules.currency, "unit": "EUR", "citations": citations,
             "assumptions": [rule.note] if rule.note else [],
             "warnings": [f"Other rule(s) may apply: {', '.join(r.key for r in candidates[1:])}"] if len(candidates) > 1 else []}
-    steps = [CalcStep(label="Outage length / durée", formula=how, value=f"{days} day(s)")]
-    if rule.status != FactStatus.STATED:
-        return CalcResult(**base, status=rule.status, breakdown=steps, values={"rule": rule.key, "days": days})
+    steps = [CalcStep(label="Outage length / durée", formula=how, value=f"{days} day(s) ‖ {days} jour(s)")]
+    if rule.status != FactStatus.STATED:  # the customer's own figures are not a result: the rule's words say it
+        return CalcResult(**base, status=rule.status, breakdown=steps if inp.monthly_fee is not None else [],
+                          values={"rule": rule.key, "days": days})
     if rule.min_days and days < rule.min_days:
-        steps.append(CalcStep(label="Threshold / seuil", formula=f"{days} < {rule.min_days} days", value="0.00 EUR"))
+        steps.append(CalcStep(label="Threshold / seuil", formula=f"{days} < {rule.min_days} consecutive days ‖ {days} < "
+                              f"{rule.min_days} jours consécutifs", value="0.00 EUR"))
         return CalcResult(**base, amount=money(Decimal(0)), breakdown=steps, values={"rule": rule.key, "days": days})
+    if rule.min_days:  # the length that opens the right, said also when it is reached
+        steps.append(CalcStep(label="Threshold / seuil", formula=f"{days} >= {rule.min_days} consecutive days ‖ {days} >= "
+                              f"{rule.min_days} jours consécutifs", value="refund due ‖ remboursement dû"))
+    if inp.monthly_fee is None and rule.method != "none":
+        return _without_fee(inp, rule, days, steps, base)
+    fee = inp.monthly_fee or Decimal(0)
     if rule.method == "pro_rata_days" and inp.outage_start and inp.outage_end:
-        amount = money(_pro_rata(inp.monthly_fee, inp.outage_start, inp.outage_end))
+        amount = money(_pro_rata(fee, inp.outage_start, inp.outage_end))
         steps.append(CalcStep(label="Pro rata", formula="sum of monthly fee / days in month, per day", value=f"{amount} EUR"))
     elif rule.method == "pro_rata_days":
-        amount = money(inp.monthly_fee * days / 30)
-        steps.append(CalcStep(label="Pro rata", formula=f"{inp.monthly_fee} / 30 x {days} day(s)", value=f"{amount} EUR"))
+        amount = money(fee * days / 30)
+        steps.append(CalcStep(label="Pro rata", formula=f"{fee} / 30 x {days} day(s)", value=f"{amount} EUR"))
         base["assumptions"].append("Without the outage dates, a day is refunded at 1/30 of the monthly fee "
                                    "(give the dates for the exact month lengths).")
     elif rule.method == "fixed_months":
         months = rule.value.months if rule.value and rule.value.months else 0
-        amount = money(inp.monthly_fee * months)
-        steps.append(CalcStep(label="Refund / remboursement", formula=f"{inp.monthly_fee} x {months} month(s)", value=f"{amount} EUR"))
+        amount = money(fee * months)
+        steps.append(CalcStep(label="Refund / remboursement", formula=f"{fee} x {months} month(s)", value=f"{amount} EUR"))
     elif rule.method == "tiers_by_hours":
         if inp.restoration_hours is None:
             raise InputError("restoration_hours", "this guarantee is computed from the restoration time in hours",
                              "cette garantie se calcule sur le temps de rétablissement en heures")
         percent = max((p for above, p in rule.tiers if inp.restoration_hours > above), default=Decimal(0))
-        amount = money(inp.monthly_fee * percent / 100)
-        steps.append(CalcStep(label="Penalty tier / palier", formula=f"{inp.restoration_hours} h -> {percent}% of {inp.monthly_fee}",
+        amount = money(fee * percent / 100)
+        steps.append(CalcStep(label="Penalty tier / palier", formula=f"{inp.restoration_hours} h -> {percent}% of {fee}",
                               value=f"{amount} EUR"))
         if rule.yearly_cap_months:
             base["assumptions"].append(f"Yearly cap: {rule.yearly_cap_months} monthly fee(s) in total.")
