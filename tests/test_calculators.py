@@ -181,6 +181,13 @@ def test_cmi_business_12_percent_plus_40_euros():
     assert r.amount == Decimal("64.66")
 
 
+def test_a_delay_in_days_needs_no_due_date_even_with_a_payment_date():
+    # the delay is what counts; a payment date without its due date adds nothing and must not block
+    r = run("late_payment", operator="CMI", amount="2000", payment_date="2026-02-01", days_late=45,
+            customer_type="business")
+    assert r.amount == Decimal("69.59")  # 2000 x 12 % x 45/365 = 29.59, + 40 flat indemnity
+
+
 def test_cmi_consumer_needs_legal_rate():
     r = run(LP, operator="CMI", amount="100", due_date="2025-01-01", payment_date="2025-01-31",
             customer_type="consumer", legal_interest_rate_percent="4", reminder_date="2025-01-11")

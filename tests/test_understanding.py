@@ -189,3 +189,17 @@ def test_dates_without_a_cue_fill_a_calculators_own_date_fields_in_order():
     assert payload["outage_start"] == date(2026, 3, 10) and payload["outage_end"] == date(2026, 3, 21)
     # one date for two fields: which one it is would be a guess
     assert "outage_start" not in build_payload(OutageInput, {"loose_dates": [date(2026, 3, 10)]})
+
+
+@pytest.mark.parametrize(("text", "count"), [
+    ("7 of our fixed lines were blocked", 7),
+    ("3 de nos numéros sont concernés", 3),
+    ("24 mois pour deux lignes", None),          # a duration is not a count of lines
+    ("12 months for 2 lines", 2),
+])
+def test_a_count_of_lines_may_be_a_few_words_before_its_noun(text, count):
+    from assistant.agent.text import fold
+    from assistant.agent.understanding import _COUNT
+
+    m = _COUNT.search(fold(text))
+    assert (int(m.group(1)) if m else None) == count

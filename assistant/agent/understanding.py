@@ -205,7 +205,12 @@ _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per mont
 _AVERAGE_BEFORE = re.compile(r"(moyenne|average|en moyenne|on average)[^\d]{0,30}$")
 _TAX = re.compile(rf"^\s*{_TAX_WORDS}(?!\w)")
 _DURATION = re.compile(r"(\d{1,3})[\s-]*(mois|months?|ans?|annees?|years?)\b")
-_COUNT = re.compile(r"(?<![\w.,/])(\d{1,4})(?![\d.,]|\s*(?:€|eur\b|euros?\b))\s*(?:[a-z+][a-z0-9+]*\s+){0,2}(numeros?|nums?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
+# "8 numéros", "7 of our fixed lines": up to three words between the count and what it counts, none of them a
+# unit of time or money ("24 mois pour deux lignes" counts no lines)
+_COUNT = re.compile(r"(?<![\w.,/])(\d{1,4})(?![\d.,]|\s*(?:€|eur\b|euros?\b))\s*"
+                    r"(?:(?!(?:mois|months?|jours?|days?|ans?|years?|annees?|semaines?|weeks?|heures?|hours?|eur|euros?)\b)"
+                    r"[a-z+][a-z0-9+]*\s+){0,3}"
+                    r"(numeros?|nums?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
 _LATE = re.compile(
     r"(?P<n1>\d{1,4})\s*(?P<u1>jours?|days?|mois|months?)\s*(de |of )?(retard|late|overdue)"
     r"|(retard|late|overdue)\s*(de|by|of)\s*(?P<n2>\d{1,4})\s*(?P<u2>jours?|days?|mois|months?)"

@@ -48,6 +48,8 @@ class LatePaymentInput(OperatorInput):
         if self.payment_date is None and self.months_late is None and self.days_late is None:
             raise InputError("payment_date", "give payment_date, days_late or months_late",
                              "indiquez la date de paiement ou le retard (en jours ou en mois)")
+        if self.payment_date is not None and self.due_date is None and (self.days_late or self.months_late):
+            self.payment_date = None  # the delay is given: a payment date alone adds nothing to count from
         if self.payment_date is not None and self.due_date is None:
             raise InputError("due_date", "a payment date needs the due date", "indiquez aussi la date d'échéance")
         if self.due_date is not None and self.payment_date is None and self.days_late is not None:
