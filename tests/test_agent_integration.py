@@ -154,3 +154,15 @@ def test_the_operator_given_with_more_words_continues_the_question_asked(assista
     assert reply.status == ReplyStatus.ANSWERED
     assert "13 jours" in reply.answer.split("**Sources**")[0]
     assert any(c.clause_id == "35" for c in reply.citations)
+
+
+@pytest.mark.parametrize("question", [
+    "Quel montant Luxembourg Online facture-t-il pour une commande annulée avant sa mise en service ?",
+    "Luxembourg Online: what is the amount of the flat fee added to a payment reminder?",
+])
+def test_a_figure_the_terms_leave_open_is_not_found_even_with_context_after_it(assistant, question):
+    # the fact asked about points to the price list; the rules said after it are context, not the answer
+    reply = assistant.ask(question)
+    assert reply.status == ReplyStatus.NOT_FOUND
+    own = reply.answer.split("**Sources**")[0]
+    assert "ne précisent pas" in own or "do not state" in own

@@ -249,6 +249,10 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     # documents leave open answers in part (measured on the dev and tune splits: such replies were expected to
     # answer twice as often as not)
     status = next((lead.status for lead in leads if lead.status == ReplyStatus.ANSWERED), leads[0].status)
+    if figure_wanted and leads[0].status == ReplyStatus.NOT_FOUND:
+        # the figure asked for is the first fact's, and the documents leave it open: the rules that follow are
+        # context, not the answer
+        status = ReplyStatus.NOT_FOUND
     if any(ans.missing and ans.must_ask for ans in answers) and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY
     shown = [v for ans in answers for v in ans.facts[:MAX_FACTS_PER_NEED]]
