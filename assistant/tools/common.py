@@ -105,7 +105,7 @@ def describe_fact(fact: Fact, label: str) -> str:
     if fact.status == FactStatus.NOT_STATED:
         return f"{label}: not stated in the documents (pointer: {fact.pointer or 'none'}) / non chiffré dans les documents"
     alts = "; ".join(f"{v.number} ({v.source.clause_id})" for v in fact.distinct_values())
-    return f"{label}: the documents disagree - {alts} / les documents se contredisent"
+    return f"{label}: the documents disagree - {alts} / les documents sont contradictoires"
 
 
 @dataclass

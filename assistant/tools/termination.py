@@ -300,7 +300,7 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     status = FactStatus.STATED if len(amounts) == 1 else FactStatus.CONFLICTING
     if status == FactStatus.CONFLICTING:
         warnings.append("The documents give different terms for this contract; each alternative is computed "
-                        "/ les documents se contredisent sur la durée : chaque hypothèse est calculée.")
+                        "/ les documents sont contradictoires sur la durée : chaque hypothèse est calculée.")
     return CalcResult(tool="early_termination_cost", amount=Decimal(first["amount"]) if len(amounts) == 1 else None,
                       currency=rules.currency, unit="EUR", tax_basis=basis, status=status, breakdown=steps,
                       assumptions=assumptions, warnings=warnings, citations=cite_all(book, rules, sources),
@@ -420,7 +420,7 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
                         "(see early_termination_cost) / des frais de résiliation anticipée s'appliquent.")
     if status == FactStatus.CONFLICTING:
         warnings.append("The documents disagree on a period or notice; each alternative is listed "
-                        "/ les documents se contredisent : chaque hypothèse est listée.")
+                        "/ les documents sont contradictoires : chaque hypothèse est listée.")
     return CalcResult(tool="termination_timeline", amount=None, currency=None, unit="date",
                       status=status, result_date=str(first["effective_end_date"]) if status == FactStatus.STATED else None,
                       values={k: first[k] for k in (*keys, "term_end")} | {"alternatives": scenarios if status == FactStatus.CONFLICTING else []},
@@ -529,7 +529,7 @@ def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorR
         steps.append(CalcStep(label="Next renewal / prochaine reconduction", value=first["next_renewal_date"]))
     if status == FactStatus.CONFLICTING:
         warnings.append("The documents disagree on a period or notice; each alternative is listed "
-                        "/ les documents se contredisent : chaque hypothèse est listée.")
+                        "/ les documents sont contradictoires : chaque hypothèse est listée.")
     return CalcResult(tool="termination_timeline", amount=None, currency=None, unit="date", status=status,
                       result_date=headline if status == FactStatus.STATED else None,
                       values={k: first[k] for k in (*keys, "term_end", "early_termination_fees_apply")}
