@@ -229,11 +229,11 @@ def test_sidebar_shows_answer_breakdown_clause_and_reply_in_order_at_400_px(brow
         lines = max(1, round(box["height"] / line))
         assert box["width"] >= 0.9 * width, "a formula squeezed into a narrow column"
         assert lines == 1 or len(formula.inner_text()) / lines >= 30, f"a formula wrapping every few characters ({lines} lines)"
-    assert re.search(r"120,00 × 9", table.inner_text()) and "1\u202f080,00" in table.inner_text()
+    assert re.search(r"9 mois × 120,00", table.inner_text()) and "1\u202f080,00" in table.inner_text()
 
     reply = page.locator("#reply-to-customer textarea").input_value()
     assert reply.startswith("Bonjour,") and reply.rstrip().endswith("Cordialement,")
-    assert "1\u202f080,00 €" in reply and "Calcul : 120,00 × 9 = 1\u202f080,00 €." in reply
+    assert "1\u202f080,00 €" in reply and "Calcul : 9 mois × 120,00 € = 1\u202f080,00 €." in reply
     assert "article 66" in reply and "**" not in reply
     page.screenshot(path=str(SHOTS / "sidebar.png"), full_page=True)
     page.screenshot(path=str(SHOTS / "sidebar-400.png"), full_page=True)

@@ -203,3 +203,15 @@ def test_a_count_of_lines_may_be_a_few_words_before_its_noun(text, count):
 
     m = _COUNT.search(fold(text))
     assert (int(m.group(1)) if m else None) == count
+
+
+@pytest.mark.parametrize(("text", "hours"), [
+    ("coupure de 11h, offre GTR 4 heures", Decimal("11")),
+    ("GTR 4h : panne signalée, rétablie après 9 h 30", Decimal("9.5")),
+    ("the SDSL link with the 4h GTR", None),       # the guarantee's name is not a length
+    ("le technicien est resté 3h", Decimal("3")),
+])
+def test_a_duration_naming_a_guarantee_is_not_a_length(text, hours):
+    from assistant.corpus import load_corpus
+
+    assert understand(text, load_corpus().matcher).slots.hours == hours

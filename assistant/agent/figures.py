@@ -39,6 +39,7 @@ class Lexicon(BaseModel):
     line_count_units: list[str] = []           # units the customer's count of lines / numbers / users counts
     calculator_inputs: dict[str, Any] = {}     # words that fill calculator inputs (assistant/agent/planner.py)
     generic_products: list[str] = []           # brand names sold by anyone: never tell which operator is meant
+    guarantee_words: list[str] = []            # a duration next to one names a guarantee ("GTR 4h"), not a length
 
 
 @lru_cache(maxsize=4)

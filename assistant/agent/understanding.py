@@ -230,6 +230,17 @@ _NOT_ITEMS = _wordset(
 )
 
 
+def _names_a_guarantee(folded: str, m: re.Match[str]) -> bool:
+    """A duration written next to a guarantee's name ("GTR 4h", "4h GTR") names the guarantee, not how long
+    anything lasted (lexicon `guarantee_words`)."""
+    words = "|".join(re.escape(w) for w in _lexicon().guarantee_words)
+    if not words:
+        return False
+    before, after = folded[max(0, m.start() - 20):m.start()], folded[m.end():m.end() + 20]
+    return bool(re.search(rf"(?<!\w)(?:{words})\s*(?:de |of |en |in )?$", before)
+                or re.match(rf"\s*(?:{words})(?!\w)", after))
+
+
 def _decimal(raw: str) -> Decimal | None:
     raw = raw.replace(" ", "").replace("\u202f", "")
     if "," in raw and "." in raw:  # "1.234,56" or "1,234.56": the last separator is the decimal one
@@ -400,7 +411,7 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
     outage = _OUTAGE_DAYS.search(folded)
     if outage:
         slots.outage_days = int(outage.group(1) or outage.group(6))
-    hours = _HOURS.search(folded)
+    hours = next((m for m in _HOURS.finditer(folded) if not _names_a_guarantee(folded, m)), None)
     if hours:
         minutes = Decimal(hours.group(2) or 0) / 60
         slots.hours = (Decimal(hours.group(1)) + minutes).quantize(Decimal("0.01"))

@@ -139,7 +139,8 @@ def fee_lookup(inp: FeeLookupInput, book: RuleBook) -> CalcResult:
     result = totals.result("fee_lookup", book, rules, values=values)
     if len(base) > 1:  # several different base fees of one kind are alternatives, not a sum
         return result.model_copy(update={"amount": None, "warnings": [*result.warnings,
-                                 "Several fees of this kind: see values.fees / plusieurs frais de ce type."]})
+                                 "Several fees of this kind apply in different cases: each is listed with its clause "
+                                 "‖ plusieurs frais de ce type s'appliquent selon le cas : chacun est cité avec sa clause."]})
     return result
 
 
