@@ -166,3 +166,9 @@ def test_a_figure_the_terms_leave_open_is_not_found_even_with_context_after_it(a
     assert reply.status == ReplyStatus.NOT_FOUND
     own = reply.answer.split("**Sources**")[0]
     assert "ne précisent pas" in own or "do not state" in own
+
+
+def test_a_count_result_names_what_it_counts(assistant):
+    reply = assistant.ask("E2P : 40 utilisateurs aujourd'hui, on peut en retirer combien au maximum ce trimestre ?")
+    assert reply.status == ReplyStatus.ANSWERED
+    assert "**4 utilisateurs**" in reply.answer and any(c.clause_id == "8.5" for c in reply.citations)

@@ -146,6 +146,8 @@ class FactWriter:
         """The headline of a calculator result: the figure, both figures when the documents disagree, or
         what is and is not stated."""
         value = fmt_result_value(result, self.lang, self.tl["tax"])
+        if value and result.unit == "count":  # "3 utilisateurs", not a bare "3"
+            value = f"{value} {self.tl.get('counted', {}).get(str(result.values.get('unit', '')), '')}".strip()
         labels = list(dict.fromkeys(citation_label(c) for c in result.citations))
         ref = ", ".join(labels[:2])
         cites = list(result.citations)
