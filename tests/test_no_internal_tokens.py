@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.evaluation.metrics import internal_tokens
@@ -67,3 +69,18 @@ def test_french_template_line_in_an_english_reply():
 ])
 def test_internal_tokens_clean(text, language):
     assert internal_tokens(text, language) == []
+
+
+def test_every_unit_a_price_is_given_per_has_words_in_both_languages():
+    # a unit without a translation would be printed as its key ("/half_day") in a reply
+    import yaml
+
+    from assistant.config import get_settings
+
+    settings = get_settings()
+    templates = yaml.safe_load((settings.prompts_dir / "answers.yaml").read_text(encoding="utf-8"))
+    used = set()
+    for path in settings.rules_dir.glob("*.yaml"):
+        used |= set(re.findall(r"\bper: ([a-z_]+)", path.read_text(encoding="utf-8")))
+    for language in ("fr", "en"):
+        assert not used - set(templates[language]["per"]), language

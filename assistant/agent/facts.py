@@ -101,6 +101,10 @@ def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
                 extra["period"] = f.period
             yield FactView(op, selector, fr, en, f, services, types, getattr(f, "summary_fr", ""),
                            getattr(f, "summary_en", ""), extra=extra)
+            cap = getattr(f, "yearly_cap", None)
+            if isinstance(cap, Fact):  # a ceiling per calendar year on top of the rule's own: a fact of its own
+                yield FactView(op, selector, f"{fr.split(' (')[0]} - plafond annuel",
+                               f"{en.split(' (')[0]} - yearly cap", cap, services, types)
     if rules.moving_recommitment is not None:
         yield FactView(op, "moving_recommitment", "Nouvel engagement après un déménagement",
                        "New commitment after a move", rules.moving_recommitment)
