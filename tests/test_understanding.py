@@ -215,3 +215,15 @@ def test_a_duration_naming_a_guarantee_is_not_a_length(text, hours):
     from assistant.corpus import load_corpus
 
     assert understand(text, load_corpus().matcher).slots.hours == hours
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("CMI résilie notre contrat après les impayés, on doit quoi ?", "operator_for_customer_breach"),
+    ("What do we owe if Proximus terminates the contract?", "operator_for_customer_breach"),
+    ("je résilie chez CMI, combien ?", None),  # the customer terminating: their own request
+])
+def test_an_operator_named_as_the_one_terminating_is_a_termination_for_breach(text, reason):
+    from assistant.agent.planner import termination_reason
+    from assistant.corpus import load_corpus
+
+    assert termination_reason(load_corpus().matcher.replace(text, "l'opérateur")) == reason

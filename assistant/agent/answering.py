@@ -33,7 +33,8 @@ class AnswerSteps:
         passages = self.retrieve(topic or u.text, operator, turn, hints=hints)
         # the question's own words for the evidence: the hints would only confirm the router's choice
         plain = self.retrieve(topic or u.text, operator, turn) if hints else passages
-        values = slot_values(u, operator, self.services.get(operator, []), self.home_country(operator))
+        values = slot_values(u, operator, self.services.get(operator, []), self.home_country(operator),
+                             roles=self.matcher.replace(u.text, self.lexicon.operator_role))
         if "service" in values:
             session.service = (operator, values["service"])
         elif session.service and session.service[0] == operator:  # named in an earlier turn

@@ -40,6 +40,7 @@ class Lexicon(BaseModel):
     calculator_inputs: dict[str, Any] = {}     # words that fill calculator inputs (assistant/agent/planner.py)
     generic_products: list[str] = []           # brand names sold by anyone: never tell which operator is meant
     guarantee_words: list[str] = []            # a duration next to one names a guarantee ("GTR 4h"), not a length
+    operator_role: str = "l'opérateur"         # what an operator's name is read as where its role matters
 
 
 @lru_cache(maxsize=4)

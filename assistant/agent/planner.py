@@ -156,9 +156,10 @@ def resolve_service(text: str, services: ServiceCatalog) -> str | None:
 
 
 def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog = (),
-                home_country: str | None = None) -> dict[str, Any]:
+                home_country: str | None = None, roles: str | None = None) -> dict[str, Any]:
     """Every value the turn offers a calculator, keyed by slot or field name (`home_country`: the operator's,
-    so that a move to another country is a move abroad)."""
+    so that a move to another country is a move abroad; `roles`: the message with operators named by their
+    role, so that "CE+T résilie" reads as the operator terminating)."""
     values: dict[str, Any] = {k: v for k, v in u.slots.filled().items() if k not in ("other_dates", "quantities")}
     if u.slots.other_dates:  # dates without a role: a calculator's own date fields may take them
         values["loose_dates"] = sorted(u.slots.other_dates)
@@ -186,7 +187,7 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     for field_name, pattern in words.flags.items():
         if re.search(pattern, folded):
             values[field_name] = True
-    reason = termination_reason(u.text, home_country)
+    reason = termination_reason(roles or u.text, home_country)
     if reason:
         values["reason"] = reason
     values["text"] = u.text

@@ -127,10 +127,14 @@ class OperatorMatcher:
 
         Only the mentioned names are cut; every other word, including the one right after a name, stays.
         """
+        return self.replace(text, " ")
+
+    def replace(self, text: str, word: str) -> str:
+        """`text` with every operator mention replaced by `word` (a role word: "l'opérateur résilie")."""
         pieces: list[str] = []
         position = 0
         for mention in self.mentions(text):
-            pieces += [text[position:mention.start], " "]
+            pieces += [text[position:mention.start], word]
             position = mention.end
         pieces.append(text[position:])
         return re.sub(r"\s+", " ", "".join(pieces)).strip()
