@@ -227,3 +227,12 @@ def test_an_operator_named_as_the_one_terminating_is_a_termination_for_breach(te
     from assistant.corpus import load_corpus
 
     assert termination_reason(load_corpus().matcher.replace(text, "l'opérateur")) == reason
+
+
+@pytest.mark.parametrize(("text", "days"), [
+    ("client a déjà eu 10% en février, nouvel incident de 11h en juin", []),  # a rate, a length: no date
+    ("rdv à 14h le 3 avril", [date(2026, 4, 3)]),
+    ("coupure de 3 h le 5 mars", [date(2026, 3, 5)]),
+])
+def test_a_number_with_a_percent_or_an_hour_unit_is_not_a_day(text, days):
+    assert [d for _, d, _ in extract_dates(text, today=date(2026, 1, 15))] == days

@@ -264,12 +264,17 @@ def _search_dates():  # noqa: ANN202 - import is slow (~0.3 s); done once, on fi
     return search_dates
 
 
+# a number written with a percent sign or an hour unit is not a day of the month ("10% en février", "11h en juin"):
+# blanked (same length, positions kept) before dates are searched
+_NOT_A_DAY = re.compile(r"\b\d{1,3}(?:[.,]\d+)?\s*(?:%|h(?:\d{2})?\b|heures?\b|hours?\b|hrs?\b)", re.IGNORECASE)
+
+
 def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date, int]]:
     """(matched text, date, position) for every calendar date in `text`, via dateparser.
 
     Durations ("24 mois") and relative words are dropped: they are not calendar dates.
     """
-    prepared = _ORDINAL.sub(r"\1", text)
+    prepared = _NOT_A_DAY.sub(lambda m: " " * len(m.group(0)), _ORDINAL.sub(r"\1", text))
     base = datetime.combine(today or date.today(), datetime.min.time())
     try:
         found = _search_dates()(
@@ -295,8 +300,10 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
             except ValueError:
                 continue
             matched = inner.group(0)
-        pos = prepared.find(matched, cursor)
-        cursor = max(cursor, pos + len(matched)) if pos >= 0 else cursor
+        # dateparser folds the blanked runs into one space: find the match with any whitespace between words
+        hit = re.compile(r"\s+".join(map(re.escape, matched.split()))).search(prepared, cursor)
+        pos = hit.start() if hit else -1
+        cursor = max(cursor, hit.end()) if hit else cursor
         out.append((matched, value.date(), max(pos, 0)))
     # dateparser sometimes swallows a written date into a neighbouring phrase ("24 mois depuis le 01/01/2024"):
     # a dd/mm/yyyy date it did not return is still a date.
