@@ -63,6 +63,12 @@ def test_a_reason_that_owes_nothing_needs_no_fee_or_dates():
     assert exc.value.field == "monthly_fee"
 
 
+def test_months_left_need_no_term_length_even_when_the_terms_leave_it_open():
+    # LOL writes the minimum term on each contract; the customer who counted 7 months left needs none of it
+    r = run(ET, operator="LOL", service="internet", monthly_fee="39.90", remaining_months=7)
+    assert r.amount == Decimal("279.30")
+
+
 def test_crossing_renewed_period_runs_to_the_anniversary():
     # 4.2.2 12 months, 11.3.2.2 renewed 12 months: 2025-01-01..2025-12-31; Jan+Feb started -> 10 x 50
     r = run(ET, operator="CT", service="VoIP", monthly_fee="50", start_date="2024-01-01",

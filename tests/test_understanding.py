@@ -236,3 +236,21 @@ def test_an_operator_named_as_the_one_terminating_is_a_termination_for_breach(te
 ])
 def test_a_number_with_a_percent_or_an_hour_unit_is_not_a_day(text, days):
     assert [d for _, d, _ in extract_dates(text, today=date(2026, 1, 15))] == days
+
+
+@pytest.mark.parametrize(("text", "expanded"), [
+    ("PX pro, CDD 36m début 01/03/2024", "PX pro, contrat à durée déterminée 36 mois début 01/03/2024"),
+    ("modem rendu avec 8 j de retard", "modem rendu avec 8 jours de retard"),
+    ("passage de câble sur 50m", "passage de câble sur 50m"),  # a length stays metres
+])
+def test_a_unit_letter_after_a_number_is_expanded(text, expanded):
+    from assistant.agent.understanding import expand_abbreviations
+
+    assert expand_abbreviations(text) == expanded
+
+
+def test_two_words_for_one_counted_thing_count_it_once():
+    from assistant.corpus import load_corpus
+
+    u = understand("retour de 2 postes tél défectueux et 1 modem", load_corpus().matcher)
+    assert u.slots.quantities == {"poste": 2, "modem": 1}

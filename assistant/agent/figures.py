@@ -33,6 +33,8 @@ class Lexicon(BaseModel):
     no_commitment: list[str] = []              # "sans engagement", "my commitment is over"
     remaining: dict[str, list[str]] = {}       # `before` / `after` cues of a duration still to run
     abbreviations: dict[str, str] = {}         # call-centre shorthand -> the words it stands for
+    unit_shorthand: dict[str, str] = {}        # a unit letter after a number ("36m", "8 j") -> the unit's word
+    length_words: list[str] = []               # ... unless one of these comes just before ("câble de 50m")
     language_words: dict[str, list[str]] = {}  # marker words of each language
     asks: dict[str, list[str]] = {}            # what a question asks for: `date` / `amount` cues
     unit_nouns: dict[str, list[str]] = {}      # unit of a price per unit -> nouns a count of it is written with

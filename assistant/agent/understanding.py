@@ -230,6 +230,13 @@ _NOT_ITEMS = _wordset(
 )
 
 
+@lru_cache(maxsize=256)
+def _counted_fields(noun: str) -> frozenset[str]:
+    """The calculator quantities a noun counts (lexicon `calculator_inputs.quantity_fields`)."""
+    fields = _lexicon().calculator_inputs.get("quantity_fields", {}) or {}
+    return frozenset(f for f, nouns in fields.items() if noun in nouns)
+
+
 def _names_a_guarantee(folded: str, m: re.Match[str]) -> bool:
     """A duration written next to a guarantee's name ("GTR 4h", "4h GTR") names the guarantee, not how long
     anything lasted (lexicon `guarantee_words`)."""
@@ -425,12 +432,15 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
     # "le 3e rappel", "the third reminder": the n-th unit means n of them so far
     counted_text = _ORDINAL_COUNT.sub(lambda m: m.group(1) if int(m.group(1)) > 1 else m.group(0), folded)
     for m in _QUANTITY.finditer(counted_text):
-        # "3 postes", "2 porting files": the count goes to the noun and to a following noun or adjective.
+        # "3 postes", "2 porting files": the count goes to the noun and to a following noun or adjective, once
+        # per thing counted ("2 postes téléphone" are two phones, not two postes and two phones)
+        counted_as: set[str] = set()
         for word in filter(None, (m.group(2), m.group(3))):
             noun = word[:-1] if word.endswith("s") and len(word) > 3 else word
-            if word in _NOT_ITEMS or len(word) <= 3:
+            if word in _NOT_ITEMS or len(word) <= 3 or _counted_fields(noun) & counted_as:
                 break
             slots.quantities.setdefault(noun, int(m.group(1)))
+            counted_as |= _counted_fields(noun)
     count = _COUNT.search(folded)
     if count:
         slots.number_count = int(count.group(1))
@@ -525,12 +535,33 @@ def _abbreviations() -> tuple[re.Pattern[str], dict[str, str]] | None:
     return re.compile(rf"(?<![\w'’-])({words})\.?(?![\w'’-])", re.IGNORECASE), table
 
 
+@lru_cache(maxsize=1)
+def _unit_shorthand() -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """A unit letter right after a number ("36m", "8 j") and the unit it stands for (lexicon `unit_shorthand`)."""
+    table = {k.lower(): v for k, v in _lexicon().unit_shorthand.items()}
+    if not table:
+        return None
+    letters = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.,/])(\d{{1,3}})\s?({letters})(?![\w'’€%/-])", re.IGNORECASE), table
+
+
 def expand_abbreviations(text: str) -> str:
     found = _abbreviations()
-    if found is None:
-        return text
-    pattern, table = found
-    return pattern.sub(lambda m: table[m.group(1).lower()], text)
+    if found is not None:
+        pattern, table = found
+        text = pattern.sub(lambda m: table[m.group(1).lower()], text)
+    units = _unit_shorthand()
+    if units is not None:
+        pattern, table = units
+        text = pattern.sub(lambda m: m.group(0) if _measures_length(text, m.start())
+                           else f"{m.group(1)} {table[m.group(2).lower()]}", text)
+    return text
+
+
+def _measures_length(text: str, position: int) -> bool:
+    """A cable or a distance just before the number: "50m" is then metres, not months."""
+    before = fold(text[max(0, position - 30):position])
+    return any(re.search(rf"(?<!\w){re.escape(w)}", before) for w in _lexicon().length_words)
 
 
 def understand(raw: str, matcher: OperatorMatcher, default_language: Language = "fr",

@@ -206,14 +206,16 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
                                   formula=f"{inp.lines} lines x {inp.monthly_fee} EUR ‖ {inp.lines} lignes x "
                                           f"{inp.monthly_fee} EUR", value=f"{total} EUR")]
         inp = inp.model_copy(update={"monthly_fee": total, "monthly_fee_per_line": False})
+    # the customer who counted the months left needs no term length; nor does a reason's own rule
+    counted = inp.remaining_months is not None and (inp.start_date is None or inp.termination_date is None)
     try:
         commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
     except InputError:
-        if inp.reason == "customer_request":
+        if inp.reason == "customer_request" and not counted:
             raise
-        commitments = []  # the reason's own rule is chosen without the term; one that counts months asks for it
+        commitments = []  # the rule is chosen without the term; one that counts months from dates asks for it
     case = _cases_for(rules, inp, svc, committed=all(m > 0 for m in commitments))
-    if not commitments and case.formula == "remaining_periods":
+    if not commitments and case.formula == "remaining_periods" and not counted:
         commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
     sources: list[Source] = list(case.sources) + svc.minimum_term.all_sources
     basis = case.tax_basis or TaxBasis(inp.fee_tax_basis)
