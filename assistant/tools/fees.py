@@ -268,7 +268,8 @@ def moving_cost(inp: MovingInput, book: RuleBook) -> CalcResult:
         values["new_commitment_end"] = new_end.isoformat()
         totals.sources += recommit.all_sources
         totals.steps.append(CalcStep(label="New commitment end / fin d'engagement après déménagement",
-                                     formula=f"max(activation + {recommit.value.months} months, current end)",
+                                     formula=f"max(activation + {recommit.value.months} months, current end) ‖ "
+                                             f"max(activation + {recommit.value.months} mois, fin actuelle)",
                                      value=new_end.isoformat()))
     return totals.result("moving_cost", book, rules, values=values)
 

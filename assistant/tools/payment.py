@@ -103,7 +103,7 @@ def _interest(rule: InterestRule, inp: LatePaymentInput, totals: Totals) -> None
         else:
             months = whole_months_between(start, inp.payment_date)
         amount = inp.amount * rate / 100 * months
-        totals.add_amount("Intérêts de retard / late interest", f"{inp.amount} x {rate}% x {months} month(s)", amount)
+        totals.add_amount("Intérêts de retard / late interest", f"{inp.amount} x {rate} % x {months} month(s) ‖ {inp.amount} x {rate} % x {months} mois", amount)
     else:
         days = (inp.payment_date - start).days if inp.payment_date and start else inp.days_late
         if days is None:

@@ -154,23 +154,23 @@ def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
     fee = inp.monthly_fee or Decimal(0)
     if rule.method == "pro_rata_days" and inp.outage_start and inp.outage_end:
         amount = money(_pro_rata(fee, inp.outage_start, inp.outage_end))
-        steps.append(CalcStep(label="Pro rata", formula="sum of monthly fee / days in month, per day", value=f"{amount} EUR"))
+        steps.append(CalcStep(label="Pro rata", formula="sum of monthly fee / days in month, per day ‖ somme, par jour, de la redevance / jours du mois", value=f"{amount} EUR"))
     elif rule.method == "pro_rata_days":
         amount = money(fee * days / 30)
-        steps.append(CalcStep(label="Pro rata", formula=f"{fee} / 30 x {days} day(s)", value=f"{amount} EUR"))
+        steps.append(CalcStep(label="Pro rata", formula=f"{fee} / 30 x {days} day(s) ‖ {fee} / 30 x {days} jour(s)", value=f"{amount} EUR"))
         base["assumptions"].append("Without the outage dates, a day is refunded at 1/30 of the monthly fee "
                                    "(give the dates for the exact month lengths).")
     elif rule.method == "fixed_months":
         months = rule.value.months if rule.value and rule.value.months else 0
         amount = money(fee * months)
-        steps.append(CalcStep(label="Refund / remboursement", formula=f"{fee} x {months} month(s)", value=f"{amount} EUR"))
+        steps.append(CalcStep(label="Refund / remboursement", formula=f"{fee} x {months} month(s) ‖ {fee} x {months} mois", value=f"{amount} EUR"))
     elif rule.method == "tiers_by_hours":
         if inp.restoration_hours is None:
             raise InputError("restoration_hours", "this guarantee is computed from the restoration time in hours",
                              "cette garantie se calcule sur le temps de rétablissement en heures")
         percent = max((p for above, p in rule.tiers if inp.restoration_hours > above), default=Decimal(0))
         amount = money(fee * percent / 100)
-        steps.append(CalcStep(label="Penalty tier / palier", formula=f"{inp.restoration_hours} h -> {percent}% of {fee}",
+        steps.append(CalcStep(label="Penalty tier / palier", formula=f"{inp.restoration_hours} h -> {percent} % of {fee} ‖ {inp.restoration_hours} h -> {percent} % de {fee}",
                               value=f"{amount} EUR"))
         if rule.yearly_cap_months:
             base["assumptions"].append(f"Yearly cap: {rule.yearly_cap_months} monthly fee(s) in total.")
