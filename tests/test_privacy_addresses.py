@@ -104,3 +104,11 @@ def test_a_broken_word_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PrivacyConfigError):
         load_address_patterns(tmp_path)
     assert load_address_patterns(tmp_path / "elsewhere")  # no file there: the bundled one
+
+
+def test_call_centre_notes_are_not_addresses():
+    # "CT" is an operator's name and "12m" twelve months: no street line here
+    from assistant.privacy import redact_addresses
+
+    note = "CT VoIP 12m mise en service 01/02/2025, rendu avec 8 j de retard"
+    assert redact_addresses(note) == note
