@@ -69,6 +69,18 @@ def test_months_left_need_no_term_length_even_when_the_terms_leave_it_open():
     assert r.amount == Decimal("279.30")
 
 
+def test_a_rule_counting_the_first_months_needs_no_contract_length():
+    # Proximus 66, at most five numbers: fees up to the end of the first six months, whatever the length;
+    # 4 numbers x 25 EUR, 01/01/2025 -> 01/03/2025: March to June = 4 months x 100 EUR
+    r = run(ET, operator="Proximus", service="voip", monthly_fee="25", monthly_fee_per_line=True, lines=4,
+            start_date="2025-01-01", termination_date="2025-03-01", customer_type="business")
+    assert r.amount == Decimal("400.00") and any("6" in w for w in r.warnings)
+    with pytest.raises(InputError) as exc:  # more than five numbers: the end of the period needs the length
+        run(ET, operator="Proximus", service="voip", monthly_fee="25", lines=8, start_date="2025-01-01",
+            termination_date="2025-03-01", customer_type="business")
+    assert exc.value.field == "commitment_months"
+
+
 def test_crossing_renewed_period_runs_to_the_anniversary():
     # 4.2.2 12 months, 11.3.2.2 renewed 12 months: 2025-01-01..2025-12-31; Jan+Feb started -> 10 x 50
     r = run(ET, operator="CT", service="VoIP", monthly_fee="50", start_date="2024-01-01",

@@ -174,6 +174,16 @@ def _cases_for(rules: OperatorRules, inp: EarlyTerminationInput, svc: Service, c
                      f"({inp.customer_type}, {inp.reason}, service {svc.key}, {inp.lines} ligne(s))")
 
 
+def _first_months(rules: OperatorRules, inp: EarlyTerminationInput, svc: Service) -> int | None:
+    """The N of a rule owing the fees up to the end of the contract's first N months, when that rule applies."""
+    try:
+        case = _cases_for(rules, inp, svc, committed=True)
+    except InputError:
+        return None
+    cap = case.cap_months.value if case.cap_months else None
+    return cap.months if cap is not None and cap.months else None
+
+
 def _why_not(case: EarlyTerminationCase, reason: str, service: str, ctype: str, lines: int, committed: bool) -> str:
     if reason not in case.reasons:
         return f"reason {reason} not in {case.reasons}"
@@ -211,11 +221,18 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     try:
         commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
     except InputError:
-        if inp.reason == "customer_request" and not counted:
+        if inp.reason == "customer_request" and not counted and _first_months(rules, inp, svc) is None:
             raise
         commitments = []  # the rule is chosen without the term; one that counts months from dates asks for it
     case = _cases_for(rules, inp, svc, committed=all(m > 0 for m in commitments))
-    if not commitments and case.formula == "remaining_periods" and not counted:
+    first_months = _first_months(rules, inp, svc) if not commitments else None
+    if first_months is not None and not counted:
+        # a rule owing the fees of the contract's first N months does not depend on its length: N is used
+        commitments = [first_months]
+        warnings.append(f"The contract's length is not given: it is taken to run at least the first {first_months} "
+                        f"months the rule counts ‖ la durée du contrat n'est pas indiquée : elle est supposée couvrir au "
+                        f"moins les {first_months} premiers mois que compte la règle")
+    elif not commitments and case.formula == "remaining_periods" and not counted:
         commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
     sources: list[Source] = list(case.sources) + svc.minimum_term.all_sources
     basis = case.tax_basis or TaxBasis(inp.fee_tax_basis)
