@@ -254,3 +254,14 @@ def test_two_words_for_one_counted_thing_count_it_once():
 
     u = understand("retour de 2 postes tél défectueux et 1 modem", load_corpus().matcher)
     assert u.slots.quantities == {"poste": 2, "modem": 1}
+
+
+@pytest.mark.parametrize(("text", "months"), [
+    ("et si le transfert prend deux mois ?", None),   # how long something takes is not the contract's term
+    ("if the move takes 2 months", None),
+    ("engagé pendant 24 mois", 24),
+])
+def test_a_duration_something_takes_is_not_the_term(text, months):
+    from assistant.corpus import load_corpus
+
+    assert understand(text, load_corpus().matcher).slots.commitment_months == months

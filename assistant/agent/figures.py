@@ -32,6 +32,7 @@ class Lexicon(BaseModel):
     date_roles: dict[str, list[str]] = {}      # role of a date -> cue words just before it
     no_commitment: list[str] = []              # "sans engagement", "my commitment is over"
     remaining: dict[str, list[str]] = {}       # `before` / `after` cues of a duration still to run
+    elapsed_cues: list[str] = []               # words before a duration something takes (not the contract's term)
     abbreviations: dict[str, str] = {}         # call-centre shorthand -> the words it stands for
     unit_shorthand: dict[str, str] = {}        # a unit letter after a number ("36m", "8 j") -> the unit's word
     length_words: list[str] = []               # ... unless one of these comes just before ("câble de 50m")

@@ -179,6 +179,13 @@ def _remaining_cues() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
             re.compile(r"^\W*(" + "|".join(after) + r")") if after else None)
 
 
+def _elapsed(before: str) -> bool:
+    """A duration something takes ("si le transfert prend deux mois", "the move lasts 3 months") is not the
+    contract's term (lexicon `elapsed_cues`)."""
+    cues = _lexicon().elapsed_cues
+    return bool(cues) and re.search(rf"\b(?:{'|'.join(cues)})\W+(?:\w+\W+)?$", before) is not None
+
+
 def _remaining(before: str, after: str) -> bool:
     cue_before, cue_after = _remaining_cues()
     return bool((cue_before and cue_before.search(before)) or (cue_after and cue_after.search(after)))
@@ -410,7 +417,9 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         after = folded[m.end():m.end() + 12]
         if 0 < months <= 120 and _remaining(folded[max(0, m.start() - 25):m.start()], after):
             slots.remaining_months = slots.remaining_months or months
-        elif 0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis", "de retard", "late", "overdue")):
+        elif (0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis", "de retard", "late",
+                                                                    "overdue"))
+              and not _elapsed(folded[max(0, m.start() - 20):m.start()])):
             slots.commitment_months = slots.commitment_months or months
     for m in _LATE.finditer(folded):
         n, unit = int(m.group("n1") or m.group("n2")), (m.group("u1") or m.group("u2"))
