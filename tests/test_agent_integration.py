@@ -172,3 +172,11 @@ def test_a_count_result_names_what_it_counts(assistant):
     reply = assistant.ask("E2P : 40 utilisateurs aujourd'hui, on peut en retirer combien au maximum ce trimestre ?")
     assert reply.status == ReplyStatus.ANSWERED
     assert "**4 utilisateurs**" in reply.answer and any(c.clause_id == "8.5" for c in reply.citations)
+
+
+def test_a_limit_checked_against_the_customers_figures_says_yes_or_no_first(assistant):
+    reply = assistant.ask("Proximus: my average bill over the last 4 months is 150 € HT and this month is at 300 € "
+                          "HT. May they send me an interim invoice?")
+    assert reply.status == ReplyStatus.ANSWERED
+    assert reply.answer.lstrip("- ").startswith(("Yes, in your case", "No, not in your case"))
+    assert any(c.clause_id == "40" for c in reply.citations)

@@ -155,8 +155,11 @@ class FactWriter:
             lead = self.t.get(self.lang, "calc_conflicting", operator=self.operator, title=title)
             return Lead(f"{lead} {value}" if value else lead, cites, ReplyStatus.ANSWERED)
         if value is not None and result.status == FactStatus.STATED:
-            return Lead(self.t.get(self.lang, "calc_lead", title=title, value=value, ref=ref).replace(" ()", ""),
-                        cites, ReplyStatus.ANSWERED)
+            lead = self.t.get(self.lang, "calc_lead", title=title, value=value, ref=ref).replace(" ()", "")
+            verdict = result.values.get("allowed")
+            if isinstance(verdict, bool):  # the customer's own case checked against the limit: say it first
+                lead = f"{self.t.get(self.lang, 'verdict_yes' if verdict else 'verdict_no')} {lead}"
+            return Lead(lead, cites, ReplyStatus.ANSWERED)
         computed = [s for s in result.breakdown if any(ch.isdigit() for ch in s.value)]
         if computed or any(any(ch.isdigit() for ch in (s.value or s.formula)) for s in result.breakdown):
             lead = self.t.get(self.lang, "calc_partial", operator=self.operator, title=title)

@@ -97,7 +97,8 @@ def interim_invoice(inp: InterimInvoiceInput, book: RuleBook) -> CalcResult:
         values["allowed"] = allowed
         steps.append(CalcStep(label="Montant du mois / this period",
                               formula=f"{inp.current_amount} {'>=' if allowed else '<'} {threshold}",
-                              value="interim invoice possible" if allowed else "no interim invoice"))
+                              value="interim invoice possible ‖ facture intermédiaire possible" if allowed
+                              else "no interim invoice ‖ pas de facture intermédiaire"))
     return CalcResult(tool="interim_invoice", amount=threshold, currency=rules.currency, unit="EUR",
                       tax_basis=rule.value.tax_basis, breakdown=steps, values=values,
                       assumptions=[rule.note] if rule.note else [],
