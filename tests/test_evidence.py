@@ -88,7 +88,7 @@ def test_no_commitment_running_is_understood(text, over):
 
 def test_shorthand_is_expanded_as_whole_words_only():
     assert expand_abbreviations("CT résil. anticipée, num porté pdt 3 j") == \
-        "CT résiliation anticipée, numéro porté pendant 3 j"
+        "CT résiliation anticipée, numéro porté pendant 3 jours"  # a unit letter after a number is its unit
     assert expand_abbreviations("PX cust disputes a bill") == "PX customer disputes a bill"
     assert expand_abbreviations("l'abonnement numérique, résiliation") == "l'abonnement numérique, résiliation"
 

@@ -534,24 +534,25 @@ _ARTICLE = re.compile(r"\b(?:article|art\.?)\s*(\d{1,3}(?:\.\d{1,3})*[a-z]?)\b")
 MAX_CHARS = 2000  # longer messages are cut: a support question is never that long, and it bounds latency
 
 
+def _table_pattern(table: dict[str, str], template: str) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """A lexicon table (lower-cased keys) and the pattern finding its keys, longest first, in `template`."""
+    table = {k.lower(): v for k, v in table.items()}
+    if not table:
+        return None
+    keys = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.compile(template.replace("KEYS", keys), re.IGNORECASE), table
+
+
 @lru_cache(maxsize=1)
 def _abbreviations() -> tuple[re.Pattern[str], dict[str, str]] | None:
     """Call-centre shorthand and its expansion (lexicon `abbreviations`)."""
-    table = {k.lower(): v for k, v in _lexicon().abbreviations.items()}
-    if not table:
-        return None
-    words = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-    return re.compile(rf"(?<![\w'’-])({words})\.?(?![\w'’-])", re.IGNORECASE), table
+    return _table_pattern(_lexicon().abbreviations, r"(?<![\w'’-])(KEYS)\.?(?![\w'’-])")
 
 
 @lru_cache(maxsize=1)
 def _unit_shorthand() -> tuple[re.Pattern[str], dict[str, str]] | None:
     """A unit letter right after a number ("36m", "8 j") and the unit it stands for (lexicon `unit_shorthand`)."""
-    table = {k.lower(): v for k, v in _lexicon().unit_shorthand.items()}
-    if not table:
-        return None
-    letters = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.,/])(\d{{1,3}})\s?({letters})(?![\w'’€%/-])", re.IGNORECASE), table
+    return _table_pattern(_lexicon().unit_shorthand, r"(?<![\w.,/])(\d{1,3})\s?(KEYS)(?![\w'’€%/-])")
 
 
 def expand_abbreviations(text: str) -> str:
