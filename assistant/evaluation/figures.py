@@ -38,7 +38,7 @@ ROWS = [
     SplitRow(name="blind", report="blind", command="assistant eval --split blind", bold=True,
              about="written from the documents, never used for tuning"),
     SplitRow(name="tune", report="tune", command="assistant eval --split tune",
-             about="written from the documents by two writers who saw no code; tuned on"),
+             about="written from the documents by writers who saw no code; tuned on"),
     SplitRow(name="dev", report="latest", command="assistant eval --split dev", about="the code may be tuned on"),
 ]
 
