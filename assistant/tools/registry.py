@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from assistant.models import CalcResult
-from assistant.tools import fees, limits, payment, termination, usage
+from assistant.tools import fees, limits, payment, termination, timeline, usage
 from assistant.tools.common import validate
 from assistant.tools.rules import RuleBook, load_rules
 
@@ -36,7 +36,7 @@ _ALL = [
                termination.EarlyTerminationInput, termination.early_termination_cost),
     Calculator("termination_timeline", "Calendrier de résiliation", "Termination timeline",
                "When a contract really ends: last day to send notice, effective end date, next tacit renewal.",
-               termination.TimelineInput, termination.termination_timeline),
+               timeline.TimelineInput, timeline.termination_timeline),
     Calculator("late_payment", "Retard de paiement", "Late payment",
                "Interest, fixed recovery indemnities and reminder fees an operator may charge on a late invoice.",
                payment.LatePaymentInput, payment.late_payment),
