@@ -51,6 +51,13 @@ def load_lexicon(path: str) -> Lexicon:
     return Lexicon.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
+def current_lexicon() -> Lexicon:
+    """The lexicon of the configured knowledge directory."""
+    from assistant.config import get_settings
+
+    return load_lexicon(str(get_settings().knowledge_dir / "lexicon.yaml"))
+
+
 def _number(token: str, words: dict[str, int]) -> Decimal | None:
     if token in words:
         return Decimal(words[token])

@@ -8,14 +8,16 @@ milliseconds), deterministic and testable without a model.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.agent.figures import Lexicon, load_lexicon
+from assistant.agent.dates import extract_dates
+from assistant.agent.figures import Lexicon, current_lexicon
+from assistant.agent.shorthand import expand_abbreviations
 from assistant.agent.text import clean_input, fold, words
 from assistant.corpus.operators import OperatorMatcher
 
@@ -30,9 +32,7 @@ def _wordset(blob: str) -> frozenset[str]:
 
 
 def _lexicon() -> Lexicon:
-    from assistant.config import get_settings
-
-    return load_lexicon(str(get_settings().knowledge_dir / "lexicon.yaml"))
+    return current_lexicon()
 
 
 @lru_cache(maxsize=1)
@@ -191,9 +191,6 @@ def _remaining(before: str, after: str) -> bool:
     return bool((cue_before and cue_before.search(before)) or (cue_after and cue_after.search(after)))
 
 
-_DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?)\b")
-_DMY_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
-_ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March 1st": dateparser wants plain "1"
 # "1 200,50", "1.200", "49,90", "120": thousands groups must have exactly three digits, so "2024, 120" is two numbers.
 _NUMBER = (r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?(?![\d,])"  # 1,200.50 (English thousands)
            r"|\d{1,3}(?:[ .\u202f]\d{3})+(?:,\d{1,2})?(?!\d)|\d+(?:[.,]\d{1,2})?(?!\d))")
@@ -269,67 +266,6 @@ def _decimal(raw: str) -> Decimal | None:
         return Decimal(raw).quantize(Decimal("0.01"))
     except InvalidOperation:
         return None
-
-
-@lru_cache(maxsize=1)
-def _search_dates():  # noqa: ANN202 - import is slow (~0.3 s); done once, on first use
-    from dateparser.search import search_dates
-
-    return search_dates
-
-
-# a number written with a percent sign or an hour unit is not a day of the month ("10% en février", "11h en juin"):
-# blanked (same length, positions kept) before dates are searched
-_NOT_A_DAY = re.compile(r"\b\d{1,3}(?:[.,]\d+)?\s*(?:%|h(?:\d{2})?\b|heures?\b|hours?\b|hrs?\b)", re.IGNORECASE)
-
-
-def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date, int]]:
-    """(matched text, date, position) for every calendar date in `text`, via dateparser.
-
-    Durations ("24 mois") and relative words are dropped: they are not calendar dates.
-    """
-    prepared = _NOT_A_DAY.sub(lambda m: " " * len(m.group(0)), _ORDINAL.sub(r"\1", text))
-    base = datetime.combine(today or date.today(), datetime.min.time())
-    try:
-        found = _search_dates()(
-            prepared,
-            languages=["fr", "en"],
-            settings={"DATE_ORDER": "DMY", "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month"],
-                      "RELATIVE_BASE": base, "PREFER_DATES_FROM": "current_period"},
-        ) or []
-    except Exception:  # dateparser raises on odd inputs (overflowing numbers...); dates are optional
-        found = []
-    out: list[tuple[str, date, int]] = []
-    cursor = 0
-    for matched, value in found:
-        if not re.search(r"\d", matched):
-            continue
-        if _DURATION_UNITS.search(fold(matched)):
-            # "24 mois depuis le 01/01/2024" read as one date: keep only the written calendar date inside it
-            inner = _DMY_DATE.search(matched)
-            if inner is None:
-                continue
-            try:
-                value = datetime(int(inner.group(3)), int(inner.group(2)), int(inner.group(1)))
-            except ValueError:
-                continue
-            matched = inner.group(0)
-        # dateparser folds the blanked runs into one space: find the match with any whitespace between words
-        hit = re.compile(r"\s+".join(map(re.escape, matched.split()))).search(prepared, cursor)
-        pos = hit.start() if hit else -1
-        cursor = max(cursor, hit.end()) if hit else cursor
-        out.append((matched, value.date(), max(pos, 0)))
-    # dateparser sometimes swallows a written date into a neighbouring phrase ("24 mois depuis le 01/01/2024"):
-    # a dd/mm/yyyy date it did not return is still a date.
-    for m in _DMY_DATE.finditer(prepared):
-        if any(p <= m.start() < p + len(t) for t, _, p in out):
-            continue
-        try:
-            out.append((m.group(0), date(int(m.group(3)), int(m.group(2)), int(m.group(1))), m.start()))
-        except ValueError:
-            continue
-    out.sort(key=lambda x: x[2])
-    return out
 
 
 def _date_role(before: str) -> str | None:
@@ -532,46 +468,6 @@ def _is_junk(text: str) -> bool:
 
 _ARTICLE = re.compile(r"\b(?:article|art\.?)\s*(\d{1,3}(?:\.\d{1,3})*[a-z]?)\b")
 MAX_CHARS = 2000  # longer messages are cut: a support question is never that long, and it bounds latency
-
-
-def _table_pattern(table: dict[str, str], template: str) -> tuple[re.Pattern[str], dict[str, str]] | None:
-    """A lexicon table (lower-cased keys) and the pattern finding its keys, longest first, in `template`."""
-    table = {k.lower(): v for k, v in table.items()}
-    if not table:
-        return None
-    keys = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-    return re.compile(template.replace("KEYS", keys), re.IGNORECASE), table
-
-
-@lru_cache(maxsize=1)
-def _abbreviations() -> tuple[re.Pattern[str], dict[str, str]] | None:
-    """Call-centre shorthand and its expansion (lexicon `abbreviations`)."""
-    return _table_pattern(_lexicon().abbreviations, r"(?<![\w'’-])(KEYS)\.?(?![\w'’-])")
-
-
-@lru_cache(maxsize=1)
-def _unit_shorthand() -> tuple[re.Pattern[str], dict[str, str]] | None:
-    """A unit letter right after a number ("36m", "8 j") and the unit it stands for (lexicon `unit_shorthand`)."""
-    return _table_pattern(_lexicon().unit_shorthand, r"(?<![\w.,/])(\d{1,3})\s?(KEYS)(?![\w'’€%/-])")
-
-
-def expand_abbreviations(text: str) -> str:
-    found = _abbreviations()
-    if found is not None:
-        pattern, table = found
-        text = pattern.sub(lambda m: table[m.group(1).lower()], text)
-    units = _unit_shorthand()
-    if units is not None:
-        pattern, table = units
-        text = pattern.sub(lambda m: m.group(0) if _measures_length(text, m.start())
-                           else f"{m.group(1)} {table[m.group(2).lower()]}", text)
-    return text
-
-
-def _measures_length(text: str, position: int) -> bool:
-    """A cable or a distance just before the number: "50m" is then metres, not months."""
-    before = fold(text[max(0, position - 30):position])
-    return any(re.search(rf"(?<!\w){re.escape(w)}", before) for w in _lexicon().length_words)
 
 
 def understand(raw: str, matcher: OperatorMatcher, default_language: Language = "fr",

@@ -1,0 +1,74 @@
+"""Calendar dates in a message, via dateparser: durations, rates and hours are never read as dates."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from functools import lru_cache
+
+from assistant.agent.text import fold
+
+_DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?)\b")
+_DMY_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
+_ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March 1st": dateparser wants plain "1"
+
+
+@lru_cache(maxsize=1)
+def _search_dates():  # noqa: ANN202 - import is slow (~0.3 s); done once, on first use
+    from dateparser.search import search_dates
+
+    return search_dates
+
+
+# a number written with a percent sign or an hour unit is not a day of the month ("10% en février", "11h en juin"):
+# blanked (same length, positions kept) before dates are searched
+_NOT_A_DAY = re.compile(r"\b\d{1,3}(?:[.,]\d+)?\s*(?:%|h(?:\d{2})?\b|heures?\b|hours?\b|hrs?\b)", re.IGNORECASE)
+
+
+def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date, int]]:
+    """(matched text, date, position) for every calendar date in `text`, via dateparser.
+
+    Durations ("24 mois") and relative words are dropped: they are not calendar dates.
+    """
+    prepared = _NOT_A_DAY.sub(lambda m: " " * len(m.group(0)), _ORDINAL.sub(r"\1", text))
+    base = datetime.combine(today or date.today(), datetime.min.time())
+    try:
+        found = _search_dates()(
+            prepared,
+            languages=["fr", "en"],
+            settings={"DATE_ORDER": "DMY", "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month"],
+                      "RELATIVE_BASE": base, "PREFER_DATES_FROM": "current_period"},
+        ) or []
+    except Exception:  # dateparser raises on odd inputs (overflowing numbers...); dates are optional
+        found = []
+    out: list[tuple[str, date, int]] = []
+    cursor = 0
+    for matched, value in found:
+        if not re.search(r"\d", matched):
+            continue
+        if _DURATION_UNITS.search(fold(matched)):
+            # "24 mois depuis le 01/01/2024" read as one date: keep only the written calendar date inside it
+            inner = _DMY_DATE.search(matched)
+            if inner is None:
+                continue
+            try:
+                value = datetime(int(inner.group(3)), int(inner.group(2)), int(inner.group(1)))
+            except ValueError:
+                continue
+            matched = inner.group(0)
+        # dateparser folds the blanked runs into one space: find the match with any whitespace between words
+        hit = re.compile(r"\s+".join(map(re.escape, matched.split()))).search(prepared, cursor)
+        pos = hit.start() if hit else -1
+        cursor = max(cursor, hit.end()) if hit else cursor
+        out.append((matched, value.date(), max(pos, 0)))
+    # dateparser sometimes swallows a written date into a neighbouring phrase ("24 mois depuis le 01/01/2024"):
+    # a dd/mm/yyyy date it did not return is still a date.
+    for m in _DMY_DATE.finditer(prepared):
+        if any(p <= m.start() < p + len(t) for t, _, p in out):
+            continue
+        try:
+            out.append((m.group(0), date(int(m.group(3)), int(m.group(2)), int(m.group(1))), m.start()))
+        except ValueError:
+            continue
+    out.sort(key=lambda x: x[2])
+    return out
