@@ -120,4 +120,4 @@ class AnswerSteps:
     def home_country(self, operator: str | None) -> str | None:
         """The country of the operator's documents (manifest), against which a move is a move abroad."""
         return next((doc.meta.country for doc in self.corpus.documents.values()
-                     if operator and doc.meta.operator == operator and getattr(doc.meta, "country", None)), None)
+                     if operator and doc.meta.operator == operator), None)

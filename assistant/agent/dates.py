@@ -8,7 +8,9 @@ from functools import lru_cache
 
 from assistant.agent.text import fold
 
-_DURATION_UNITS = re.compile(r"\b(mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?)\b")
+# units of time (folded): a number written with one is a duration, never a date nor a count
+DURATION_WORDS = r"mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?"
+_DURATION_UNITS = re.compile(rf"\b({DURATION_WORDS})\b")
 _DMY_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
 _ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March 1st": dateparser wants plain "1"
 
@@ -47,7 +49,7 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
         if not re.search(r"\d", matched):
             continue
         if _DURATION_UNITS.search(fold(matched)):
-            # "24 mois depuis le 01/01/2024" read as one date: keep only the written calendar date inside it
+            # "36 mois depuis le 15/03/2023" read as one date: keep only the written calendar date inside it
             inner = _DMY_DATE.search(matched)
             if inner is None:
                 continue
@@ -61,7 +63,7 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
         pos = hit.start() if hit else -1
         cursor = max(cursor, hit.end()) if hit else cursor
         out.append((matched, value.date(), max(pos, 0)))
-    # dateparser sometimes swallows a written date into a neighbouring phrase ("24 mois depuis le 01/01/2024"):
+    # dateparser sometimes swallows a written date into a neighbouring phrase ("36 mois depuis le 15/03/2023"):
     # a dd/mm/yyyy date it did not return is still a date.
     for m in _DMY_DATE.finditer(prepared):
         if any(p <= m.start() < p + len(t) for t, _, p in out):

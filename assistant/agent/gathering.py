@@ -55,16 +55,17 @@ class GatheringSteps:
 
     def _part_tops(self, u: Understanding, operator: str, views: list[FactView], topic: str,
                    passages: Sequence[Passage]) -> list[FactView]:
-        """A question in parts ("can they cut me off? and when can they end the contract?"): the fact each
-        part points to on its own, when it is close enough to that part to be worth saying."""
+        """A question in parts ("is my deposit returned? within how many days?"): the fact each part points
+        to on its own, when it is close enough to that part to be worth saying."""
         parts = self.router.parts(topic)
         if len(parts) < 2:
             return []
         tops: list[FactView] = []
+        fill = self._fill(u)
         for part in parts:
             question = self.facts.question_text(operator, part)
             sims = self.facts.similarities(views, question, u.language)
-            routing = self.router.route(part, fill=self._fill(u))  # what this part asks, not the whole
+            routing = self.router.route(part, fill=fill)  # what this part asks, not the whole
             scores = fused_scores(views, sims, self.facts.lexical(views, question, u.language), passages,
                                   {r.need: r.score for r in routing.ranked}, self.catalog.needs,
                                   self.catalog.fact_fusion)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.agent.dates import extract_dates
+from assistant.agent.dates import DURATION_WORDS, extract_dates
 from assistant.agent.figures import Lexicon, current_lexicon
 from assistant.agent.shorthand import expand_abbreviations
 from assistant.agent.text import clean_input, fold, words
@@ -180,7 +180,7 @@ def _remaining_cues() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
 
 
 def _elapsed(before: str) -> bool:
-    """A duration something takes ("si le transfert prend deux mois", "the move lasts 3 months") is not the
+    """A duration something takes ("le portage prend trois semaines", "the move lasts 3 months") is not the
     contract's term (lexicon `elapsed_cues`)."""
     cues = _lexicon().elapsed_cues
     return bool(cues) and re.search(rf"\b(?:{'|'.join(cues)})\W+(?:\w+\W+)?$", before) is not None
@@ -209,10 +209,10 @@ _MONTHLY_BEFORE = re.compile(r"(mensualite|abonnement|redevance|monthly|per mont
 _AVERAGE_BEFORE = re.compile(r"(moyenne|average|en moyenne|on average)[^\d]{0,30}$")
 _TAX = re.compile(rf"^\s*{_TAX_WORDS}(?!\w)")
 _DURATION = re.compile(r"(\d{1,3})[\s-]*(mois|months?|ans?|annees?|years?)\b")
-# "8 numéros", "7 of our fixed lines": up to three words between the count and what it counts, none of them a
+# "8 numéros", "5 of the office lines": up to three words between the count and what it counts, none of them a
 # unit of time or money ("24 mois pour deux lignes" counts no lines)
 _COUNT = re.compile(r"(?<![\w.,/])(\d{1,4})(?![\d.,]|\s*(?:€|eur\b|euros?\b))\s*"
-                    r"(?:(?!(?:mois|months?|jours?|days?|ans?|years?|annees?|semaines?|weeks?|heures?|hours?|eur|euros?)\b)"
+                    rf"(?:(?!(?:{DURATION_WORDS}|eur|euros?)\b)"
                     r"[a-z+][a-z0-9+]*\s+){0,3}"
                     r"(numeros?|nums?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
 _LATE = re.compile(

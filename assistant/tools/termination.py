@@ -176,14 +176,15 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
         inp = inp.model_copy(update={"monthly_fee": total, "monthly_fee_per_line": False})
     # the customer who counted the months left needs no term length; nor does a reason's own rule
     counted = inp.remaining_months is not None and (inp.start_date is None or inp.termination_date is None)
+    first_months = None
     try:
         commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
     except InputError:
-        if inp.reason == "customer_request" and not counted and _first_months(rules, inp, svc) is None:
+        first_months = _first_months(rules, inp, svc)
+        if inp.reason == "customer_request" and not counted and first_months is None:
             raise
         commitments = []  # the rule is chosen without the term; one that counts months from dates asks for it
     case = _cases_for(rules, inp, svc, committed=all(m > 0 for m in commitments))
-    first_months = _first_months(rules, inp, svc) if not commitments else None
     if first_months is not None and not counted:
         # a rule owing the fees of the contract's first N months does not depend on its length: N is used
         commitments = [first_months]

@@ -95,20 +95,22 @@ def _pro_rata(fee: Decimal, first: date, last: date) -> Decimal:
     return total
 
 
+def _granted(inp: OutageInput, rule: OutageRule, days: int) -> tuple[Decimal, str]:
+    """What the rule grants in its own unit: days refunded, months of fee, or % of the fee for the hours."""
+    if rule.method == "pro_rata_days":
+        return Decimal(days), "days"
+    if rule.method == "fixed_months":
+        return Decimal(rule.value.months if rule.value and rule.value.months else 0), "months"
+    if inp.restoration_hours is None:  # tiers by hours
+        raise InputError("restoration_hours", "this guarantee is computed from the restoration time in hours",
+                         "cette garantie se calcule sur le temps de rétablissement en heures")
+    return max((p for above, p in rule.tiers if inp.restoration_hours > above), default=Decimal(0)), "percent"
+
+
 def _without_fee(inp: OutageInput, rule: OutageRule, days: int, steps: list[CalcStep], base: dict[str, Any],
                  ) -> CalcResult:
-    """Without the monthly fee, what the rule grants in its own unit: the days refunded, the months of fee, the
-    percentage of the fee; the amount follows once the fee is given."""
-    if rule.method == "pro_rata_days":
-        granted, unit = Decimal(days), "days"
-    elif rule.method == "fixed_months":
-        granted, unit = Decimal(rule.value.months if rule.value and rule.value.months else 0), "months"
-    else:  # tiers by hours
-        if inp.restoration_hours is None:
-            raise InputError("restoration_hours", "this guarantee is computed from the restoration time in hours",
-                             "cette garantie se calcule sur le temps de rétablissement en heures")
-        granted = max((p for above, p in rule.tiers if inp.restoration_hours > above), default=Decimal(0))
-        unit = "percent"
+    """Without the monthly fee, what the rule grants in its own unit; the amount follows once the fee is given."""
+    granted, unit = _granted(inp, rule, days)
     n = f"{granted.normalize():f}"
     fr = {"days": "jours", "months": "mois", "percent": "% de la redevance"}[unit]
     en = {"days": "days", "months": "months", "percent": "% of the monthly fee"}[unit]
@@ -161,14 +163,11 @@ def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
         base["assumptions"].append("Without the outage dates, a day is refunded at 1/30 of the monthly fee "
                                    "(give the dates for the exact month lengths).")
     elif rule.method == "fixed_months":
-        months = rule.value.months if rule.value and rule.value.months else 0
+        months = _granted(inp, rule, days)[0]
         amount = money(fee * months)
         steps.append(CalcStep(label="Refund / remboursement", formula=f"{fee} x {months} month(s) ‖ {fee} x {months} mois", value=f"{amount} EUR"))
     elif rule.method == "tiers_by_hours":
-        if inp.restoration_hours is None:
-            raise InputError("restoration_hours", "this guarantee is computed from the restoration time in hours",
-                             "cette garantie se calcule sur le temps de rétablissement en heures")
-        percent = max((p for above, p in rule.tiers if inp.restoration_hours > above), default=Decimal(0))
+        percent = _granted(inp, rule, days)[0]
         amount = money(fee * percent / 100)
         steps.append(CalcStep(label="Penalty tier / palier", formula=f"{inp.restoration_hours} h -> {percent} % of {fee} ‖ {inp.restoration_hours} h -> {percent} % de {fee}",
                               value=f"{amount} EUR"))
