@@ -110,5 +110,5 @@ def test_call_centre_notes_are_not_addresses():
     # "CT" is an operator's name and "12m" twelve months: no street line here
     from assistant.privacy import redact_addresses
 
-    note = "CT VoIP 12m mise en service 01/02/2025, rendu avec 8 j de retard"
+    note = "CT VoIP 12m mise en service 01/02/2025, restitué avec 6 j de retard"
     assert redact_addresses(note) == note

@@ -192,7 +192,7 @@ def test_dates_without_a_cue_fill_a_calculators_own_date_fields_in_order():
 
 
 @pytest.mark.parametrize(("text", "count"), [
-    ("7 of our fixed lines were blocked", 7),
+    ("5 of the office lines were blocked", 5),
     ("3 de nos numéros sont concernés", 3),
     ("24 mois pour deux lignes", None),          # a duration is not a count of lines
     ("12 months for 2 lines", 2),
@@ -240,7 +240,7 @@ def test_a_number_with_a_percent_or_an_hour_unit_is_not_a_day(text, days):
 
 @pytest.mark.parametrize(("text", "expanded"), [
     ("PX pro, CDD 36m début 01/03/2024", "PX pro, contrat à durée déterminée 36 mois début 01/03/2024"),
-    ("modem rendu avec 8 j de retard", "modem rendu avec 8 jours de retard"),
+    ("box restituée avec 6 j de retard", "box restituée avec 6 jours de retard"),
     ("passage de câble sur 50m", "passage de câble sur 50m"),  # a length stays metres
 ])
 def test_a_unit_letter_after_a_number_is_expanded(text, expanded):
