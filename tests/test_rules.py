@@ -139,3 +139,13 @@ def test_a_new_operator_needs_no_code(tmp_path: Path):
         {"operator": "newop", "service": "internet", "monthly_fee": "10", "start_date": "2025-01-01",
          "termination_date": "2025-03-10", "customer_type": "consumer"}, book)
     assert res.amount == 90  # periods starting Apr..Dec
+
+
+def test_every_pointer_is_written_in_the_documents_language():
+    # a pointer is said inside replies ("le texte renvoie à ..."): English wording would leak into French replies
+    from assistant.agent.understanding import detect_language
+
+    pointers = [m.group(1).strip().strip('"') for path in RULES_DIR.glob("*.yaml")
+                for m in re.finditer(r"\bpointer: (.+)", path.read_text(encoding="utf-8"))]
+    assert pointers and all(detect_language(p, default="fr") == "fr" for p in pointers), \
+        [p for p in pointers if detect_language(p, default="fr") != "fr"]
