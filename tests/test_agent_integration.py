@@ -180,3 +180,22 @@ def test_a_limit_checked_against_the_customers_figures_says_yes_or_no_first(assi
     assert reply.status == ReplyStatus.ANSWERED
     assert reply.answer.lstrip("- ").startswith(("Yes, in your case", "No, not in your case"))
     assert any(c.clause_id == "40" for c in reply.citations)
+
+
+def test_a_need_says_the_fact_that_completes_it(assistant):
+    # how to terminate names `notice_period` in `also` (knowledge/needs.yaml): the form of the request and the
+    # notice to give are said together, the notice after the procedure
+    reply = assistant.ask("Comment dois-je m'y prendre pour mettre fin a mon contrat Luxembourg Online ?")
+    assert reply.status == ReplyStatus.ANSWERED
+    own = reply.answer.split("**Sources**")[0]
+    assert "lettre recommandée" in own and "**1 mois**" in own
+    assert own.index("lettre recommandée") < own.index("**1 mois**")
+    _verified(reply, assistant)
+
+
+def test_a_companion_fact_never_turns_a_not_found_into_an_answer(assistant):
+    # the form of a Crossing Telecom termination is not in the text: the notice said after it is context
+    reply = assistant.ask("Crossing Telecom: how do I cancel my fibre line, what form must the request take?")
+    assert reply.status == ReplyStatus.NOT_FOUND
+    own = reply.answer.split("**Sources**")[0]
+    assert "not stated" in own and "**90 days**" in own

@@ -99,3 +99,12 @@ def test_filled_inputs_never_make_an_unrelated_need_win(router):
     alone = router.route(text)
     filled = router.route(text, fill={"late_payment": 1.0})
     assert filled.ranked[0].need == alone.ranked[0].need != "late_payment"
+
+
+def test_also_must_name_needs_of_the_file(tmp_path: Path):
+    bad = tmp_path / "needs.yaml"
+    bad.write_text("needs:\n  - {id: a, intent: x, answer: amount, label: {fr: a, en: a}, also: [nowhere]}\n",
+                   encoding="utf-8")
+    with pytest.raises(CorpusError) as exc:
+        load_needs(bad)
+    assert "nowhere" in str(exc.value) and "\n" not in str(exc.value)

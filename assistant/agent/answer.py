@@ -44,6 +44,7 @@ class NeedAnswer:
     missing: str | None = None  # the question to ask to compute the figure (already worded)
     missing_slot: str = ""  # the fact that question asks for
     must_ask: bool = True  # False: the rule answers; the question only offers to compute the figure
+    companion: bool = False  # said after the answer (a need's `also`): never decides the reply's status
 
 
 @dataclass
@@ -226,6 +227,7 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     question asks for a figure and nothing said gives one, the reply says first that the terms do not state
     it (the rules shown are what they provide instead), and is "not found"."""
     leads: list[Lead] = []
+    own = 0  # leads of the needs asked (before any companion's)
     details: list[str] = []
     asks: list[str] = []
     for ans in answers:
@@ -246,6 +248,7 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
         if ans.missing:
             asks.append(ans.missing if ans.must_ask else writer.t.get(writer.lang, "offer_compute", ask=ans.missing))
         leads.extend(need_leads)
+        own = own if ans.companion else len(leads)
     if not leads and asks:  # nothing to say yet, but one fact would let us compute it: ask for it
         return Composed("\n\n".join([p for p in (note, *asks) if p]), "\n".join(asks), ReplyStatus.CLARIFY, [])
     if not leads:
@@ -253,14 +256,15 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     # "not found" only when nothing said is stated: a reply that states a figure or a rule after saying what the
     # documents leave open answers in part (measured on the dev and tune splits: such replies were expected to
     # answer twice as often as not)
-    status = next((lead.status for lead in leads if lead.status == ReplyStatus.ANSWERED), leads[0].status)
+    decisive = leads[:own] or leads
+    status = next((lead.status for lead in decisive if lead.status == ReplyStatus.ANSWERED), leads[0].status)
     if figure_wanted and leads[0].status == ReplyStatus.NOT_FOUND:
         # the figure asked for is the first fact's, and the documents leave it open: the rules that follow are
         # context, not the answer
         status = ReplyStatus.NOT_FOUND
     if any(ans.missing and ans.must_ask for ans in answers) and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY
-    shown = [v for ans in answers for v in ans.facts[:MAX_FACTS_PER_NEED]]
+    shown = [v for ans in answers if not ans.companion for v in ans.facts[:MAX_FACTS_PER_NEED]]
     no_figure = (figure_wanted and status == ReplyStatus.ANSWERED and not any(ans.results for ans in answers)
                  and not any(_gives_figure(v, writer.lang) for v in shown))
     if no_figure:

@@ -12,6 +12,7 @@ from assistant.agent.citations import guard
 from assistant.agent.compose import Composed, compose_not_found
 from assistant.agent.derive import asks_for
 from assistant.agent.planner import CalcCall, Plan, slot_values
+from assistant.agent.router import Need
 from assistant.agent.session import PendingQuestion
 from assistant.agent.state import AnswerState
 from assistant.agent.turn import Turn, jsonable
@@ -67,6 +68,7 @@ class AnswerSteps:
                 answers = [extra, *answers]
             else:
                 answers = [*answers, extra]
+        answers += self._companions(needs, answers, u, operator, values)
         session = s["session"]
         session.last_needs, session.last_text = [n.id for n in needs], u.text
         missing = next((a for a in answers if a.missing), None)
@@ -78,6 +80,25 @@ class AnswerSteps:
                     calls=[CalcCall(name=name, payload=jsonable(values)) for a in answers for name, _, _ in a.results])
         results = [(name, result) for a in answers for name, _, result in a.results]
         return {"needs": needs, "answers": answers, "results": results, "plan": plan, "pending": pending}
+
+    def _companions(self, needs: list[Need], answers: list[NeedAnswer], u: Understanding, operator: str,
+                    values: dict[str, Any]) -> list[NeedAnswer]:
+        """The main fact of each need the answered needs name in `also`, said after them; only when the need
+        itself was answered from facts (a companion never stands in for a missing answer)."""
+        if not answers or not answers[0].facts or any(a.missing for a in answers):
+            return []
+        shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
+        asked = {n.id for n in needs}
+        out: list[NeedAnswer] = []
+        for need_id in dict.fromkeys(a for n in needs for a in n.also):
+            companion = self.catalog.get(need_id)
+            if companion is None or need_id in asked:
+                continue
+            facts = [v for v in self._facts_for(companion, u, operator, values)[:1] if v not in shown]
+            if facts:
+                shown += facts
+                out.append(NeedAnswer(need=companion, facts=facts, companion=True))
+        return out
 
     def compose_step(self, s: AnswerState) -> dict[str, Any]:
         """The offline composer: the facts and results in the templates' words; the next-ranked need or the

@@ -53,6 +53,9 @@ class Need(_Data):
     facts: list[str] = Field(default_factory=list)
     calculators: list[str] = Field(default_factory=list)
     required: bool = False
+    # needs whose main fact completes this need's answer (how to terminate -> the notice to give): a support
+    # agent says it unasked, because the customer acts on both
+    also: list[str] = Field(default_factory=list)
     query_hint: str = ""
     keywords: dict[Literal["fr", "en"], list[str]] = Field(default_factory=dict)
     examples: dict[Literal["fr", "en"], list[str]] = Field(default_factory=dict)
@@ -129,6 +132,9 @@ def load_needs(path: Path) -> NeedCatalog:
     ids = [n.id for n in catalog.needs]
     if len(ids) != len(set(ids)):
         raise CorpusError(f"needs file {path.name}: duplicate need ids")
+    unknown = sorted({a for n in catalog.needs for a in n.also} - set(ids))
+    if unknown:
+        raise CorpusError(f"needs file {path.name}: `also` names unknown needs: {', '.join(unknown)}")
     return catalog
 
 
