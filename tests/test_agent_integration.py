@@ -199,3 +199,14 @@ def test_a_companion_fact_never_turns_a_not_found_into_an_answer(assistant):
     assert reply.status == ReplyStatus.NOT_FOUND
     own = reply.answer.split("**Sources**")[0]
     assert "not stated" in own and "**90 days**" in own
+
+
+def test_dates_without_cue_words_point_to_the_calculator_that_takes_them(assistant):
+    # two dates and no word saying what they are: the outage calculator takes a start and an end as they are,
+    # so the line being down wins over a termination date (whose example questions also carry dates)
+    reply = assistant.ask("Proximus : ligne VoIP HS entre le 05/01/2026 et le 19/01/2026, pas de notre faute. Combien de "
+                          "jours nous sont dus ?")
+    assert reply.status == ReplyStatus.ANSWERED
+    own = reply.answer.split("**Sources**")[0]
+    assert "**15 jours**" in own and "> 7 jours" in own
+    assert any(c.clause_id == "35" for c in reply.citations)

@@ -272,6 +272,26 @@ def test_an_outage_without_the_fee_says_what_the_rule_grants_in_its_own_unit():
     assert run("outage_refund", operator="CMI", service="mobile", outage_days=3).unit == "months"
 
 
+def test_an_outage_threshold_is_said_in_the_documents_terms():
+    # Proximus 35 says "more than seven days": the step compares with 7, not with the 8 it amounts to
+    r = run("outage_refund", operator="Proximus", outage_start="2026-03-10", outage_end="2026-03-21")
+    assert any("12 > 7 jours consécutifs" in st.formula for st in r.breakdown)
+    short = run("outage_refund", operator="Proximus", outage_start="2026-03-10", outage_end="2026-03-16")
+    assert any("7 <= 7 jours consécutifs" in st.formula for st in short.breakdown) and short.amount == 0
+    # CMI mobile 6.1.3 says "two consecutive days": at least two
+    mobile = run("outage_refund", operator="CMI", service="mobile", outage_days=2)
+    assert any("2 >= 2 jours consécutifs" in st.formula for st in mobile.breakdown)
+
+
+def test_an_outage_rule_has_one_threshold():
+    from pydantic import ValidationError
+
+    from assistant.tools.rules import OutageRule
+
+    with pytest.raises(ValidationError):
+        OutageRule(key="x", method="none", min_days=2, more_than_days=1)
+
+
 def test_outage_refunds():
     # Proximus 35: > 7 days, reported day to restored day inclusive: 10 days x 31/31
     assert run("outage_refund", operator="Proximus", monthly_fee="31", outage_start="2025-03-01",

@@ -7,6 +7,7 @@ import logging
 import re
 
 from assistant.agent.planner import (
+    build_payload,
     field_to_slot,
 )
 from assistant.agent.router import Need, Routing
@@ -131,12 +132,18 @@ class ConversationSteps:
         given = {field_to_slot(field) for field in u.slots.filled()
                  if field not in ("service", "customer_type", "tax_basis", "monthly_fee_per_line", "other_dates",
                                   "quantities")}  # by slot: an average bill is what a monthly-fee input takes
+        loose = {"loose_dates": sorted(u.slots.other_dates)} if u.slots.other_dates else {}
+        if loose:  # dates without a cue word: a fact for the calculators whose own date fields take them as they are
+            given.add("loose_dates")
         fill: dict[str, float] = {}
         if not given:
             return fill
         for need in self.catalog.needs:
             fields = {field_to_slot(f) for name in need.calculators if name in self.calculators
                       for f in self.calculators[name].input_model.model_fields}
+            if loose and any(build_payload(self.calculators[name].input_model, loose)
+                             for name in need.calculators if name in self.calculators):
+                fields.add("loose_dates")
             if fields:
                 fill[need.id] = len(fields & given) / len(given)
         return fill

@@ -210,11 +210,30 @@ class OutageRule(Fact):
     key: str
     services: list[str] = Field(default_factory=list)
     method: Literal["pro_rata_days", "fixed_months", "tiers_by_hours", "none"]
-    min_days: int = 0  # the outage must last AT LEAST this many consecutive calendar days
+    min_days: int = 0  # the outage must last AT LEAST this many consecutive calendar days ...
+    more_than_days: int = 0  # ... or MORE than this many (the document's own words are said back)
     tiers: list[tuple[Decimal, Decimal]] = Field(default_factory=list)  # (up to hours, % of monthly fee)
     yearly_cap_months: Decimal | None = None
     summary_fr: str = ""  # the rule in words, for a question that gives no figures to compute with
     summary_en: str = ""
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> OutageRule:
+        if self.min_days and self.more_than_days:
+            raise ValueError("an outage rule has `min_days` or `more_than_days`, not both")
+        return self
+
+    def threshold(self, days: int) -> tuple[bool, str, str] | None:
+        """Whether `days` opens the right, and the comparison in the document's terms (en, fr); None without one."""
+        if self.more_than_days:
+            limit, reached = self.more_than_days, days > self.more_than_days
+            sign = ">" if reached else "<="
+        elif self.min_days:
+            limit, reached = self.min_days, days >= self.min_days
+            sign = ">=" if reached else "<"
+        else:
+            return None
+        return reached, f"{days} {sign} {limit} consecutive days", f"{days} {sign} {limit} jours consécutifs"
 
 
 class LiabilityRule(Fact):

@@ -144,13 +144,13 @@ def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
     if rule.status != FactStatus.STATED:  # the customer's own figures are not a result: the rule's words say it
         return CalcResult(**base, status=rule.status, breakdown=steps if inp.monthly_fee is not None else [],
                           values={"rule": rule.key, "days": days})
-    if rule.min_days and days < rule.min_days:
-        steps.append(CalcStep(label="Threshold / seuil", formula=f"{days} < {rule.min_days} consecutive days ‖ {days} < "
-                              f"{rule.min_days} jours consécutifs", value="0.00 EUR"))
-        return CalcResult(**base, amount=money(Decimal(0)), breakdown=steps, values={"rule": rule.key, "days": days})
-    if rule.min_days:  # the length that opens the right, said also when it is reached
-        steps.append(CalcStep(label="Threshold / seuil", formula=f"{days} >= {rule.min_days} consecutive days ‖ {days} >= "
-                              f"{rule.min_days} jours consécutifs", value="refund due ‖ remboursement dû"))
+    threshold = rule.threshold(days)
+    if threshold is not None:  # the length that opens the right, said also when it is reached
+        reached, en, fr = threshold
+        steps.append(CalcStep(label="Threshold / seuil", formula=f"{en} ‖ {fr}",
+                              value="refund due ‖ remboursement dû" if reached else "0.00 EUR"))
+        if not reached:
+            return CalcResult(**base, amount=money(Decimal(0)), breakdown=steps, values={"rule": rule.key, "days": days})
     if inp.monthly_fee is None and rule.method != "none":
         return _without_fee(inp, rule, days, steps, base)
     fee = inp.monthly_fee or Decimal(0)
