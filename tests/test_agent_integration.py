@@ -195,7 +195,7 @@ def test_a_need_says_the_fact_that_completes_it(assistant):
 
 def test_a_companion_fact_never_turns_a_not_found_into_an_answer(assistant):
     # the form of a Crossing Telecom termination is not in the text: the notice said after it is context
-    reply = assistant.ask("Crossing Telecom: how do I cancel my fibre line, what form must the request take?")
+    reply = assistant.ask("Crossing Telecom: to end my fibre line, in what form must the request be sent?")
     assert reply.status == ReplyStatus.NOT_FOUND
     own = reply.answer.split("**Sources**")[0]
     assert "not stated" in own and "**90 days**" in own

@@ -172,7 +172,8 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps, Ans
                                    embed=self.router.embed, min_similarity=r.fact_min_similarity,
                                    margin=r.fact_margin, centroid=self.router.centroid,
                                    need_weight=r.fact_need_weight, keyword_hits=self.router.keyword_hits,
-                                   keyword_bonus=r.fact_keyword_bonus)
+                                   keyword_bonus=r.fact_keyword_bonus,
+                                   ask_offset=self.catalog.fact_fusion.ask_offset)
         return self._facts
 
     @property

@@ -188,8 +188,10 @@ class FactBase:
     def __init__(self, book: RuleBook, stop_words: Sequence[str] = (), embed: Embed | None = None,
                  min_similarity: float = 0.87, margin: float = 0.03,
                  centroid: Callable[[str], np.ndarray | None] | None = None, need_weight: float = 0.5,
-                 keyword_hits: Callable[[str, str], int] | None = None, keyword_bonus: float = 0.01):
+                 keyword_hits: Callable[[str, str], int] | None = None, keyword_bonus: float = 0.01,
+                 ask_offset: float = 0.0):
         self.book = book
+        self._ask_offset = ask_offset
         self._embed = embed
         self._min_similarity, self._margin = min_similarity, margin
         self._centroid, self._need_weight = centroid, need_weight
@@ -214,7 +216,8 @@ class FactBase:
         question must not pay for a hundred labels."""
         if self._embed is None:
             return
-        labels = sorted({v.text(lang) for views in self._by_operator.values() for v in views for lang in ("fr", "en")})
+        labels = sorted({v.text(lang) for views in self._by_operator.values() for v in views for lang in ("fr", "en")}
+                        | {a for views in self._by_operator.values() for v in views for a in v.fact.asks})
         path = None
         if cache_dir is not None:
             digest = hashlib.sha1("\n".join(labels).encode()).hexdigest()[:16]
@@ -348,11 +351,16 @@ class FactBase:
         return float(self.similarities(views[:1], question, language)[0]) >= self._min_similarity + self._margin
 
     def similarities(self, views: list[FactView], question: str, language: str) -> np.ndarray:
+        """Per fact, the cosine of the question with its label and summary, or with the closest of the questions
+        it answers (`asks`) less `ask_offset`: two questions are more alike than a question and a statement."""
         labels = [v.text(language) for v in views]
-        self._embed_labels(labels)
+        self._embed_labels(labels + [a for v in views for a in v.fact.asks])
         assert self._embed is not None
         q = self._embed([question])[0]
-        return np.array([float(self._label_vectors[t] @ q) for t in labels])
+        vectors = self._label_vectors
+        return np.array([max([float(vectors[t] @ q), *(float(vectors[a] @ q) - self._ask_offset
+                                                         for a in v.fact.asks)])
+                         for v, t in zip(views, labels, strict=True)])
 
     def _pick_one(self, views: list[FactView], question: str, language: str,
                   scored: list[tuple[int, int, FactView]], support: Mapping[int, float]) -> list[FactView]:

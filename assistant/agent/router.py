@@ -102,6 +102,7 @@ class FusionWeights(_Data):
     override_margin: float = 0.02  # the best fact leads the routed need's best fact by this much: its need answers
     say_min_similarity: float = 0.87  # the best fact is said as well (when the need's facts omit it) from this cosine
     answer_min_similarity: float = 0.87  # the router abstained: the best fact's need answers from this cosine
+    ask_offset: float = 0.0  # a fact's closest `asks` question counts for its cosine less this
 
 
 class NeedCatalog(_Data):

@@ -84,6 +84,9 @@ class Fact(Rule):
     sources: list[Source] = Field(default_factory=list)  # pointers ("liste des prix") and context clauses
     pointer: str | None = None  # where the text sends the reader when it gives no figure
     note: str = ""
+    # questions this fact answers, as customers and agents ask them (French or English): a question is compared
+    # with questions better than with the fact's own wording, so these help pick the fact that answers
+    asks: list[str] = Field(default_factory=list)
 
     def _alternatives(self) -> int:
         """How many different answers the fact's citations give."""
