@@ -73,6 +73,16 @@ def test_a_delay_from_the_date_given_or_back_from_a_term_end():
     assert apply_figure(_value(days=10), Given(start=date(2026, 2, 25)), "Delay", "Délai") is None
 
 
+def test_a_period_to_the_end_of_the_month_it_ends_in():
+    # "au plus tard le dernier jour du mois suivant": one month on, then that month's last day
+    following = _value(months=1, month_end=True)
+    r = apply_figure(following, Given(start=date(2026, 1, 20), wants_date=True), "Exit", "Sortie")
+    assert r is not None and r.result_date == "2026-02-28"
+    assert apply_figure(following, Given(start=date(2026, 2, 12), wants_date=True), "E", "S").result_date == "2026-03-31"
+    with pytest.raises(ValueError):
+        _value(days=10, month_end=True)  # only a period in months runs to a month's end
+
+
 def test_derive_reads_the_customer_figures_from_the_message(lexicon):
     view = _view(_value(percent=Decimal("25")))
     r = derive(view, _u("On me demande une avance sur un devis de 2 400 € HT, combien vais-je verser ?"),

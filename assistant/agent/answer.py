@@ -77,6 +77,8 @@ class FactWriter:
             return " ".join(x for x in (text, basis, per) if x)
         unit = self.tl["units_one" if v.number == 1 else "units"].get(v.kind, "")
         number = f"{v.number.normalize():f}"
+        if v.month_end:
+            return self.t.get(self.lang, "month_end", n=number, unit=unit)
         return f"{number} {unit}" if v.kind != "percent" else f"{number} %"
 
     def fact(self, view: FactView, services: Sequence[str] = ()) -> Lead:
@@ -240,7 +242,8 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
             details.extend(calc_details(writer.t, writer.lang, result))
         derived = {title for name, title, _ in ans.results[:1] if name == "apply_figure"}
         if not need_leads or derived:  # a rule applied to the customer's figures: the need's other rules follow
-            facts = [v for v in ans.facts if v.label(writer.lang) not in derived]
+            # the applied rule's own sentence is said again only when it words conditions (a summary), not a bare figure
+            facts = [v for v in ans.facts if v.label(writer.lang) not in derived or v.summary(writer.lang)]
             for view, services in _merge_services(writer, facts)[:MAX_FACTS_PER_NEED - len(need_leads)]:
                 lead = writer.fact(view, services)
                 if lead.sentence:

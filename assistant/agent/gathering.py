@@ -92,7 +92,10 @@ class GatheringSteps:
         top = [views[best]] if sims[best] >= weights.say_min_similarity else []
         top += [v for v in self._part_tops(u, operator, views, topic, passages) if v not in top]
         served = needs_served(views[best], self.catalog.needs)
-        if not served or any(n in needs for n in served) or self._fill(u).get(needs[0].id, 0.0) > 0:
+        # the customer's figures argue for the routed need's calculator, unless the best fact takes them too
+        computing = self._fill(u).get(needs[0].id, 0.0) > 0 and not (
+            served and derive(views[best], u, served[0], self.lexicon) is not None)
+        if not served or any(n in needs for n in served) or computing:
             return needs, support, top
         routed = [scores[i] for i, v in enumerate(views) if serves(needs[0], v)]
         if routed and scores[best] - max(routed) < weights.override_margin:

@@ -15,6 +15,7 @@ arithmetic, in Decimal, and words its step in both languages.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -74,6 +75,9 @@ def apply_figure(value: Value, given: Given, label_en: str, label_fr: str) -> Ca
             n, en, fr = value.months, "months", "mois"
         start = given.start.isoformat()
         formula = f"{start} {op} {n} {en} ‖ {start} {op} {n} {fr}"
+        if value.month_end:  # "the last day of the following month"
+            result = result.replace(day=calendar.monthrange(result.year, result.month)[1])
+            formula = f"{start} {op} {n} {en}, last day of that month ‖ {start} {op} {n} {fr}, dernier jour de ce mois"
         step = _step(label_en, label_fr, formula, result.isoformat())
         return CalcResult(tool="apply_figure", unit="date", result_date=result.isoformat(), breakdown=[step])
     return None

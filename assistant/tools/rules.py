@@ -55,12 +55,17 @@ class Value(Rule):
     tax_basis: TaxBasis = TaxBasis.NONE
     per: str = ""  # unit of an amount: invoice, month, day, reminder, line, service, request, item, hour...
     condition: str = ""
+    # a period that runs to the last day of the month it ends in ("au plus tard le dernier jour du mois suivant"
+    # = 1 month, month_end): a date computed from it is that month's last day
+    month_end: bool = False
 
     @model_validator(mode="after")
     def _one_figure(self) -> Value:
         set_ = [x for x in (self.amount, self.months, self.days, self.percent, self.hours) if x is not None]
         if len(set_) != 1:
             raise ValueError("a value carries exactly one of amount, months, days, hours, percent")
+        if self.month_end and self.months is None:
+            raise ValueError("`month_end` applies to a value in months")
         return self
 
     @property
