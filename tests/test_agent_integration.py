@@ -214,7 +214,7 @@ def test_dates_without_cue_words_point_to_the_calculator_that_takes_them(assista
 
 def test_a_deadline_to_the_end_of_the_following_month_is_computed_from_the_date_given(assistant):
     # Proximus 9: after a price rise, free termination until the last day of the month after the first bill
-    reply = assistant.ask("Proximus put its prices up; the first bill at the new price came on 3 September 2026. "
+    reply = assistant.ask("Proximus raised its rates; the first bill at the new price came on 3 September 2026. "
                           "By what date can I leave without paying anything?")
     assert reply.status == ReplyStatus.ANSWERED
     own = reply.answer.split("**Sources**")[0]
