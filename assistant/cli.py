@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--split", choices=["blind", "dev", "tune"],
                        help="dev = eval/dataset.jsonl (default, report in eval/reports/latest); tune = "
-                            "eval/tune_a.jsonl + tune_b.jsonl + tune_c.jsonl (eval/reports/tune); blind = "
+                            "eval/tune_a.jsonl + tune_b + tune_c + tune_d (eval/reports/tune); blind = "
                             "eval/blind_a.jsonl + eval/blind_b.jsonl (report in eval/reports/blind)")
     which.add_argument("--dataset", type=Path, help="run only this dataset file")
     p.add_argument("--mode", choices=["offline", "llm"], default="offline")

@@ -220,3 +220,14 @@ def test_a_deadline_to_the_end_of_the_following_month_is_computed_from_the_date_
     own = reply.answer.split("**Sources**")[0]
     assert "**31 October 2026**" in own.split("\n")[0]
     assert any(c.clause_id == "9" for c in reply.citations)
+
+
+def test_the_earlier_question_is_recalled_after_a_new_one_in_the_same_conversation(assistant):
+    # first how to terminate (the form), then a different question: the last reply recalls the form too
+    sid = "recall-earlier"
+    assistant.ask("Easy2Phone: sous quelle forme dois-je envoyer ma résiliation ?", session_id=sid)
+    reply = assistant.ask("Et s'ils coupent une partie du service sans me prévenir, je peux partir ?", session_id=sid)
+    assert reply.status == ReplyStatus.ANSWERED
+    own = reply.answer.split("**Sources**")[0]
+    assert "12.3" in own and "recommand" in own
+    assert own.index("12.3") < own.index("recommand")

@@ -160,6 +160,20 @@ def test_a_written_date_dateparser_swallows_is_kept():
     assert (s.commitment_start, s.commitment_months, s.monthly_fee) == (date(2024, 1, 1), 24, Decimal("49.90"))
 
 
+def test_a_date_without_its_year_takes_the_year_written_next_to_it():
+    # today is 2025-01-15: "3 juillet" alone would be read in 2025, but the message is about 2023
+    found = [d for _, d, _ in extract_dates("coupure signalée le 28 juin 2023, revenue le 3 juillet", TODAY)]
+    assert found == [date(2023, 6, 28), date(2023, 7, 3)]
+    assert [d for _, d, _ in extract_dates("rendez-vous le 3 juillet", TODAY)] == [date(2025, 7, 3)]
+
+
+def test_the_day_and_year_of_a_written_date_are_not_counts():
+    s = extract_slots("the move was asked for 1 March 2023 and the new line came on 2 May", TODAY)
+    assert s.number_count is None and not s.quantities
+    s = extract_slots("Proximus pro 8 numéros, résiliation au 1er mars 2025", TODAY)
+    assert s.number_count == 8 and s.quantities == {"numero": 8}
+
+
 def test_a_monthly_fee_per_line_is_recognised():
     slots = u("3 lignes mobiles, 25 € HT/mois par ligne, résiliation au 15/09/2025").slots
     assert slots.monthly_fee == Decimal("25") and slots.monthly_fee_per_line

@@ -5,6 +5,7 @@ returns what it adds."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from assistant.agent.answer import MAX_FACTS_PER_NEED, FactWriter, NeedAnswer, compose_facts
@@ -68,9 +69,13 @@ class AnswerSteps:
                 answers = [extra, *answers]
             else:
                 answers = [*answers, extra]
-        answers += self._companions(needs, answers, u, operator, values)
         session = s["session"]
+        # a new question in the same conversation about the same operator: the earlier question's main fact is
+        # recalled after the new answer, so the last reply holds the whole picture (a sidebar agent reads one)
+        earlier = session.last_needs if session.last_operator == operator else []
+        answers += self._companions(needs, answers, u, operator, values, earlier)
         session.last_needs, session.last_text = [n.id for n in needs], u.text
+        session.last_operator = operator
         missing = next((a for a in answers if a.missing), None)
         pending = (PendingQuestion(text=u.text, intent=needs[0].intent, missing=missing.missing_slot,
                                    needs=[n.id for n in needs]) if missing else None)
@@ -82,15 +87,16 @@ class AnswerSteps:
         return {"needs": needs, "answers": answers, "results": results, "plan": plan, "pending": pending}
 
     def _companions(self, needs: list[Need], answers: list[NeedAnswer], u: Understanding, operator: str,
-                    values: dict[str, Any]) -> list[NeedAnswer]:
-        """The main fact of each need the answered needs name in `also`, said after them; only when the need
-        itself was answered from facts (a companion never stands in for a missing answer)."""
-        if not answers or not answers[0].facts or any(a.missing for a in answers):
+                    values: dict[str, Any], earlier: Sequence[str] = ()) -> list[NeedAnswer]:
+        """The main fact of each need the answered needs name in `also`, then of the needs the conversation's
+        previous question asked (`earlier`), said after them; only when the need itself was answered from facts
+        or computed (a companion never stands in for a missing answer)."""
+        if not answers or not (answers[0].facts or answers[0].results) or any(a.missing for a in answers):
             return []
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
         asked = {n.id for n in needs}
         out: list[NeedAnswer] = []
-        for need_id in dict.fromkeys(a for n in needs for a in n.also):
+        for need_id in dict.fromkeys([*(a for n in needs for a in n.also), *earlier]):
             companion = self.catalog.get(need_id)
             if companion is None or need_id in asked:
                 continue

@@ -16,6 +16,36 @@ _ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March
 
 
 @lru_cache(maxsize=1)
+def month_names() -> frozenset[str]:
+    """Month names and abbreviations, French and English, folded (CLDR via Babel)."""
+    from babel.dates import get_month_names
+
+    return frozenset(fold(name).strip(".") for locale in ("fr", "en") for width in ("wide", "abbreviated")
+                     for name in get_month_names(width, locale=locale).values())
+
+
+_YEAR = re.compile(r"\b(19|20)\d{2}\b")
+
+
+def _years_from_context(found: list[tuple[str, date, int]]) -> list[tuple[str, date, int]]:
+    """A date written without its year ("du 10 juin 2024 au 21 juin") takes the year of the closest date written
+    with one in the same message, not the current year."""
+    written = [(p, d.year) for t, d, p in found if _YEAR.search(t)]
+    if not written:
+        return found
+    out = []
+    for text, value, pos in found:
+        if not _YEAR.search(text):
+            year = min(written, key=lambda w: abs(w[0] - pos))[1]
+            try:
+                value = value.replace(year=year)
+            except ValueError:  # 29 February of a year that has none
+                pass
+        out.append((text, value, pos))
+    return out
+
+
+@lru_cache(maxsize=1)
 def _search_dates():  # noqa: ANN202 - import is slow (~0.3 s); done once, on first use
     from dateparser.search import search_dates
 
@@ -73,4 +103,4 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
         except ValueError:
             continue
     out.sort(key=lambda x: x[2])
-    return out
+    return _years_from_context(out)

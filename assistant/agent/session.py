@@ -31,6 +31,7 @@ class SessionState(BaseModel):
     slots: Slots = Field(default_factory=Slots)
     last_needs: list[str] = Field(default_factory=list)  # what the previous answered question asked
     last_text: str = ""
+    last_operator: str | None = None  # whose terms the previous answered question was about
     service: tuple[str, str] | None = None  # (operator, service key) the conversation is about, once named
     reason: str | None = None  # why the contract ends, once the customer said (moving abroad, a death)
     turns: int = 0

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.agent.dates import DURATION_WORDS, extract_dates
+from assistant.agent.dates import DURATION_WORDS, extract_dates, month_names
 from assistant.agent.figures import Lexicon, current_lexicon
 from assistant.agent.shorthand import expand_abbreviations
 from assistant.agent.text import clean_input, fold, words
@@ -223,6 +223,14 @@ _HOURS = re.compile(r"\b(\d{1,3})\s*(?:working |business |ouvrees? )?(?:h|heures
 _KM = re.compile(r"\b(\d{1,5}(?:[.,]\d{1,2})?)\s*(?:km|kilometres?|kilometers?)\b")
 _OUTAGE_DAYS = re.compile(r"(\d{1,3})\s*(?:jours?|days?)\s*(?:sans (service|internet|ligne|connexion|telephone)|without (service|internet|a line|connection)|de (panne|coupure|interruption)|of (outage|downtime))"
                           r"|(?:panne|coupure|interruption|outage|down|sans service|without service)\D{0,20}?(\d{1,3})\s*(?:jours?|days?)")
+def _in_a_date(folded: str, start: int, end: int) -> bool:
+    """The number at folded[start:end] is a day or a year of a written date ("1 March 2024"): a month name
+    comes right before or after it."""
+    before = re.search(r"([a-z]+)\W{0,2}$", folded[max(0, start - 20):start])
+    after = re.match(r"\W{0,2}([a-z]+)", folded[end:end + 20])
+    return any(m is not None and m.group(1) in month_names() for m in (before, after))
+
+
 _ORDINAL_COUNT = re.compile(r"\b(\d{1,3})\s?(?:e|eme|ieme|er|re|nd|rd|th|st)\b")
 _QUANTITY = re.compile(r"\b(\d{1,4})\s+([a-z]{2,20})(?:\s+([a-z]{2,20}))?")
 # Nouns after a number that are units, not countable items.
@@ -382,11 +390,12 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         counted_as: set[str] = set()
         for word in filter(None, (m.group(2), m.group(3))):
             noun = word[:-1] if word.endswith("s") and len(word) > 3 else word
-            if word in _NOT_ITEMS or len(word) <= 3 or _counted_fields(noun) & counted_as:
+            if (word in _NOT_ITEMS or word in month_names() or len(word) <= 3
+                    or _counted_fields(noun) & counted_as):
                 break
             slots.quantities.setdefault(noun, int(m.group(1)))
             counted_as |= _counted_fields(noun)
-    count = _COUNT.search(folded)
+    count = next((m for m in _COUNT.finditer(folded) if not _in_a_date(folded, m.start(1), m.end(1))), None)
     if count:
         slots.number_count = int(count.group(1))
     guards = _guards()

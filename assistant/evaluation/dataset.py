@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATASET = ROOT / "eval" / "dataset.jsonl"
 DEFAULT_RETRIEVAL = ROOT / "eval" / "retrieval.jsonl"
 BLIND_DATASETS = (ROOT / "eval" / "blind_a.jsonl", ROOT / "eval" / "blind_b.jsonl")
-TUNE_DATASETS = (ROOT / "eval" / "tune_a.jsonl", ROOT / "eval" / "tune_b.jsonl", ROOT / "eval" / "tune_c.jsonl")
+TUNE_DATASETS = tuple(ROOT / "eval" / f"tune_{x}.jsonl" for x in "abcd")
 # Named splits: `dev` (the original hand-written set) and `tune` (a second set written from the documents by
 # writers who saw no code) are what the product is tuned against; `blind` is only ever measured, never used to
 # tune anything. A split's files are concatenated in memory, in this order.
@@ -202,7 +202,7 @@ def load_datasets(paths: Iterable[Path]) -> list[EvalItem]:
 
 
 def load_split(name: str) -> list[EvalItem]:
-    """`dev` (eval/dataset.jsonl), `tune` (eval/tune_a.jsonl + tune_b.jsonl + tune_c.jsonl) or `blind` (blind_a + blind_b)."""
+    """`dev` (eval/dataset.jsonl), `tune` (eval/tune_a.jsonl ... tune_d.jsonl) or `blind` (blind_a + blind_b)."""
     if name not in SPLITS:
         raise InputError("split", f"unknown split {name!r} (use {' or '.join(SPLITS)})")
     return load_datasets(SPLITS[name])

@@ -128,6 +128,12 @@ def fmt_qty(x: Decimal) -> str:
     return str(x.quantize(Decimal(1))) if x == x.to_integral_value() else f"{x.normalize():f}"
 
 
+def counted(n: int | Decimal, one_en: str, many_en: str, one_fr: str, many_fr: str) -> str:
+    """'12 days ‖ 12 jours', '1 day ‖ 1 jour': a count with its noun in both languages, singular for one."""
+    en, fr = (one_en, one_fr) if n == 1 else (many_en, many_fr)
+    return f"{n} {en} ‖ {n} {fr}"
+
+
 @dataclass
 class Totals:
     """Sum of fee lines; amounts only when every line has one figure (otherwise alternatives are kept)."""

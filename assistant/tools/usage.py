@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from assistant.errors import InputError
 from assistant.models import CalcResult, CalcStep, FactStatus
 from assistant.tools.calendar import days_in_month, inclusive_days
-from assistant.tools.common import CENT, Money, OperatorInput, cite_all, describe_fact, money
+from assistant.tools.common import CENT, Money, OperatorInput, cite_all, counted, describe_fact, money
 from assistant.tools.rules import OutageRule, RuleBook
 
 
@@ -140,7 +140,7 @@ def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
     base = {"tool": "outage_refund", "currency": rules.currency, "unit": "EUR", "citations": citations,
             "assumptions": [rule.note] if rule.note else [],
             "warnings": [f"Other rule(s) may apply: {', '.join(r.key for r in candidates[1:])}"] if len(candidates) > 1 else []}
-    steps = [CalcStep(label="Outage length / durée", formula=how, value=f"{days} day(s) ‖ {days} jour(s)")]
+    steps = [CalcStep(label="Outage length / durée", formula=how, value=counted(days, "day", "days", "jour", "jours"))]
     if rule.status != FactStatus.STATED:  # the customer's own figures are not a result: the rule's words say it
         return CalcResult(**base, status=rule.status, breakdown=steps if inp.monthly_fee is not None else [],
                           values={"rule": rule.key, "days": days})
