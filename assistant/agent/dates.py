@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, datetime
 from functools import lru_cache
@@ -37,10 +38,8 @@ def _years_from_context(found: list[tuple[str, date, int]]) -> list[tuple[str, d
     for text, value, pos in found:
         if not _YEAR.search(text):
             year = min(written, key=lambda w: abs(w[0] - pos))[1]
-            try:
+            with contextlib.suppress(ValueError):  # 29 February of a year that has none keeps its own
                 value = value.replace(year=year)
-            except ValueError:  # 29 February of a year that has none
-                pass
         out.append((text, value, pos))
     return out
 
