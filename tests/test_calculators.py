@@ -472,3 +472,13 @@ def test_a_fee_per_line_is_multiplied_by_the_lines_before_counting_months():
     same = run(ET, operator="CMI", service="mobile", monthly_fee="75", lines=3,
                start_date="2024-03-15", termination_date="2025-09-15", commitment_months=24)
     assert same.amount == r.amount
+
+
+def test_the_months_left_are_counted_back_from_a_term_end_the_customer_knows():
+    # no start date, but "my commitment ends on 31/12": the periods that start on or after the termination date
+    r = run("early_termination_cost", operator="Proximus", service="voip", customer_type="business", lines=8,
+            monthly_fee="96", termination_date="2024-07-01", term_end_date="2024-12-31")
+    assert r.amount == Decimal("576.00") and r.values["remaining_months"] == 6
+    mid = run("early_termination_cost", operator="Proximus", service="voip", customer_type="business", lines=8,
+              monthly_fee="96", termination_date="2024-07-15", term_end_date="2024-12-31")
+    assert mid.amount == Decimal("480.00")  # July's period had already started

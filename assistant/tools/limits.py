@@ -123,7 +123,11 @@ def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
                                           formula=f"{inp.current_count} x {pct} % = {exact.normalize():f}, rounded "
                                                   f"down ‖ {inp.current_count} x {pct} % = {exact.normalize():f}, "
                                                   "arrondi à l'unité inférieure",
-                                          value=f"{allowed} {rule.unit}(s)")],
+                                          value=f"{allowed} {rule.unit}(s)"),
+                                 # what the customer can go down to in the period, the figure a plan is made with
+                                 CalcStep(label="Fewest after the reduction / minimum après la réduction",
+                                          formula=f"{inp.current_count} - {allowed}",
+                                          value=str(inp.current_count - allowed))],
                       assumptions=["A fraction of a user or line cannot be removed: the result is rounded down."],
                       values={"percent": str(pct), "period": rule.period, "unit": rule.unit},
                       citations=cite_all(book, rules, rule.all_sources))

@@ -46,6 +46,8 @@ class EarlyTerminationInput(OperatorInput):
     start_date: date | None = Field(None, description="Activation / commitment start date (YYYY-MM-DD); "
                                     "optional when remaining_months is given")
     termination_date: date | None = Field(None, description="Date termination takes effect (YYYY-MM-DD)")
+    term_end_date: date | None = Field(None, description="Last day of the current commitment period, when the "
+                                       "customer knows it instead of its start (YYYY-MM-DD)")
     remaining_months: int | None = Field(None, ge=0, le=240, description="Months of commitment still to run, when "
                                          "the customer knows them ('7 mois restants') instead of the dates")
     commitment_months: int | None = CommitmentField
@@ -61,6 +63,8 @@ class EarlyTerminationInput(OperatorInput):
             return self  # the reason's own rule may owe nothing: the figures are checked when the rule needs them
         if self.monthly_fee is None:
             raise _no_fee()
+        if self.remaining_months is None and self.start_date is None and self.term_end_date and self.termination_date:
+            self.remaining_months = _months_before(self.termination_date, self.term_end_date)
         if self.remaining_months is not None and (self.start_date is None or self.termination_date is None):
             return self
         if self.start_date is None:
@@ -71,6 +75,18 @@ class EarlyTerminationInput(OperatorInput):
         if self.termination_date < self.start_date:
             raise InputError("termination_date", "is before start_date", "est antérieure à la date de début")
         return self
+
+
+def _months_before(termination: date, last_day: date) -> int:
+    """Monthly periods of a commitment ending on `last_day` that start on or after `termination` (the periods
+    are counted back from the day after the last one, the only anchor the customer gave)."""
+    if termination > last_day:
+        raise InputError("termination_date", "is after the end of the commitment",
+                         "est postérieure à la fin de l'engagement")
+    anchor, n = last_day + timedelta(days=1), 0
+    while add_months(anchor, -(n + 1)) >= termination:
+        n += 1
+    return n
 
 
 def _commitment_alternatives(svc: Service, given: int | None, warnings: list[str]) -> list[int]:
@@ -295,7 +311,9 @@ def _from_remaining(inp: EarlyTerminationInput, book: RuleBook, rules: OperatorR
         raise InputError("start_date", "give the commitment start date: the rule counts from it",
                          "indiquez la date de début de l'engagement : la règle se compte à partir d'elle")
     amount = money(inp.monthly_fee * remaining)
-    steps.append(CalcStep(label="Months of commitment remaining / mois d'engagement restants", value=str(remaining)))
+    span = f"{inp.termination_date} .. {inp.term_end_date}" if inp.term_end_date and inp.termination_date else ""
+    steps.append(CalcStep(label="Months of commitment remaining / mois d'engagement restants", formula=span,
+                          value=str(remaining)))
     steps.append(CalcStep(label="Indemnity / indemnité",
                           formula=f"{remaining} months x {inp.monthly_fee} EUR ‖ {remaining} mois x {inp.monthly_fee} EUR",
                           value=f"{amount} EUR"))
