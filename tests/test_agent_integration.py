@@ -231,3 +231,13 @@ def test_the_earlier_question_is_recalled_after_a_new_one_in_the_same_conversati
     own = reply.answer.split("**Sources**")[0]
     assert "12.3" in own and "recommand" in own
     assert own.index("12.3") < own.index("recommand")
+
+
+def test_a_rule_applied_to_the_date_given_answers_when_the_calculator_finds_no_figure(assistant):
+    # the cancellation calculator finds no fee (the price list is not in the text); the 14-day withdrawal right
+    # applied to the signing date is the answer
+    reply = assistant.ask("Luxembourg Online : contrat signé en ligne le 2 mai 2025, quel est le dernier jour pour "
+                          "me rétracter ?")
+    assert reply.status == ReplyStatus.ANSWERED
+    first = reply.answer.split("\n")[0]
+    assert "16 mai 2025" in first and "10H" in first

@@ -27,6 +27,7 @@ from assistant.agent.understanding import (
 )
 from assistant.errors import InputError
 from assistant.models import (
+    CalcResult,
     Citation,
     FactStatus,
     Passage,
@@ -149,9 +150,16 @@ class GatheringSteps:
                     answer.must_ask = not facts
                 continue
             answer.results.append((name, self._calc_title(name, u.language), result))
-            if result.amount is not None or result.result_date or result.status == FactStatus.STATED:
+            if _figure(result):
                 answer.missing, answer.missing_slot = None, ""  # computed after all: nothing to ask
             break
+        if answer.results and not any(_figure(r) for _, _, r in answer.results):
+            # the calculator found no figure (a fee the terms leave open): a rule the customer's figures apply to
+            # answers instead ("signed on 25 March" and a 14-day withdrawal right -> 8 April)
+            applied = self._derived(NeedAnswer(need=need, facts=facts), u, operator)
+            if applied.results:
+                answer.results, answer.missing, answer.missing_slot = applied.results, None, ""
+            return answer
         return answer if answer.results else self._derived(answer, u, operator)
 
     def _derived(self, answer: NeedAnswer, u: Understanding, operator: str) -> NeedAnswer:
@@ -188,3 +196,8 @@ class GatheringSteps:
     def _cite_source(self, operator: str, src: Source) -> Citation:
         book = self.facts.book
         return cite(book, book.for_operator(operator), src)
+
+
+def _figure(result: CalcResult) -> bool:
+    """The calculator computed something: an amount, a date, or a rule it states."""
+    return result.amount is not None or bool(result.result_date) or result.status == FactStatus.STATED
