@@ -236,8 +236,8 @@ def test_the_earlier_question_is_recalled_after_a_new_one_in_the_same_conversati
 def test_a_rule_applied_to_the_date_given_answers_when_the_calculator_finds_no_figure(assistant):
     # the cancellation calculator finds no fee (the price list is not in the text); the 14-day withdrawal right
     # applied to the signing date is the answer
-    reply = assistant.ask("Luxembourg Online : contrat signé en ligne le 2 mai 2025, quel est le dernier jour pour "
-                          "me rétracter ?")
+    reply = assistant.ask("Luxembourg Online : j'ai souscrit en ligne le 2 mai 2025, jusqu'à quand puis-je exercer "
+                          "mon droit de rétractation ?")
     assert reply.status == ReplyStatus.ANSWERED
     first = reply.answer.split("\n")[0]
     assert "16 mai 2025" in first and "10H" in first
