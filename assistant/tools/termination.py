@@ -81,8 +81,8 @@ def _months_before(termination: date, last_day: date) -> int:
     """Monthly periods of a commitment ending on `last_day` that start on or after `termination` (the periods
     are counted back from the day after the last one, the only anchor the customer gave)."""
     if termination > last_day:
-        raise InputError("termination_date", "is after the end of the commitment",
-                         "est postérieure à la fin de l'engagement")
+        raise InputError("termination_date", "is later than the commitment's last day",
+                         "tombe après le dernier jour de l'engagement")
     anchor, n = last_day + timedelta(days=1), 0
     while add_months(anchor, -(n + 1)) >= termination:
         n += 1
