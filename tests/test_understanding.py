@@ -174,6 +174,22 @@ def test_the_day_and_year_of_a_written_date_are_not_counts():
     assert s.number_count == 8 and s.quantities == {"numero": 8}
 
 
+@pytest.mark.parametrize("text,seconds,price", [
+    ("appel vers la Suisse de 4 min 10 s facturé 0,23 € HT la minute", 250, Decimal("0.23")),
+    ("a 95 s call at 0.12 EUR per minute", 95, Decimal("0.12")),
+    ("3 minutes et 5 secondes à 0,20 €/min", 185, Decimal("0.20")),
+])
+def test_a_call_length_and_its_price_per_minute(text, seconds, price):
+    s = extract_slots(text, TODAY)
+    assert (s.call_seconds, s.price_per_minute, s.amount) == (seconds, price, None)
+    assert not s.other_dates  # "4 min 10" is not the 10th of a month
+
+
+def test_a_length_in_minutes_without_a_call_price_is_not_a_call():
+    s = extract_slots("la coupure a duré 40 minutes, mon abonnement est à 30 €", TODAY)
+    assert s.call_seconds is None and s.price_per_minute is None and s.monthly_fee == Decimal("30.00")
+
+
 def test_a_monthly_fee_per_line_is_recognised():
     slots = u("3 lignes mobiles, 25 € HT/mois par ligne, résiliation au 15/09/2025").slots
     assert slots.monthly_fee == Decimal("25") and slots.monthly_fee_per_line

@@ -7,6 +7,7 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 
+from assistant.agent.calltime import MINUTE_WORDS, SECOND_WORDS
 from assistant.agent.text import fold
 
 # units of time (folded): a number written with one is a duration, never a date nor a count
@@ -51,9 +52,10 @@ def _search_dates():  # noqa: ANN202 - import is slow (~0.3 s); done once, on fi
     return search_dates
 
 
-# a number written with a percent sign or an hour unit is not a day of the month ("10% en février", "11h en juin"):
+# a number written with a percent sign or a unit of time is not a day of the month ("10% en février", "11h en juin"):
 # blanked (same length, positions kept) before dates are searched
-_NOT_A_DAY = re.compile(r"\b\d{1,3}(?:[.,]\d+)?\s*(?:%|h(?:\d{2})?\b|heures?\b|hours?\b|hrs?\b)", re.IGNORECASE)
+_NOT_A_DAY = re.compile(r"\b\d{1,3}(?:[.,]\d+)?\s*(?:%|h(?:\d{2})?\b|heures?\b|hours?\b|hrs?\b"
+                        rf"|(?:{MINUTE_WORDS}|{SECOND_WORDS})\b)", re.IGNORECASE)
 
 
 def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date, int]]:

@@ -51,6 +51,8 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "quantity": ("quantity", "units"),
     "months_late": ("months_late",),
     "hours": ("restoration_hours", "hours"),
+    "call_seconds": ("duration_seconds", "call_seconds"),
+    "price_per_minute": ("price_per_minute",),
     "service": ("service", "service_kind"),
     "fee_kind": ("fee_kind", "fee", "kind"),
     "text": ("question", "text", "query", "description"),

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.agent.calltime import PER_MINUTE, call_seconds
 from assistant.agent.dates import DURATION_WORDS, extract_dates, month_names
 from assistant.agent.figures import Lexicon, current_lexicon
 from assistant.agent.shorthand import expand_abbreviations
@@ -151,6 +152,8 @@ class Slots(BaseModel):
     average_monthly_bill: Decimal | None = None  # "ma moyenne est de 200 €", "on average 80 EUR"
     distance_km: Decimal | None = None
     outage_days: int | None = None  # "3 jours sans service", "down for 10 days"
+    call_seconds: int | None = None  # "4 min 10 s": the length of one call
+    price_per_minute: Decimal | None = None  # "0,23 € HT la minute"
     quantities: dict[str, int] = Field(default_factory=dict)  # "3 postes" -> {"poste": 3}; noun singular, folded
     service: str | None = None
 
@@ -344,7 +347,9 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
         tax = _TAX.match(after)
         if tax:
             slots.tax_basis = "HT" if re.match(r"ht|hors|ex", tax.group(1)) else "TTC"
-        if _AVERAGE_BEFORE.search(before) and slots.average_monthly_bill is None:
+        if PER_MINUTE.match(after):  # a call's price, not a fee
+            slots.price_per_minute = slots.price_per_minute or value
+        elif _AVERAGE_BEFORE.search(before) and slots.average_monthly_bill is None:
             slots.average_monthly_bill = value
         elif _PER_MONTH.match(after) or _MONTHLY_BEFORE.search(before):
             if slots.monthly_fee is None:
@@ -375,6 +380,7 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
     distances = [d for d in (_decimal(m.group(1)) for m in _KM.finditer(folded)) if d is not None]
     if distances:
         slots.distance_km = max(distances)
+    slots.call_seconds = call_seconds(folded) if slots.price_per_minute is not None else None
     outage = _OUTAGE_DAYS.search(folded)
     if outage:
         slots.outage_days = int(outage.group(1) or outage.group(6))

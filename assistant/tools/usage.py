@@ -44,10 +44,12 @@ def call_charge(inp: CallChargeInput, book: RuleBook) -> CalcResult:
     return CalcResult(
         tool="call_charge", amount=amount, currency=rules.currency, unit="EUR",
         status=FactStatus.STATED if stated else FactStatus.NOT_STATED,
-        breakdown=[CalcStep(label="Billed duration / durée facturée", formula=f"{inp.duration_seconds}s by {increment}s",
-                            value=f"{billed}s"),
-                   CalcStep(label="Price / prix", formula=f"{billed} x {inp.price_per_minute} / 60 + {inp.setup_fee}",
-                            value=f"{raw}"),
+        breakdown=[CalcStep(label="Billed duration / durée facturée",
+                            formula=f"{inp.duration_seconds} s, billed by {increment} s ‖ {inp.duration_seconds} s, "
+                                    f"facturé par tranche de {increment} s", value=f"{billed} s"),
+                   CalcStep(label="Price / prix",
+                            formula=f"{billed} s x {inp.price_per_minute} EUR / 60 s + {inp.setup_fee} EUR",
+                            value=f"{raw.quantize(Decimal('0.0001'))} EUR"),
                    CalcStep(label="Rounding / arrondi", formula="up to the cent" if rounding == ROUND_CEILING else "half up to the cent",
                             value=f"{amount} EUR")],
         assumptions=[] if stated else ["Per-second billing rounded half up to the cent is assumed."],
