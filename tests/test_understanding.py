@@ -175,14 +175,14 @@ def test_the_day_and_year_of_a_written_date_are_not_counts():
 
 
 @pytest.mark.parametrize("text,seconds,price", [
-    ("appel vers la Suisse de 4 min 10 s facturé 0,23 € HT la minute", 250, Decimal("0.23")),
+    ("appel vers la Suisse : 6 min 20 s, facturé 0,31 € HT la minute", 380, Decimal("0.31")),
     ("a 95 s call at 0.12 EUR per minute", 95, Decimal("0.12")),
     ("3 minutes et 5 secondes à 0,20 €/min", 185, Decimal("0.20")),
 ])
 def test_a_call_length_and_its_price_per_minute(text, seconds, price):
     s = extract_slots(text, TODAY)
     assert (s.call_seconds, s.price_per_minute, s.amount) == (seconds, price, None)
-    assert not s.other_dates  # "4 min 10" is not the 10th of a month
+    assert not s.other_dates  # "6 min 20" is not the 20th of a month
 
 
 def test_a_length_in_minutes_without_a_call_price_is_not_a_call():

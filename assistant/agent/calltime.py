@@ -1,4 +1,4 @@
-"""A call's length and its price per minute in a message ("4 min 10 s", "250 secondes", "0,23 € la minute"):
+"""A call's length and its price per minute in a message ("6 min 20 s", "250 secondes", "0,17 € la minute"):
 the inputs of the call-charge calculator. Compared on folded text (lowercase, no accents)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 MINUTE_WORDS = r"min|mn|minutes?"
 SECOND_WORDS = r"s|sec|secs|secondes?|seconds?"
-# "4 min 10 s", "4 minutes et 10 secondes", "3 min", "250 s"; never inside a longer word or a price ("0,23 €/min")
+# "6 min 20 s", "6 minutes et 20 secondes", "3 min", "250 s"; never inside a longer word or a price ("0,17 €/min")
 _CALL = re.compile(rf"(?<![\w.,/])(?:(\d{{1,3}})\s*(?:{MINUTE_WORDS})\b(?:\s*(?:et|and)?\s*(\d{{1,2}})\s*(?:{SECOND_WORDS})\b)?"
                    rf"|(\d{{1,5}})\s*(?:{SECOND_WORDS})\b)")
 # after an amount: "/min", "la minute", "par minute", "per minute", "a minute"

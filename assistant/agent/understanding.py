@@ -152,8 +152,8 @@ class Slots(BaseModel):
     average_monthly_bill: Decimal | None = None  # "ma moyenne est de 200 €", "on average 80 EUR"
     distance_km: Decimal | None = None
     outage_days: int | None = None  # "3 jours sans service", "down for 10 days"
-    call_seconds: int | None = None  # "4 min 10 s": the length of one call
-    price_per_minute: Decimal | None = None  # "0,23 € HT la minute"
+    call_seconds: int | None = None  # "6 min 20 s": the length of one call
+    price_per_minute: Decimal | None = None  # "0,17 € la minute"
     quantities: dict[str, int] = Field(default_factory=dict)  # "3 postes" -> {"poste": 3}; noun singular, folded
     service: str | None = None
 
