@@ -83,6 +83,20 @@ def test_a_period_to_the_end_of_the_month_it_ends_in():
         _value(days=10, month_end=True)  # only a period in months runs to a month's end
 
 
+def test_a_pro_rata_rule_counts_the_monthly_fee_per_day(lexicon):
+    rule = FactView(operator="Op", selector="need:x", label_fr="Prorata", label_en="Pro rata",
+                    fact=Fact(sources=[_SRC], pro_rata=True))
+    # one date: from it to the end of its month (a first month); September has 30 days: 150 x 10/30
+    r = derive(rule, _u("début du service le 21/09/2025, 150 € par mois, combien pour septembre ?"),
+               _need("amount"), lexicon)
+    assert r is not None and r.amount == Decimal("50.00")
+    # two dates: the days between them, inclusive
+    r = derive(rule, _u("du 01/07/2025 au 31/07/2025, abonnement 62 € par mois, combien ?"), _need("amount"), lexicon)
+    assert r is not None and r.amount == Decimal("62.00")
+    # no fee given: nothing to compute
+    assert derive(rule, _u("début du service le 21/09/2025, combien ?"), _need("amount"), lexicon) is None
+
+
 def test_derive_reads_the_customer_figures_from_the_message(lexicon):
     view = _view(_value(percent=Decimal("25")))
     r = derive(view, _u("On me demande une avance sur un devis de 2 400 € HT, combien vais-je verser ?"),

@@ -17,8 +17,10 @@ from assistant.agent.figures import Lexicon
 from assistant.agent.router import Need
 from assistant.agent.text import fold
 from assistant.agent.understanding import Understanding
-from assistant.models import CalcResult, TaxBasis
+from assistant.models import CalcResult, CalcStep, TaxBasis
 from assistant.tools.arithmetic import Given, apply_figure
+from assistant.tools.calendar import days_in_month, pro_rata
+from assistant.tools.common import counted, money
 
 # Facts whose figures have their own calculator (rates per period, notices against a term): not applied here.
 _OWN_CALCULATOR = frozenset({"interest", "outage", "reduction_limit", "call_rating", "early_termination"})
@@ -62,8 +64,36 @@ def _one_date(u: Understanding, view: FactView) -> date | None:
     return dates.pop() if len(dates) == 1 else None
 
 
+def _pro_rata(view: FactView, u: Understanding) -> CalcResult | None:
+    """A monthly fee counted per day: between the two dates given (inclusive), from the one date given to the end
+    of its month (a first month), or for a number of days in a month taken as 30 days."""
+    fee = u.slots.monthly_fee
+    dates = sorted({d for d in (getattr(u.slots, s) for s in _DATE_SLOTS) if d is not None} | set(u.slots.other_dates))
+    if fee is None or not (dates or u.slots.outage_days):
+        return None
+    if dates:
+        first = dates[0]
+        last = dates[-1] if len(dates) > 1 else first.replace(day=days_in_month(first))
+        days = (last - first).days + 1
+        amount = money(pro_rata(fee, first, last))
+        period = f"{first.isoformat()} .. {last.isoformat()}"
+        formula = f"{fee} EUR / days in the month x {days} days ‖ {fee} EUR / jours du mois x {days} jours"
+    else:
+        days = u.slots.outage_days or 0
+        amount, period = money(fee * days / 30), ""
+        formula = f"{fee} EUR / 30 x {days} days ‖ {fee} EUR / 30 x {days} jours"
+    steps = [CalcStep(label=f"{view.label_en} ‖ {view.label_fr}", formula=period, value=counted(days, "day", "days",
+                                                                                               "jour", "jours")),
+             CalcStep(label="Pro rata", formula=formula, value=f"{amount} EUR")]
+    return CalcResult(tool="apply_figure", amount=amount, unit="EUR",
+                      tax_basis=TaxBasis(u.slots.tax_basis) if u.slots.tax_basis else TaxBasis.NONE, breakdown=steps,
+                      assumptions=[] if dates else ["A month of 30 days is assumed ‖ un mois de 30 jours est supposé"])
+
+
 def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> CalcResult | None:
     """The fact's figure applied to the customer's figures, or None when they give nothing it applies to."""
+    if view.fact.pro_rata and (need.answer == "amount" or asks_for(lexicon, "amount", u.text)):
+        return _pro_rata(view, u)
     value = view.fact.value
     if value is None or view.selector in _OWN_CALCULATOR:
         return None

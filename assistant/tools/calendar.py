@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
+from decimal import Decimal
 
 
 def add_months(d: date, months: int) -> date:
@@ -55,3 +56,12 @@ def monthly_anniversary_after(start: date, request: date) -> date:
     """The monthly anniversary of `start` that falls in the month after the request month ("mois M+1")."""
     target = add_months(date(request.year, request.month, 1), 1)
     return date(target.year, target.month, min(start.day, days_in_month(target)))
+
+
+def pro_rata(fee: Decimal, first: date, last: date) -> Decimal:
+    """A monthly fee for the days `first`..`last` inclusive: each day counts 1/(days in its month) of the fee."""
+    total, day = Decimal(0), first
+    while day <= last:
+        total += fee / days_in_month(day)
+        day += timedelta(days=1)
+    return total

@@ -92,6 +92,9 @@ class Fact(Rule):
     # questions this fact answers, as customers and agents ask them (French or English): a question is compared
     # with questions better than with the fact's own wording, so these help pick the fact that answers
     asks: list[str] = Field(default_factory=list)
+    # the fact counts a monthly fee per day of a period ("au prorata de la mensualité"): applied to the fee and the
+    # dates the customer gives
+    pro_rata: bool = False
 
     def _alternatives(self) -> int:
         """How many different answers the fact's citations give."""

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 
 from assistant.errors import InputError
 from assistant.models import CalcResult, CalcStep, FactStatus
-from assistant.tools.calendar import days_in_month, inclusive_days
+from assistant.tools.calendar import inclusive_days, pro_rata
 from assistant.tools.common import CENT, Money, OperatorInput, cite_all, counted, describe_fact, money
 from assistant.tools.rules import OutageRule, RuleBook
 
@@ -89,14 +89,6 @@ class OutageInput(OperatorInput):
         return max(1, math.ceil(hours / 24)), f"{hours} h, a started day counts ‖ {hours} h, un jour entamé compte"
 
 
-def _pro_rata(fee: Decimal, first: date, last: date) -> Decimal:
-    total, day = Decimal(0), first
-    while day <= last:
-        total += fee / days_in_month(day)
-        day += timedelta(days=1)
-    return total
-
-
 def _granted(inp: OutageInput, rule: OutageRule, days: int) -> tuple[Decimal, str]:
     """What the rule grants in its own unit: days refunded, months of fee, or % of the fee for the hours."""
     if rule.method == "pro_rata_days":
@@ -157,7 +149,7 @@ def outage_refund(inp: OutageInput, book: RuleBook) -> CalcResult:
         return _without_fee(inp, rule, days, steps, base)
     fee = inp.monthly_fee or Decimal(0)
     if rule.method == "pro_rata_days" and inp.outage_start and inp.outage_end:
-        amount = money(_pro_rata(fee, inp.outage_start, inp.outage_end))
+        amount = money(pro_rata(fee, inp.outage_start, inp.outage_end))
         steps.append(CalcStep(label="Pro rata", formula="sum of monthly fee / days in month, per day ‖ somme, par jour, de la redevance / jours du mois", value=f"{amount} EUR"))
     elif rule.method == "pro_rata_days":
         amount = money(fee * days / 30)
