@@ -87,7 +87,7 @@ def _pro_rata(view: FactView, u: Understanding) -> CalcResult | None:
              CalcStep(label="Pro rata", formula=formula, value=f"{amount} EUR")]
     return CalcResult(tool="apply_figure", amount=amount, unit="EUR",
                       tax_basis=TaxBasis(u.slots.tax_basis) if u.slots.tax_basis else TaxBasis.NONE, breakdown=steps,
-                      assumptions=[] if dates else ["A month of 30 days is assumed ‖ un mois de 30 jours est supposé"])
+                      assumptions=[] if dates else ["Each month is counted as 30 days ‖ chaque mois compte pour 30 jours"])
 
 
 def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> CalcResult | None:
