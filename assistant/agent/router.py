@@ -81,6 +81,7 @@ class RouterSettings(_Data):
     regularisation_c: float = 50.0
     part_separators: list[str] = Field(default_factory=lambda: ["?", ";"])  # where a question splits in parts
     part_min_score: float = 0.3  # a part's own best need, when another need than the whole's, above this
+    part_min_semantic: float = 0.5  # ... or, without keywords, when the classifier is this sure of it
     fact_min_similarity: float = 0.87  # a generic need picks the fact whose label is this close to the message
     fact_margin: float = 0.03          # ... and this far ahead of the next fact, else no fact is picked
     fact_need_weight: float = 0.5      # ranking facts of a need: + this x similarity to the need's typical question
@@ -358,7 +359,7 @@ class NeedRouter:
             routed = self.route(part, fill, allowed=answer_ids)
             best = routed.ranked[0] if routed.ranked else None
             if (best is not None and best.need != first and best.score >= self.settings.part_min_score
-                    and (best.keywords >= 1 or best.semantic >= 0.5)
+                    and (best.keywords >= 1 or best.semantic >= self.settings.part_min_semantic)
                     and self._intent(best.need) != self._intent(first)):
                 return [best.need]
         return []
