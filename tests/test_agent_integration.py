@@ -20,6 +20,13 @@ def assistant():
         pytest.skip(f"index not available: {exc}")
 
 
+def _answered(assistant, question: str, **kw):
+    """The reply to `question`, checked to be an answer, and its own text (before the quotes)."""
+    reply = assistant.ask(question, **kw)
+    assert reply.status == ReplyStatus.ANSWERED, reply.answer[:300]
+    return reply, reply.answer.split("**Sources**")[0]
+
+
 def _verified(reply, assistant) -> None:
     for c in reply.citations:
         assert c.quote in assistant.corpus.documents[c.doc_id].text
@@ -118,9 +125,7 @@ def test_a_move_abroad_said_first_decides_the_notice_asked_later(assistant):
     sid = "move-abroad-notice"
     assistant.ask("We are going to live in Spain next year, can we stop the fibre contract before the end?", session_id=sid)
     assistant.ask("Luxembourg Online", session_id=sid)
-    reply = assistant.ask("And how much notice then?", session_id=sid)
-    assert reply.status == ReplyStatus.ANSWERED
-    own = reply.answer.split("**Sources**")[0]
+    reply, own = _answered(assistant, "And how much notice then?", session_id=sid)
     assert "3 months" in own and "1 month**" not in own  # the ordinary one-month notice is replaced
     assert any(c.clause_id == "8A" for c in reply.citations)
     _verified(reply, assistant)
@@ -135,10 +140,8 @@ def test_a_product_sold_by_one_operator_names_it(assistant):
 def test_each_part_of_a_question_in_parts_gets_its_fact(assistant):
     # two parts, two rules of article 12.1: what lets CMI suspend, and how long a suspension lasts before CMI may
     # terminate; the second part must not be left unanswered
-    reply = assistant.ask("CMI SIP trunk: what traffic pattern makes them suspend me? and once suspended, how long "
+    reply, own = _answered(assistant, "CMI SIP trunk: what traffic pattern makes them suspend me? and once suspended, how long "
                           "before they may end the contract?")
-    assert reply.status == ReplyStatus.ANSWERED
-    own = reply.answer.split("**Sources**")[0]
     assert "30 SIP" in own and "2 months" in own
     _verified(reply, assistant)
 
@@ -185,9 +188,7 @@ def test_a_limit_checked_against_the_customers_figures_says_yes_or_no_first(assi
 def test_a_need_says_the_fact_that_completes_it(assistant):
     # how to terminate names `notice_period` in `also` (knowledge/needs.yaml): the form of the request and the
     # notice to give are said together, the notice after the procedure
-    reply = assistant.ask("Comment dois-je m'y prendre pour mettre fin a mon contrat Luxembourg Online ?")
-    assert reply.status == ReplyStatus.ANSWERED
-    own = reply.answer.split("**Sources**")[0]
+    reply, own = _answered(assistant, "Comment dois-je m'y prendre pour mettre fin a mon contrat Luxembourg Online ?")
     assert "lettre recommandée" in own and "**1 mois**" in own
     assert own.index("lettre recommandée") < own.index("**1 mois**")
     _verified(reply, assistant)
@@ -204,20 +205,16 @@ def test_a_companion_fact_never_turns_a_not_found_into_an_answer(assistant):
 def test_dates_without_cue_words_point_to_the_calculator_that_takes_them(assistant):
     # two dates and no word saying what they are: the outage calculator takes a start and an end as they are,
     # so the line being down wins over a termination date (whose example questions also carry dates)
-    reply = assistant.ask("Proximus : ligne VoIP HS entre le 05/01/2026 et le 19/01/2026, pas de notre faute. Combien de "
+    reply, own = _answered(assistant, "Proximus : ligne VoIP HS entre le 05/01/2026 et le 19/01/2026, pas de notre faute. Combien de "
                           "jours nous sont dus ?")
-    assert reply.status == ReplyStatus.ANSWERED
-    own = reply.answer.split("**Sources**")[0]
     assert "**15 jours**" in own and "> 7 jours" in own
     assert any(c.clause_id == "35" for c in reply.citations)
 
 
 def test_a_deadline_to_the_end_of_the_following_month_is_computed_from_the_date_given(assistant):
     # Proximus 9: after a price rise, free termination until the last day of the month after the first bill
-    reply = assistant.ask("Proximus raised its rates; the first bill at the new price came on 3 September 2026. "
+    reply, own = _answered(assistant, "Proximus raised its rates; the first bill at the new price came on 3 September 2026. "
                           "By what date can I leave without paying anything?")
-    assert reply.status == ReplyStatus.ANSWERED
-    own = reply.answer.split("**Sources**")[0]
     assert "**31 October 2026**" in own.split("\n")[0]
     assert any(c.clause_id == "9" for c in reply.citations)
 
@@ -226,9 +223,7 @@ def test_the_earlier_question_is_recalled_after_a_new_one_in_the_same_conversati
     # first how to terminate (the form), then a different question: the last reply recalls the form too
     sid = "recall-earlier"
     assistant.ask("Easy2Phone: sous quelle forme dois-je envoyer ma résiliation ?", session_id=sid)
-    reply = assistant.ask("Et s'ils coupent une partie du service sans me prévenir, je peux partir ?", session_id=sid)
-    assert reply.status == ReplyStatus.ANSWERED
-    own = reply.answer.split("**Sources**")[0]
+    reply, own = _answered(assistant, "Et s'ils coupent une partie du service sans me prévenir, je peux partir ?", session_id=sid)
     assert "12.3" in own and "recommand" in own
     assert own.index("12.3") < own.index("recommand")
 
