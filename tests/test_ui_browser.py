@@ -122,7 +122,8 @@ def test_feedback_with_comment_is_stored(page, app: RunningApp) -> None:  # noqa
         rows = db.execute("SELECT rating, comment, question, answer, citations FROM feedback").fetchall()
     assert ("up", "clair et bien sourcé (test navigateur)", FRENCH_TERMINATION) in [row[:3] for row in rows]
     stored = next(row for row in rows if row[2] == FRENCH_TERMINATION)
-    assert stored[3].split()[0] in answer  # the answer stored is the one shown
+    first_word = next(w for w in stored[3].split() if w.strip("-*"))  # a bulleted answer's first item: not the "-"
+    assert first_word.strip("*") in answer  # the answer stored is the one shown
     assert stored[4].startswith("[")  # citations stored as JSON for QA
 
 
