@@ -236,3 +236,11 @@ def test_a_rule_applied_to_the_date_given_answers_when_the_calculator_finds_no_f
     assert reply.status == ReplyStatus.ANSWERED
     first = reply.answer.split("\n")[0]
     assert "16 mai 2025" in first and "10H" in first
+
+
+def test_a_question_that_asks_for_a_duration_gets_the_duration_fact_first(assistant):
+    # the deposit need usually answers an amount (the ceiling, not stated at LOL); this question asks a delay
+    reply, own = _answered(assistant, "Luxembourg Online : j'ai fini mon contrat et réglé mon solde, je récupère "
+                                      "ma caution en combien de jours ?")
+    first = own.split("\n")[0]
+    assert "10 jours" in first and "6F" in first

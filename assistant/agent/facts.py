@@ -276,9 +276,10 @@ class FactBase:
     def for_need(self, operator: str, need: Need, question: str, service: str | None = None,
                  customer_type: str | None = None, lines: int | None = None,
                  language: str = "fr", support: Mapping[int, float] | None = None,
-                 reason: str | None = None) -> list[FactView]:
+                 reason: str | None = None, asked: str | None = None) -> list[FactView]:
         """The facts answering `need`, best match to the question first; at most a handful. `support` (by
         `id(view)`) is the evidence beyond the fact's wording (retrieval, router) added to its similarity.
+        `asked` is the kind of figure the question itself asks for (a date, a duration), when it says so.
         The case of the reason the customer gave (moving abroad...) leads: it is the rule that applies to them."""
         views = self._by_operator.get(operator, [])
         question = self._without_services(operator, question)
@@ -286,7 +287,7 @@ class FactBase:
                                  reason=reason)
         first = [v for v in picked if v.selector == "reason_case"]
         rest = [v for v in picked if v.selector != "reason_case"]
-        return [*first, *self._rank(rest, question, need, "fee:*" in need.facts, language, support or {})]
+        return [*first, *self._rank(rest, question, need, "fee:*" in need.facts, language, support or {}, asked)]
 
     def question_text(self, operator: str, question: str) -> str:
         return self._without_services(operator, question)
@@ -305,7 +306,7 @@ class FactBase:
         return self._words[key]
 
     def _rank(self, views: list[FactView], question: str, need: Need, wildcard: bool,
-              language: str, support: Mapping[int, float]) -> list[FactView]:
+              language: str, support: Mapping[int, float], asked: str | None = None) -> list[FactView]:
         """Order facts by the question's words found in their labels and summaries; for a generic need
         ("which fee?") keep only facts the question actually names."""
         q = {s for tok in stem_tokens(question, language) for s in tok} - self._stop
@@ -334,7 +335,9 @@ class FactBase:
         # the kind of fact the answer type calls for first (a procedure is told by a summary, an amount or a
         # duration by a figure), then the closest to the question; a fact far behind the best is off topic
         # a fact the need names by its selector (its early-termination rule, its notice) is the need's own
-        kind_first = [v.selector in need.facts or _fits(v, need.answer, language) for v in views]
+        # a question that says which kind of figure it wants ("within how many days?") outranks the need's usual kind
+        kind_first = ([_fits(v, asked, language) for v in views] if asked else
+                      [v.selector in need.facts or _fits(v, need.answer, language) for v in views])
         order = sorted(range(len(views)), key=lambda i: (not kind_first[i], -sims[i]))
         best = max(sims[i] for i in order if kind_first[i] == kind_first[order[0]])
         kept = [i for i in order if sims[i] >= best - self._margin * 1.5]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from assistant.agent.answer import NeedAnswer
-from assistant.agent.derive import derive
+from assistant.agent.derive import asks_for, derive
 from assistant.agent.evidence import fused_scores, needs_served
 from assistant.agent.facts import FactView, serves
 from assistant.agent.planner import (
@@ -183,9 +183,10 @@ class GatheringSteps:
 
     def _facts_for(self, need: Need, u: Understanding, operator: str, values: dict[str, Any],
                    support: dict[int, float] | None = None) -> list[FactView]:
+        asked = next((kind for kind in ("date", "duration") if asks_for(self.lexicon, kind, u.text)), None)
         return self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
                                    u.slots.customer_type, u.slots.number_count, u.language, support,
-                                   values.get("reason"))
+                                   values.get("reason"), asked)
 
     def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
         """A calculator's inputs from the conversation's facts; the fee kind is the one of the best-ranked fee
