@@ -482,3 +482,16 @@ def test_the_months_left_are_counted_back_from_a_term_end_the_customer_knows():
     mid = run("early_termination_cost", operator="Proximus", service="voip", customer_type="business", lines=8,
               monthly_fee="96", termination_date="2024-07-15", term_end_date="2024-12-31")
     assert mid.amount == Decimal("480.00")  # July's period had already started
+
+
+@pytest.mark.parametrize("payload", [
+    {"operator": "CMI", "service": "fixed_telephony", "request_date": "2026-03-20", "start_date": "2024-04-12",
+     "commitment_months": 0},
+    {"operator": "Proximus", "service": "voip", "request_date": "2026-03-20", "commitment_over": True},
+])
+def test_timeline_steps_are_words_not_identifiers(payload):
+    # every step is read by a customer: no anchor key ("from_request"), no Python None, in either language
+    r = run("termination_timeline", **payload)
+    for step in r.breakdown:
+        for text in (step.formula, step.value):
+            assert "None" not in text and "_" not in text and not text.lower().startswith("none"), text

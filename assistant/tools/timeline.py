@@ -83,7 +83,7 @@ _TERM_ASSUMPTIONS = [
 
 def _notice_text(nv: Value | None) -> str:
     if nv is None:
-        return "none / aucun"
+        return "no notice / aucun préavis"
     if nv.months is not None:
         return f"{nv.months} month{'s' if nv.months != 1 else ''} / {nv.months} mois"
     return f"{nv.days} day{'s' if nv.days != 1 else ''} / {nv.days} jour{'s' if nv.days != 1 else ''}"
@@ -148,13 +148,15 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     status = FactStatus.STATED if len(distinct) == 1 else FactStatus.CONFLICTING
     first = scenarios[0]
     period = (CalcStep(label="Current period / période en cours", formula=f"{first['period_start']} .. {first['term_end']}",
-                       value=f"{first['commitment_months']} months") if inp.start_date is not None and special is None
+                       value=f"{first['commitment_months']} months ‖ {first['commitment_months']} mois")
+              if inp.start_date is not None and special is None and first["term_end"]
               else CalcStep(label="Commitment / engagement", value="no commitment running / aucun engagement en cours"))
     steps = [period,
              CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
              CalcStep(label="Last day to send notice / dernier jour pour résilier", value=str(first["last_notice_day"])),
-             CalcStep(label="Effective end / fin effective", value=str(first["effective_end_date"])),
-             CalcStep(label="Next renewal / prochaine reconduction", value=str(first["next_renewal_date"]))]
+             CalcStep(label="Effective end / fin effective", value=str(first["effective_end_date"]))]
+    if first["next_renewal_date"]:  # only when the contract renews before it ends
+        steps.append(CalcStep(label="Next renewal / prochaine reconduction", value=str(first["next_renewal_date"])))
     if first["early_termination_fees_apply"]:
         warnings.append("The contract ends before the end of its commitment: early-termination fees apply "
                         "(see early_termination_cost) / des frais de résiliation anticipée s'appliquent.")
@@ -177,12 +179,22 @@ def _reason_notice(rules: OperatorRules, reason: str, service: str) -> Notice | 
                  and (not c.services or service in c.services)), None)
 
 
+# how a notice is counted, as a step of the timeline says it (the reader sees one language)
+_ANCHOR_WORDS = {
+    "before_term_end": "before the term ends ‖ avant l'échéance",
+    "from_request": "from the request ‖ à compter de la demande",
+    "monthly_anniversary_next_month": "to the monthly anniversary of the next month ‖ "
+                                      "jusqu'à la date anniversaire du mois suivant",
+    "none": "no notice ‖ sans préavis",
+}
+
+
 def _scenario(inp: TimelineInput, notice: Notice, nv: Value | None, ps: date, pm: int, renewal: int | None,
               months: int) -> dict[str, Any]:
     req = inp.request_date
     end = term_end(ps, pm) if pm else None
     out: dict[str, Any] = {"commitment_months": months, "renewal_months": renewal, "period_start": ps.isoformat(),
-                           "term_end": end.isoformat() if end else None, "notice_rule": notice.anchor,
+                           "term_end": end.isoformat() if end else None, "notice_rule": _ANCHOR_WORDS.get(notice.anchor, ""),
                            "notice": _notice_text(nv),
                            "early_termination_fees_apply": False}
     if notice.anchor == "monthly_anniversary_next_month":
@@ -248,7 +260,7 @@ def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorR
                 effective, next_renewal = _shift(req, nv, +1), end + timedelta(days=1)
             else:
                 effective, next_renewal = term_end(end + timedelta(days=1), renewal), end + timedelta(days=1)
-            scenarios.append({"renewal_months": renewal, "term_end": end.isoformat(), "notice_rule": notice.anchor,
+            scenarios.append({"renewal_months": renewal, "term_end": end.isoformat(), "notice_rule": _ANCHOR_WORDS.get(notice.anchor, ""),
                               "notice": _notice_text(nv),
                               "last_notice_day": deadline.isoformat(), "effective_end_date": effective.isoformat(),
                               "next_renewal_date": next_renewal.isoformat() if next_renewal else None,
@@ -259,11 +271,13 @@ def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorR
     first = scenarios[0]
     # Without a request date the question is "by when must I give notice": the deadline is the answer.
     headline = first["last_notice_day"] if inp.request_date is None else first["effective_end_date"]
+    notice_en, _, notice_fr = first["notice"].partition(" / ")
     steps = [CalcStep(label="Last day of the term / dernier jour de la période", value=end.isoformat(),
                       formula=_end_formula(inp)),
              CalcStep(label="Notice / préavis", formula=first["notice_rule"], value=first["notice"]),
              CalcStep(label="Last day to send notice / dernier jour pour résilier",
-                      formula=f"{end.isoformat()} - {first['notice']}", value=first["last_notice_day"]),
+                      formula=f"{end.isoformat()} - {notice_en} ‖ {end.isoformat()} - {notice_fr or notice_en}",
+                      value=first["last_notice_day"]),
              CalcStep(label="Effective end / fin effective", value=first["effective_end_date"])]
     if first["next_renewal_date"]:
         steps.append(CalcStep(label="Next renewal / prochaine reconduction", value=first["next_renewal_date"]))
