@@ -314,6 +314,11 @@ def test_services_that_agree_answer_without_asking_the_service(corpus):
     with pytest.raises(InputError) as exc:
         a._run_for_service("late_payment", {"operator": "Op"}, "Op", Turn())
     assert exc.value.field == "commitment_months"
+    # one service computes, most need a fact the customer has not given: ask it, do not present the one service
+    a._calculators = {"late_payment": PerService({"a": None, "b": None, "c": "10"})}
+    with pytest.raises(InputError) as exc:
+        a._run_for_service("late_payment", {"operator": "Op"}, "Op", Turn())
+    assert exc.value.field == "commitment_months"
 
 
 

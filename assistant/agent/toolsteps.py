@@ -51,6 +51,8 @@ class ToolSteps:
             except InputError as exc:  # this service needs a fact the customer did not give: no figure to compare
                 errors.append(exc)
         figures = {(r.amount, r.result_date, r.status, str(r.values.get("known_subtotal"))) for r in results}
+        if errors and len(results) < len(errors) and all(e.field == errors[0].field for e in errors):
+            raise errors[0]  # most services need one more fact of the customer's: ask it rather than guess the service
         if len(figures) == 1:  # every service that can be computed gives the same answer: no need to ask
             return results[0]
         with_figure = {(r.amount, r.result_date): r for r in results if r.amount is not None or r.result_date}
