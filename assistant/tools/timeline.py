@@ -102,7 +102,7 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
 
     before_term_end: deadline = last day of the current period minus the notice; a request on or before it
     ends the contract on that last day, a later one only when the next (renewed) period is over.
-    from_request: the contract ends notice after the request (fees for the rest of the commitment remain
+    from_request: the contract ends notice after the request (fees until the commitment ends remain
     due when that is before the term end). monthly_anniversary_next_month: ends on the monthly anniversary
     of the start date in the month after the request. Indefinite contracts: notice from the request.
     """
