@@ -19,7 +19,7 @@ from assistant.agent.text import fold
 from assistant.agent.understanding import Understanding
 from assistant.models import CalcResult, CalcStep, TaxBasis
 from assistant.tools.arithmetic import Given, apply_figure
-from assistant.tools.calendar import days_in_month, pro_rata
+from assistant.tools.calendar import days_in_month, inclusive_days, pro_rata
 from assistant.tools.common import counted, money
 
 # Facts whose figures have their own calculator (rates per period, notices against a term): not applied here.
@@ -52,6 +52,11 @@ def _count(u: Understanding, per: str, lexicon: Lexicon) -> int | None:
 _ANCHOR_ROLES = {"before_term_end": ("term_end_date", "renewal_date"), "from_request": ("termination_date",)}
 
 
+def _given_dates(u: Understanding) -> set[date]:
+    """Every date the message gives, in whatever role."""
+    return {d for d in (getattr(u.slots, s) for s in _DATE_SLOTS) if d is not None} | set(u.slots.other_dates)
+
+
 def _one_date(u: Understanding, view: FactView) -> date | None:
     """The one date the message gives; for a notice, the one date in the role its anchor counts from (never a
     contract's start or an invoice's date)."""
@@ -60,7 +65,7 @@ def _one_date(u: Understanding, view: FactView) -> date | None:
         roles = _ANCHOR_ROLES.get(anchor, ())
         dates = {d for d in (getattr(u.slots, r) for r in roles) if d is not None}
     else:
-        dates = {d for d in (getattr(u.slots, s) for s in _DATE_SLOTS) if d is not None} | set(u.slots.other_dates)
+        dates = _given_dates(u)
     return dates.pop() if len(dates) == 1 else None
 
 
@@ -68,13 +73,13 @@ def _pro_rata(view: FactView, u: Understanding) -> CalcResult | None:
     """A monthly fee counted per day: between the two dates given (inclusive), from the one date given to the end
     of its month (a first month), or for a number of days in a month taken as 30 days."""
     fee = u.slots.monthly_fee
-    dates = sorted({d for d in (getattr(u.slots, s) for s in _DATE_SLOTS) if d is not None} | set(u.slots.other_dates))
+    dates = sorted(_given_dates(u))
     if fee is None or not (dates or u.slots.outage_days):
         return None
     if dates:
         first = dates[0]
         last = dates[-1] if len(dates) > 1 else first.replace(day=days_in_month(first))
-        days = (last - first).days + 1
+        days = inclusive_days(first, last)
         amount = money(pro_rata(fee, first, last))
         period = f"{first.isoformat()} .. {last.isoformat()}"
         formula = f"{fee} EUR / days in the month x {days} days ‖ {fee} EUR / jours du mois x {days} jours"

@@ -15,14 +15,13 @@ arithmetic, in Decimal, and words its step in both languages.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from assistant.models import CalcResult, CalcStep
-from assistant.tools.calendar import add_months
+from assistant.tools.calendar import add_months, days_in_month
 from assistant.tools.common import fmt_qty, money
 from assistant.tools.rules import TaxBasis, Value
 
@@ -76,7 +75,7 @@ def apply_figure(value: Value, given: Given, label_en: str, label_fr: str) -> Ca
         start = given.start.isoformat()
         formula = f"{start} {op} {n} {en} ‖ {start} {op} {n} {fr}"
         if value.month_end:  # "the last day of the following month"
-            result = result.replace(day=calendar.monthrange(result.year, result.month)[1])
+            result = result.replace(day=days_in_month(result))
             formula = f"{start} {op} {n} {en}, last day of that month ‖ {start} {op} {n} {fr}, dernier jour de ce mois"
         step = _step(label_en, label_fr, formula, result.isoformat())
         return CalcResult(tool="apply_figure", unit="date", result_date=result.isoformat(), breakdown=[step])
