@@ -116,12 +116,25 @@ def test_derive_never_uses_a_contract_start_for_a_notice(lexicon):
     assert r is not None and r.result_date == "2026-04-01"
 
 
+def test_a_delay_and_the_one_date_given_lead_to_a_date_unless_a_sum_is_asked(lexicon):
+    window = _view(_value(months=1, month_end=True))
+    u = _u("La première facture augmentée est arrivée le 20 janvier 2026, je peux partir sans frais ?")
+    r = derive(window, u, _need("procedure"), lexicon)
+    assert r is not None and r.result_date == "2026-02-28"  # a noun "facture" does not ask for an amount
+    monthly = _view(_value(months=1))
+    u = _u("résiliation le 20 janvier 2026, je paie 40 € par mois : combien me coûte un mois ?")
+    r = derive(monthly, u, _need("procedure"), lexicon)
+    assert r is not None and r.amount == Decimal("40.00") and not r.result_date
+
+
 def test_questions_that_ask_for_a_date_or_an_amount(lexicon):
     assert asks_for(lexicon, "date", "et ça se termine quand ?")
     assert asks_for(lexicon, "date", "By when must the letter arrive?")
     assert not asks_for(lexicon, "date", "what happens when I move house")
     assert asks_for(lexicon, "amount", "ça fait combien au total ?")
     assert not asks_for(lexicon, "amount", "combien de temps faut-il ?")
+    assert not asks_for(lexicon, "amount", "la facture est arrivée hier")
+    assert asks_for(lexicon, "amount", "ils me facturent quoi ?")
 
 
 def test_counts_written_in_words_and_the_longest_distance():
