@@ -136,3 +136,22 @@ def test_langchain_adapter_returns_documents_with_clause_metadata(retriever):
         assert doc.metadata["clause_id"]
         assert retriever.corpus.verify_quote(doc.metadata["doc_id"], doc.page_content)
     assert [d.metadata["rank"] for d in docs] == [1, 2, 3]
+
+
+@slow
+def test_dense_vector_reuses_the_question_embedding_and_leans_towards_the_glossary_terms(retriever):
+    import numpy as np
+
+    from assistant.index.embeddings import get_embeddings
+
+    model = get_embeddings(retriever.settings)
+    plain = "Bonjour, une question sur mon contrat"
+    assert retriever.glossary.expand(plain) == plain  # no glossary phrase: the question's own vector
+    assert np.allclose(retriever.dense_vector(plain), model.embed_query(plain))
+    english = "What notice do I have to give to cancel?"
+    terms = retriever.glossary.expand(english)[len(english):].strip()
+    assert terms  # "notice" -> "préavis" ...
+    mixed, own, french = (np.asarray(v) for v in (retriever.dense_vector(english), model.embed_query(english),
+                                                  model.embed_query(terms)))
+    cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert cos(mixed, french) > cos(own, french)

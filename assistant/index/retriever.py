@@ -6,6 +6,7 @@ import re
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
@@ -83,10 +84,24 @@ class Retriever:
         return allowed
 
     # ------------------------------------------------------------------ search
+    def dense_vector(self, query: str) -> list[float]:
+        """The dense search's vector: the question's own (the one routing embedded: a turn embeds it once), moved
+        towards the glossary's French terms for the phrases it contains, so that an English question shares the
+        contract's own words ("notice" -> "préavis"). The terms are weighted by their share of the words, as if
+        embedded with the question (mean pooling), and embedded on their own: a short text, the same for many
+        questions."""
+        embeddings = get_embeddings(self.settings)
+        vector = np.asarray(embeddings.embed_query(query), dtype=float)
+        terms = self.glossary.expand(query)[len(query):].strip()
+        if not terms:
+            return vector.tolist()
+        extra = np.asarray(embeddings.embed_query(terms), dtype=float)
+        n_query, n_terms = len(query.split()), len(terms.split())
+        return ((n_query * vector / np.linalg.norm(vector) + n_terms * extra / np.linalg.norm(extra))
+                / (n_query + n_terms)).tolist()
+
     def dense(self, query: str, k: int, docs: list[str] | None) -> list[tuple[int, float]]:
-        # the glossary's French terms help the embedding too: an English question then shares the
-        # contract's own words ("notice" -> "préavis") instead of relying on cross-lingual similarity
-        vector = get_embeddings(self.settings).embed_query(self.glossary.expand(query))
+        vector = self.dense_vector(query)
         where = {"doc_id": {"$in": docs}} if docs else None
         hits = self.store.query(vector, k, where)
         return [(self.by_id[cid], score) for cid, score in hits if cid in self.by_id]
