@@ -182,6 +182,9 @@ def test_runner_sessions_errors_and_summary():
     assert by_id["t-3"].error and not by_id["t-3"].passed
     assert by_id["t-2"].latency_ms == 120.0
     summary = summarise(results)
+    # per item the two turns add up (120 ms); per answer each turn counts on its own (50, 70, 100 ms)
+    assert summary["latency_p95_ms"] == 120.0 and summary["answer_p95_ms"] == 100.0
+    assert summary["answer_p50_ms"] == 70.0
     assert summary["n"] == 3 and summary["passed"] == 2 and summary["errors"] == 1
     assert summary["status_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
     assert summary["hit@1_n"] == 3

@@ -93,7 +93,8 @@ def _answer_correctness(summary: dict[str, Any], groups: Sequence[tuple[str, dic
 
 def _overall(summary: dict[str, Any], diff: RunDiff) -> Section:
     rows = []
-    for name in (*METRIC_COLUMNS, "latency_p50_ms", "latency_p95_ms", "passed", "errors"):
+    for name in (*METRIC_COLUMNS, "latency_p50_ms", "latency_p95_ms", "answer_p50_ms", "answer_p95_ms", "passed",
+                 "errors"):
         before, _ = diff.metric_deltas.get(name, (None, None))
         delta = "" if before is None or summary.get(name) is None else f"{summary[name] - before:+.3f}"
         rows.append([name, fmt(summary.get(name)), fmt(summary.get(f"{name}_n")), fmt(before), delta])

@@ -52,6 +52,7 @@ class ItemResult:
     gold_clauses: list[str] = field(default_factory=list)
     cited_clauses: list[str] = field(default_factory=list)
     turn_statuses: list[str] = field(default_factory=list)
+    turn_latency_ms: list[float] = field(default_factory=list)  # each reply's own (an answer, not an item)
     dialogue: bool = False
     answer_issues: list[str] = field(default_factory=list)  # why `answer_correct` fails (empty: it passes)
 
@@ -99,6 +100,7 @@ def to_result(sample: Sample, scores: dict[str, float | None]) -> ItemResult:
         gold_clauses=[_clause_label(g.doc_id, g.clause_id, g.part) for g in item.gold],
         cited_clauses=[_clause_label(c.doc_id, c.clause_id, c.part) for c in reply.citations] if reply else [],
         turn_statuses=[str(r.status) for r in sample.replies],
+        turn_latency_ms=[r.latency_ms for r in sample.replies if r.latency_ms > 0],
         dialogue=item.is_dialogue, answer_issues=answer_issues(sample),
     )
 
@@ -131,6 +133,10 @@ def summarise(results: Sequence[ItemResult], metric_names: Sequence[str] | None 
     latencies = [r.latency_ms for r in results if not r.error]
     out["latency_p50_ms"] = percentile(latencies, 50)
     out["latency_p95_ms"] = percentile(latencies, 95)
+    # per answer: a conversation of four turns is four answers, each of which the customer waits for
+    answers = [ms for r in results if not r.error for ms in r.turn_latency_ms]
+    out["answer_p50_ms"] = percentile(answers, 50)
+    out["answer_p95_ms"] = percentile(answers, 95)
     out["errors"] = sum(1 for r in results if r.error)
     return out
 
