@@ -104,4 +104,29 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
         except ValueError:
             continue
     out.sort(key=lambda x: x[2])
-    return _years_from_context(out)
+    return _years_from_context(_period_starts(prepared, out))
+
+
+@lru_cache(maxsize=1)
+def _range_before() -> re.Pattern[str]:
+    """A bare day, then a word joining it to the date that follows (lexicon `range_words`), at the end of a text."""
+    from assistant.agent.figures import current_lexicon
+
+    words = "|".join(f"(?:{w})" for w in current_lexicon().range_words) or "(?!)"
+    return re.compile(rf"\b(\d{{1,2}})(?:er|re|st|nd|rd|th)?\s*(?:{words})\s*(?:le\s+|the\s+)?$")
+
+
+def _period_starts(prepared: str, found: list[tuple[str, date, int]]) -> list[tuple[str, date, int]]:
+    """A period written with its month once ("du 10 au 21 juin", "from 3 to 14 March"): the first day is a date
+    of the second one's month and year, placed where it is written (its role is read from the words before it)."""
+    out = list(found)
+    for text, value, pos in found:
+        head = _range_before().search(fold(prepared[max(0, pos - 25):pos]))
+        if head is None or not text.strip()[:1].isdigit():
+            continue
+        with contextlib.suppress(ValueError):
+            first = value.replace(day=int(head.group(1)))
+            if first < value and not any(d == first for _, d, _ in out):
+                out.append((head.group(1), first, pos - (len(fold(prepared[max(0, pos - 25):pos])) - head.start())))
+    out.sort(key=lambda x: x[2])
+    return out

@@ -97,7 +97,8 @@ def _pro_rata(view: FactView, u: Understanding) -> CalcResult | None:
 
 def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> CalcResult | None:
     """The fact's figure applied to the customer's figures, or None when they give nothing it applies to."""
-    if view.fact.pro_rata and (need.answer == "amount" or asks_for(lexicon, "amount", u.text)):
+    if view.fact.pro_rata and (need.answer == "amount" or asks_for(lexicon, "amount", u.text)
+                               or u.slots.monthly_fee is not None):  # a fee and a period given: the share asked
         return _pro_rata(view, u)
     value = view.fact.value
     if value is None or view.selector in _OWN_CALCULATOR:
