@@ -108,3 +108,11 @@ def test_also_must_name_needs_of_the_file(tmp_path: Path):
     with pytest.raises(CorpusError) as exc:
         load_needs(bad)
     assert "nowhere" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_what_is_asked_is_read_without_the_customer_figures():
+    from assistant.index.text import figureless
+
+    assert figureless("je paie 54,90 €/mois depuis le 12/03/2024, 8 lignes") == "je paie €/mois depuis le , lignes"
+    assert figureless("2024") == "2024"  # nothing but figures: the text as it is
+    assert "avril" in figureless("résiliation le 22 avril 2024")  # a month name stays: it says a date is given

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.agent.router import Embed, Need, phrase_in, stem_tokens
+from assistant.index.text import figureless
 from assistant.models import FactStatus
 from assistant.tools.rules import Fact, OperatorRules, RuleBook, Source
 
@@ -359,7 +360,7 @@ class FactBase:
         labels = [v.text(language) for v in views]
         self._embed_labels(labels + [a for v in views for a in v.fact.asks])
         assert self._embed is not None
-        q = self._embed([question])[0]
+        q = self._embed([figureless(question)])[0]
         vectors = self._label_vectors
         return np.array([max([float(vectors[t] @ q), *(float(vectors[a] @ q) - self._ask_offset
                                                          for a in v.fact.asks)])

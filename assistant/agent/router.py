@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import CorpusError
+from assistant.index.text import figureless
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ class NeedRouter:
         examples: list[str] = []
         for i, need in enumerate(self.catalog.needs):
             for ex in need.all_examples():
-                examples.append(ex)
+                examples.append(figureless(ex))
                 self._owners.append(i)
         digest = hashlib.sha1(("\n".join(examples) + model_name).encode()).hexdigest()[:16]
         path = cache_dir / f"router-{digest}.npy" if cache_dir else None
@@ -306,7 +307,7 @@ class NeedRouter:
         n = len(self.catalog.needs)
         if self._embed is None or self._clf is None:
             return self._lexical_semantic(text)
-        proba = self._clf.predict_proba(self._features(self._embed([text])[:1]))[0]
+        proba = self._clf.predict_proba(self._features(self._embed([figureless(text)])[:1]))[0]
         out = np.zeros(n)
         out[self._clf.classes_] = proba
         return out

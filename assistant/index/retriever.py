@@ -85,7 +85,7 @@ class Retriever:
 
     # ------------------------------------------------------------------ search
     def dense_vector(self, query: str) -> list[float]:
-        """The dense search's vector: the question's own (the one routing embedded: a turn embeds it once), moved
+        """The dense search's vector: the question's own (embedded once per turn, kept for its parts), moved
         towards the glossary's French terms for the phrases it contains, so that an English question shares the
         contract's own words ("notice" -> "préavis"). The terms are weighted by their share of the words, as if
         embedded with the question (mean pooling), and embedded on their own: a short text, the same for many

@@ -65,3 +65,15 @@ class Glossary:
                 extra.extend(targets)
                 folded = folded.replace(f" {phrase} ", " ")
         return query if not extra else f"{query} {' '.join(dict.fromkeys(extra))}"
+
+
+_FIGURE = re.compile(r"\d+(?:[.,:/h]\d+)*")
+
+
+def figureless(text: str) -> str:
+    """The words of a question without its figures, the text its meaning is embedded from. What a message asks
+    does not depend on the customer's own amounts, dates and counts (the calculators read those), and figures
+    would pull every message that has many towards the example questions that have many too (routing and the
+    facts' ranking read it; the dense search keeps the figures, which clauses share with questions: measured
+    worse without them)."""
+    return " ".join(_FIGURE.sub(" ", text).split()) or text
