@@ -105,13 +105,16 @@ def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> Ca
         return None
     slots = u.slots
     wants_amount = need.answer == "amount" or asks_for(lexicon, "amount", u.text)
+    start = _one_date(u, view)
     given = Given(
         amount=slots.amount or None, monthly=slots.monthly_fee or slots.average_monthly_bill or None,
         tax_basis=TaxBasis(slots.tax_basis) if slots.tax_basis else TaxBasis.NONE,
-        count=_count(u, value.per, lexicon), start=_one_date(u, view),
+        count=_count(u, value.per, lexicon), start=start,
         wants_amount=wants_amount,
-        # a delay and the one date it runs from: the date that follows is the answer, unless a sum is asked
-        wants_date=not wants_amount or need.answer == "date" or asks_for(lexicon, "date", u.text),
+        # a delay and the one date given without a word saying what it is ("the first increased bill came on
+        # 20 January"): the date that follows is the answer, unless a sum is asked
+        wants_date=need.answer == "date" or asks_for(lexicon, "date", u.text)
+        or (not wants_amount and bool(start) and start in slots.other_dates),
         before_end=view.extra.get("anchor") == "before_term_end",
     )
     return apply_figure(value, given, view.label_en, view.label_fr)

@@ -79,7 +79,8 @@ class GatheringSteps:
                        topic: str, passages: Sequence[Passage],
                        ) -> tuple[list[Need], dict[int, float], list[FactView]]:
         """The facts' support orders them within a need; when the best-supported fact serves another need than
-        the router's and clearly leads it, that need answers, unless the customer is computing with the routed
+        the router's first and clearly leads it, that need answers first (the router's second need, or one it did
+        not take), unless the customer is computing with the routed
         need's calculator (the figures they gave decide). The best-supported fact is also returned when it is
         close enough to the question to be worth saying in any case, then the facts the parts of a question in
         parts point to."""
@@ -96,7 +97,7 @@ class GatheringSteps:
         # the customer's figures argue for the routed need's calculator, unless the best fact takes them too
         computing = self._fill(u).get(needs[0].id, 0.0) > 0 and not (
             served and derive(views[best], u, served[0], self.lexicon) is not None)
-        if not served or any(n in needs for n in served) or computing:
+        if not served or needs[0] in served or computing:
             return needs, support, top
         routed = [scores[i] for i, v in enumerate(views) if serves(needs[0], v)]
         if routed and scores[best] - max(routed) < weights.override_margin:
