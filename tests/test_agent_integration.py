@@ -120,6 +120,17 @@ def test_a_date_given_with_the_question_is_kept_when_the_operator_comes_next(ass
     assert assistant.sessions.get(sid).slots.other_dates == []
 
 
+def test_a_date_computed_for_the_previous_question_is_recalled_as_a_date(assistant):
+    # the first question asks a date (a delay from the invoice's date), the second asks something else: the
+    # last reply recalls the earlier answer as the date it was, not as the bare delay
+    sid = "recalled-date"
+    first = assistant.ask("Luxembourg Online : je conteste une facture du 12 janvier 2026, avant quelle date ?",
+                          session_id=sid)
+    assert "12 février 2026" in first.answer
+    second = assistant.ask("et le montant que je ne conteste pas, je le paie quand même ?", session_id=sid)
+    assert "12 février 2026" in second.answer
+
+
 def test_a_move_abroad_said_first_decides_the_notice_asked_later(assistant):
     # the reason comes in the first message, the operator in the second, the notice question in the third
     sid = "move-abroad-notice"

@@ -268,7 +268,8 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     if any(ans.missing and ans.must_ask for ans in answers) and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY
     shown = [v for ans in answers if not ans.companion for v in ans.facts[:MAX_FACTS_PER_NEED]]
-    no_figure = (figure_wanted and status == ReplyStatus.ANSWERED and not any(ans.results for ans in answers)
+    no_figure = (figure_wanted and status == ReplyStatus.ANSWERED
+                 and not any(ans.results for ans in answers if not ans.companion)
                  and not any(_gives_figure(v, writer.lang) for v in shown))
     if no_figure:
         status = ReplyStatus.NOT_FOUND

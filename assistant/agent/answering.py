@@ -73,7 +73,7 @@ class AnswerSteps:
         # a new question in the same conversation about the same operator: the earlier question's main fact is
         # recalled after the new answer, so the last reply holds the whole picture (a sidebar agent reads one)
         earlier = session.last_needs if session.last_operator == operator else []
-        answers += self._companions(needs, answers, u, operator, values, earlier)
+        answers += self._companions(needs, answers, u, operator, values, earlier, session.last_text)
         session.last_needs, session.last_text = [n.id for n in needs], u.text
         session.last_operator = operator
         missing = next((a for a in answers if a.missing), None)
@@ -87,10 +87,11 @@ class AnswerSteps:
         return {"needs": needs, "answers": answers, "results": results, "plan": plan, "pending": pending}
 
     def _companions(self, needs: list[Need], answers: list[NeedAnswer], u: Understanding, operator: str,
-                    values: dict[str, Any], earlier: Sequence[str] = ()) -> list[NeedAnswer]:
+                    values: dict[str, Any], earlier: Sequence[str] = (), earlier_text: str = "") -> list[NeedAnswer]:
         """The main fact of each need the answered needs name in `also`, then of the needs the conversation's
-        previous question asked (`earlier`), said after them; only when the need itself was answered from facts
-        or computed (a companion never stands in for a missing answer)."""
+        previous question (`earlier_text`) asked (`earlier`), said after them; only when the need itself was
+        answered from facts or computed (a companion never stands in for a missing answer). An earlier question
+        that asked for a date or an amount gets its fact applied to the conversation's figures, as it was."""
         if not answers or not (answers[0].facts or answers[0].results) or any(a.missing for a in answers):
             return []
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
@@ -103,7 +104,10 @@ class AnswerSteps:
             facts = [v for v in self._facts_for(companion, u, operator, values)[:1] if v not in shown]
             if facts:
                 shown += facts
-                out.append(NeedAnswer(need=companion, facts=facts, companion=True))
+                recalled = NeedAnswer(need=companion, facts=facts, companion=True)
+                if need_id in earlier and any(asks_for(self.lexicon, kind, earlier_text) for kind in ("date", "amount")):
+                    recalled = self._derived(recalled, u.model_copy(update={"text": earlier_text}), operator)
+                out.append(recalled)
         return out
 
     def compose_step(self, s: AnswerState) -> dict[str, Any]:
