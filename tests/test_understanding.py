@@ -167,6 +167,15 @@ def test_a_date_without_its_year_takes_the_year_written_next_to_it():
     assert [d for _, d, _ in extract_dates("rendez-vous le 3 juillet", TODAY)] == [date(2025, 7, 3)]
 
 
+def test_a_period_written_with_its_month_once_gives_both_days():
+    days = lambda text: [d for _, d, _ in extract_dates(text, TODAY)]  # noqa: E731
+    assert days("plus de réseau du 4 au 17 mars 2024") == [date(2024, 3, 4), date(2024, 3, 17)]
+    assert days("no service from 2nd to 9 August 2023") == [date(2023, 8, 2), date(2023, 8, 9)]
+    assert days("entre le 5 et le 8/11/2024") == [date(2024, 11, 5), date(2024, 11, 8)]
+    assert days("coupure de 9 à 18 h le 6 mai 2024") == [date(2024, 5, 6)]  # hours, not a period of days
+    assert days("j'envoie le 22 avril 2024 au service client") == [date(2024, 4, 22)]
+
+
 def test_the_day_and_year_of_a_written_date_are_not_counts():
     s = extract_slots("the move was asked for 1 March 2023 and the new line came on 2 May", TODAY)
     assert s.number_count is None and not s.quantities

@@ -117,7 +117,7 @@ def _range_before() -> re.Pattern[str]:
 
 
 def _period_starts(prepared: str, found: list[tuple[str, date, int]]) -> list[tuple[str, date, int]]:
-    """A period written with its month once ("du 10 au 21 juin", "from 3 to 14 March"): the first day is a date
+    """A period written with its month once ("du 4 au 17 mars", "from 3 to 14 March"): the first day is a date
     of the second one's month and year, placed where it is written (its role is read from the words before it)."""
     out = list(found)
     for text, value, pos in found:

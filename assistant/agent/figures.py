@@ -30,7 +30,7 @@ class Lexicon(BaseModel):
     units: dict[str, list[str]]
     currency: list[str]
     date_roles: dict[str, list[str]] = {}      # role of a date -> cue words just before it
-    range_words: list[str] = []                # "du 10 au 21 juin": words joining the first day to a date
+    range_words: list[str] = []                # "du 4 au 17 mars": words joining the first day to a date
     no_commitment: list[str] = []              # "sans engagement", "my commitment is over"
     remaining: dict[str, list[str]] = {}       # `before` / `after` cues of a duration still to run
     elapsed_cues: list[str] = []               # words before a duration something takes (not the contract's term)
