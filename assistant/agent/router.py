@@ -340,7 +340,9 @@ class NeedRouter:
         """What routing reads from the text alone (classifier probabilities, keyword hits per need): a turn
         routes the same text more than once (with the inputs it fills, with only the answerable needs)."""
         tokens = stem_tokens(text)
-        return self._semantic(text), tuple(sum(phrase_in(k, tokens) for k in kws) for kws in self._keywords)
+        present = frozenset().union(*tokens)  # a keyword whose words are not all there is not looked for in order
+        return self._semantic(text), tuple(sum(all(w & present for w in k) and phrase_in(k, tokens) for k in kws)
+                                           for kws in self._keywords)
 
     def parts(self, text: str) -> list[str]:
         """The parts of a question in parts (cut at `part_separators`), each of two words at least."""
