@@ -118,11 +118,11 @@ def test_derive_never_uses_a_contract_start_for_a_notice(lexicon):
 
 def test_a_delay_and_the_one_date_given_lead_to_a_date_unless_a_sum_is_asked(lexicon):
     window = _view(_value(months=1, month_end=True))
-    u = _u("La première facture augmentée est arrivée le 20 janvier 2026, je peux partir sans frais ?")
+    u = _u("Première facture augmentée reçue le 9 mars 2026, je peux partir sans frais ?")
     r = derive(window, u, _need("procedure"), lexicon)
-    assert r is not None and r.result_date == "2026-02-28"  # a noun "facture" does not ask for an amount
+    assert r is not None and r.result_date == "2026-04-30"  # a noun "facture" does not ask for an amount
     monthly = _view(_value(months=1))
-    u = _u("résiliation le 20 janvier 2026, je paie 40 € par mois : combien me coûte un mois ?")
+    u = _u("résiliation le 9 mars 2026, je paie 40 € par mois : combien me coûte un mois ?")
     r = derive(monthly, u, _need("procedure"), lexicon)
     assert r is not None and r.amount == Decimal("40.00") and not r.result_date
 

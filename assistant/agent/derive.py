@@ -112,7 +112,7 @@ def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> Ca
         count=_count(u, value.per, lexicon), start=start,
         wants_amount=wants_amount,
         # a delay and the one date given without a word saying what it is ("the first increased bill came on
-        # 20 January"): the date that follows is the answer, unless a sum is asked
+        # 3 September"): the date that follows is the answer, unless a sum is asked
         wants_date=need.answer == "date" or asks_for(lexicon, "date", u.text)
         or (not wants_amount and bool(start) and start in slots.other_dates),
         before_end=view.extra.get("anchor") == "before_term_end",
