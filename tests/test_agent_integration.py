@@ -253,3 +253,10 @@ def test_a_question_that_asks_for_a_duration_gets_the_duration_fact_first(assist
                                       "ma caution en combien de jours ?")
     first = own.split("\n")[0]
     assert "10 jours" in first and "6F" in first
+
+
+def test_a_fact_for_many_services_names_a_few_and_counts_the_rest(assistant):
+    # one sentence per saying, not a line of a dozen French service names in an English reply
+    _, own = _answered(assistant, "Crossing Telecom: what is the shortest term I can sign up for?")
+    line = next(x for x in own.split("\n") if "12 months" in x)
+    assert "8 other services" in line and len(line) < 160

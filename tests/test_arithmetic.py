@@ -150,3 +150,11 @@ def test_the_nth_unit_counts_n_units_and_a_term_end_is_read_as_such():
     assert extract_slots("le 1er mars").quantities.get("mar") in (None, 1)  # a date, not a count
     assert extract_slots("mon engagement se termine le 31/08/2027").term_end_date == date(2027, 8, 31)
     assert extract_slots("I want to end my contract on 31/08/2027").termination_date == date(2027, 8, 31)
+
+
+def test_a_notice_in_months_is_never_a_number_of_fees(lexicon):
+    notice = _view(_value(months=3), selector="notice")
+    u = _u("je paie 300 € par mois, combien ça me coûte de partir ?")
+    assert derive(notice, u, _need("amount"), lexicon) is None
+    indemnity = _view(_value(months=3), selector="need:early_termination_cost")
+    assert derive(indemnity, u, _need("amount"), lexicon).amount == Decimal("900.00")

@@ -81,12 +81,19 @@ class FactWriter:
             return self.t.get(self.lang, "month_end", n=number, unit=unit)
         return f"{number} {unit}" if v.kind != "percent" else f"{number} %"
 
+    def services_text(self, services: Sequence[str]) -> str:
+        """The services a fact holds for; beyond a few (`services_named`), the first ones and how many more."""
+        named = int(self.tl.get("services_named", len(services)))
+        if len(services) <= named + 1:
+            return ", ".join(services)
+        return self.t.get(self.lang, "services_more", named=", ".join(services[:named]), n=len(services) - named)
+
     def fact(self, view: FactView, services: Sequence[str] = ()) -> Lead:
         """One sentence for a fact; `services` names the services it holds for when it is per service."""
         fact = view.fact
         label = view.label(self.lang)
         if services:
-            label = f"{label} ({', '.join(services)})"
+            label = f"{label} ({self.services_text(services)})"
         if fact.status == FactStatus.CONFLICTING:
             items, cites = [], []
             for v in fact.distinct_values():

@@ -24,6 +24,8 @@ from assistant.tools.common import counted, money
 
 # Facts whose figures have their own calculator (rates per period, notices against a term): not applied here.
 _OWN_CALCULATOR = frozenset({"interest", "outage", "reduction_limit", "call_rating", "early_termination"})
+# Facts whose months are a length of time (a notice, a term), never a number of monthly fees to pay.
+_LENGTHS = frozenset({"notice", "minimum_term", "renewal"})
 _DATE_SLOTS = ("commitment_start", "termination_date", "term_end_date", "renewal_date", "due_date", "payment_date",
                "move_date")
 
@@ -104,7 +106,7 @@ def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> Ca
     if value is None or view.selector in _OWN_CALCULATOR:
         return None
     slots = u.slots
-    wants_amount = need.answer == "amount" or asks_for(lexicon, "amount", u.text)
+    wants_amount = (need.answer == "amount" or asks_for(lexicon, "amount", u.text)) and view.selector not in _LENGTHS
     start = _one_date(u, view)
     given = Given(
         amount=slots.amount or None, monthly=slots.monthly_fee or slots.average_monthly_bill or None,
