@@ -447,6 +447,17 @@ def test_timeline_from_a_known_renewal_or_term_end():
         run("termination_timeline", operator="CT", service="voip")
 
 
+def test_timeline_without_commitment_runs_to_the_next_monthly_anniversary():
+    # CMI 12.2.1: no commitment, no notice; effective on the monthly anniversary of the following month (M+1)
+    r = run("termination_timeline", operator="CMI", service="internet", start_date="2023-09-08",
+            request_date="2025-05-20", commitment_over=True)
+    assert r.result_date == "2025-06-08" and not r.assumptions
+    # equipment bought in instalments has no such rule at CMI: the calculator does not guess one from the others
+    with pytest.raises(InputError):
+        run("termination_timeline", operator="CMI", service="equipment_instalments", start_date="2023-09-08",
+            request_date="2025-05-20", commitment_over=True)
+
+
 def test_liability_interim_invoice_and_reduction_limits():
     # CE+T 14.3: value of the service over the last 6 months: 6 x 250 = 1 500
     assert run("liability_cap", operator="CE+T", monthly_fee="250").amount == Decimal("1500.00")

@@ -63,7 +63,9 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
 
     Durations ("24 mois") and relative words are dropped: they are not calendar dates.
     """
-    prepared = _NOT_A_DAY.sub(lambda m: " " * len(m.group(0)), _ORDINAL.sub(r"\1", text))
+    # same length as `text`: positions are read back in the original message (the words before a date)
+    prepared = _NOT_A_DAY.sub(lambda m: " " * len(m.group(0)),
+                              _ORDINAL.sub(lambda m: m.group(1) + " " * len(m.group(2)), text))
     base = datetime.combine(today or date.today(), datetime.min.time())
     try:
         found = _search_dates()(

@@ -74,6 +74,11 @@ def _service_facts(rules: OperatorRules) -> Iterable[FactView]:
         if s.notice_renewed is not None:
             yield FactView(op, "notice", "Préavis après renouvellement", "Notice once renewed", s.notice_renewed,
                            svc, extra={"anchor": s.notice_renewed.anchor, "service": s.name})
+        if s.notice_no_commitment is not None:
+            n = s.notice_no_commitment
+            yield FactView(op, "notice", "Préavis sans engagement", "Notice without a commitment", n, svc,
+                           summary_fr=n.summary_fr, summary_en=n.summary_en,
+                           extra={"anchor": n.anchor, "service": s.name, "no_commitment": "yes"})
 
 
 def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:
@@ -277,17 +282,20 @@ class FactBase:
     def for_need(self, operator: str, need: Need, question: str, service: str | None = None,
                  customer_type: str | None = None, lines: int | None = None,
                  language: str = "fr", support: Mapping[int, float] | None = None,
-                 reason: str | None = None, asked: str | None = None) -> list[FactView]:
+                 reason: str | None = None, asked: str | None = None, uncommitted: bool = False,
+                 ) -> list[FactView]:
         """The facts answering `need`, best match to the question first; at most a handful. `support` (by
         `id(view)`) is the evidence beyond the fact's wording (retrieval, router) added to its similarity.
-        `asked` is the kind of figure the question itself asks for (a date, a duration), when it says so.
+        `asked` is the kind of figure the question itself asks for (a date, a duration), when it says so;
+        `uncommitted`, that the customer says no commitment is running.
         The case of the reason the customer gave (moving abroad...) leads: it is the rule that applies to them."""
         views = self._by_operator.get(operator, [])
         question = self._without_services(operator, question)
         picked = self.candidates(operator, service, customer_type, lines, views=[v for v in views if serves(need, v)],
                                  reason=reason)
-        first = [v for v in picked if v.selector == "reason_case"]
-        rest = [v for v in picked if v.selector != "reason_case"]
+        # the customer's case leads: the reason they leave, a contract without (or past) its commitment
+        first = [v for v in picked if v.selector == "reason_case" or (uncommitted and v.extra.get("no_commitment"))]
+        rest = [v for v in picked if v not in first]
         return [*first, *self._rank(rest, question, need, "fee:*" in need.facts, language, support or {}, asked)]
 
     def question_text(self, operator: str, question: str) -> str:

@@ -187,7 +187,7 @@ class GatheringSteps:
         asked = next((kind for kind in ("date", "duration") if asks_for(self.lexicon, kind, u.text)), None)
         return self.facts.for_need(operator, need, self.matcher.strip(u.text) or u.text, values.get("service"),
                                    u.slots.customer_type, u.slots.number_count, u.language, support,
-                                   values.get("reason"), asked)
+                                   values.get("reason"), asked, uncommitted=bool(u.slots.commitment_over))
 
     def payload_for(self, name: str, values: dict[str, Any], facts: Sequence[FactView]) -> dict[str, Any]:
         """A calculator's inputs from the conversation's facts; the fee kind is the one of the best-ranked fee

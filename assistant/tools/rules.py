@@ -148,6 +148,8 @@ class Notice(Fact):
     """How long before what the customer must give notice. Values carry months or days."""
 
     anchor: Literal["before_term_end", "from_request", "monthly_anniversary_next_month", "none"]
+    summary_fr: str = ""  # what the notice is when it has no figure ("sans préavis, prise d'effet au M+1")
+    summary_en: str = ""
 
 
 class Renewal(Fact):

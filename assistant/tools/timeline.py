@@ -132,7 +132,12 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
                              "indiquez la date de mise en service : le préavis se compte à partir d'elle")
         sources += notice.all_sources
         scenarios = [_scenario(inp, notice, nv, inp.request_date, 0, None, 0) for nv in _notice_alternatives(notice)]
-    for months in ([] if inp.start_date is None or special is not None
+    if inp.commitment_over and svc.notice_no_commitment is None and any(s.notice_no_commitment for s in rules.services):
+        # the operator words a rule for contracts without commitment, not for this service (equipment rental)
+        raise InputError("service", "this service has no rule for a contract without commitment",
+                         "ce service n'a pas de règle pour un contrat sans engagement")
+    # the customer says no commitment runs: the activation date only dates the anniversaries, not a term
+    for months in ([] if inp.start_date is None or special is not None else [0] if inp.commitment_over
                    else _commitment_alternatives(svc, inp.commitment_months, warnings)):
         for renewal in _renewal_alternatives(svc, months) if months else [None]:
             ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.request_date)
@@ -167,7 +172,8 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
                       status=status, result_date=str(first["effective_end_date"]) if status == FactStatus.STATED else None,
                       values={k: first[k] for k in (*keys, "term_end")} | {"alternatives": scenarios if status == FactStatus.CONFLICTING else []},
                       breakdown=steps,
-                      assumptions=[] if inp.start_date is None or special is not None else _TERM_ASSUMPTIONS,
+                      assumptions=[] if inp.start_date is None or special is not None or inp.commitment_over
+                      else _TERM_ASSUMPTIONS,
                       warnings=warnings, citations=cite_all(book, rules, sources))
 
 
