@@ -174,6 +174,7 @@ def test_a_period_written_with_its_month_once_gives_both_days():
     assert days("entre le 5 et le 8/11/2024") == [date(2024, 11, 5), date(2024, 11, 8)]
     assert days("coupure de 9 à 18 h le 6 mai 2024") == [date(2024, 5, 6)]  # hours, not a period of days
     assert days("j'envoie le 22 avril 2024 au service client") == [date(2024, 4, 22)]
+    assert days("prélevé un 5 du mois, résiliation le 9 juin 2024") == [date(2024, 6, 9)]  # "un 5" is no date
 
 
 def test_the_day_and_year_of_a_written_date_are_not_counts():

@@ -81,6 +81,8 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
     for matched, value in found:
         if not re.search(r"\d", matched):
             continue
+        if len(re.findall(r"\d+", matched)) < 2 and not set(re.findall(r"[a-z]+", fold(matched))) & month_names():
+            continue  # one number and no month name ("un 12 du mois": the 12th of every month) is not a date
         if _DURATION_UNITS.search(fold(matched)):
             # "36 mois depuis le 15/03/2023" read as one date: keep only the written calendar date inside it
             inner = _DMY_DATE.search(matched)
