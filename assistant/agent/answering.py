@@ -96,6 +96,7 @@ class AnswerSteps:
             return []
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
         asked = {n.id for n in needs}
+        figure_asked_before = any(asks_for(self.lexicon, kind, earlier_text) for kind in ("date", "amount"))
         out: list[NeedAnswer] = []
         for need_id in dict.fromkeys([*(a for n in needs for a in n.also), *earlier]):
             companion = self.catalog.get(need_id)
@@ -105,7 +106,7 @@ class AnswerSteps:
             if facts:
                 shown += facts
                 recalled = NeedAnswer(need=companion, facts=facts, companion=True)
-                if need_id in earlier and any(asks_for(self.lexicon, kind, earlier_text) for kind in ("date", "amount")):
+                if need_id in earlier and figure_asked_before:
                     recalled = self._derived(recalled, u.model_copy(update={"text": earlier_text}), operator)
                 out.append(recalled)
         return out

@@ -81,9 +81,10 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
     for matched, value in found:
         if not re.search(r"\d", matched):
             continue
-        if len(re.findall(r"\d+", matched)) < 2 and not set(re.findall(r"[a-z]+", fold(matched))) & month_names():
+        folded = fold(matched)
+        if len(re.findall(r"\d+", matched)) < 2 and not set(re.findall(r"[a-z]+", folded)) & month_names():
             continue  # one number and no month name ("un 12 du mois": the 12th of every month) is not a date
-        if _DURATION_UNITS.search(fold(matched)):
+        if _DURATION_UNITS.search(folded):
             # "36 mois depuis le 15/03/2023" read as one date: keep only the written calendar date inside it
             inner = _DMY_DATE.search(matched)
             if inner is None:
@@ -125,12 +126,13 @@ def _period_starts(prepared: str, found: list[tuple[str, date, int]]) -> list[tu
     of the second one's month and year, placed where it is written (its role is read from the words before it)."""
     out = list(found)
     for text, value, pos in found:
-        head = _range_before().search(fold(prepared[max(0, pos - 25):pos]))
+        before = fold(prepared[max(0, pos - 25):pos])
+        head = _range_before().search(before)
         if head is None or not text.strip()[:1].isdigit():
             continue
         with contextlib.suppress(ValueError):
             first = value.replace(day=int(head.group(1)))
             if first < value and not any(d == first for _, d, _ in out):
-                out.append((head.group(1), first, pos - (len(fold(prepared[max(0, pos - 25):pos])) - head.start())))
+                out.append((head.group(1), first, pos - (len(before) - head.start())))
     out.sort(key=lambda x: x[2])
     return out

@@ -99,14 +99,14 @@ def _pro_rata(view: FactView, u: Understanding) -> CalcResult | None:
 
 def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> CalcResult | None:
     """The fact's figure applied to the customer's figures, or None when they give nothing it applies to."""
-    if view.fact.pro_rata and (need.answer == "amount" or asks_for(lexicon, "amount", u.text)
-                               or u.slots.monthly_fee is not None):  # a fee and a period given: the share asked
+    amount_asked = need.answer == "amount" or asks_for(lexicon, "amount", u.text)
+    if view.fact.pro_rata and (amount_asked or u.slots.monthly_fee is not None):  # a fee and a period: the share
         return _pro_rata(view, u)
     value = view.fact.value
     if value is None or view.selector in _OWN_CALCULATOR:
         return None
     slots = u.slots
-    wants_amount = (need.answer == "amount" or asks_for(lexicon, "amount", u.text)) and view.selector not in _LENGTHS
+    wants_amount = amount_asked and view.selector not in _LENGTHS
     start = _one_date(u, view)
     given = Given(
         amount=slots.amount or None, monthly=slots.monthly_fee or slots.average_monthly_bill or None,

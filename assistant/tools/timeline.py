@@ -133,7 +133,8 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
         sources += notice.all_sources
         scenarios = [_scenario(inp, notice, nv, inp.request_date, 0, None, 0) for nv in _notice_alternatives(notice)]
     if inp.commitment_over and svc.notice_no_commitment is None and any(s.notice_no_commitment for s in rules.services):
-        # the operator words a rule for contracts without commitment, not for this service (equipment rental)
+        # the operator words a rule for contracts without commitment, not for this service (equipment bought in
+        # instalments, say)
         raise InputError("service", "this service has no rule for a contract without commitment",
                          "ce service n'a pas de règle pour un contrat sans engagement")
     # the customer says no commitment runs: the activation date only dates the anniversaries, not a term
