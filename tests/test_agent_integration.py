@@ -260,3 +260,21 @@ def test_a_fact_for_many_services_names_a_few_and_counts_the_rest(assistant):
     _, own = _answered(assistant, "Crossing Telecom: what is the shortest term I can sign up for?")
     line = next(x for x in own.split("\n") if "12 months" in x)
     assert "8 other services" in line and len(line) < 160
+
+
+def test_figures_that_compute_the_previous_answer_continue_it(assistant):
+    # the pro-rata billing rule answered first; a start date and a fee then compute it (not an early-termination
+    # question because those figures also fill that calculator)
+    sid = "pro-rata-follow-up"
+    assistant.ask("Chez CE+T, comment est facturé le mois de la mise en service du Easy2Phone ?", session_id=sid)
+    _, own = _answered(assistant, "mise en service le 21 juin 2024, abonnement 150 € HT par mois : combien pour juin ?",
+                       session_id=sid)
+    first = own.split("\n")[0]
+    assert "50,00" in first and "8.1" in first  # 150 x 10/30
+
+
+def test_a_request_sent_leads_to_the_fees_from_the_date_it_takes_effect(assistant):
+    # LOL: a month's notice from the request; the fees owed are those of the periods after that date
+    _, own = _answered(assistant, "Luxembourg Online, internet 24 mois depuis le 5 mars 2024 à 40 € par mois : "
+                                  "j'envoie ma lettre de résiliation le 5 décembre 2024, combien reste à payer ?")
+    assert "560,00" in own.split("\n")[0]  # 14 periods from 5 January 2025 (15 counted from the request)

@@ -106,6 +106,23 @@ def test_lol_needs_the_contract_term_and_then_counts_remaining_fees():
     assert r.amount == Decimal("480.00")  # 12 periods started by 2025-06-14, 12 left
 
 
+def test_a_request_date_counts_the_fees_from_the_date_the_notice_ends_the_contract():
+    # LOL: one month's notice from the request (8A). Sent 2024-10-03 on a 24-month term from 2024-03-03: the
+    # contract ends 2024-11-03, the periods from then to 2026-03-02 are owed (16), not those from the request (17)
+    base = dict(operator="LOL", service="fibre", monthly_fee="30", start_date="2024-03-03", commitment_months=24,
+                customer_type="consumer")
+    r = run(ET, **base, request_date="2024-10-03")
+    assert r.amount == Decimal("480.00")
+    assert r.breakdown[0].value == "2024-11-03"
+    assert run(ET, **base, termination_date="2024-10-03").amount == Decimal("510.00")
+
+
+def test_a_request_before_a_notice_counted_from_the_term_end_is_the_leaving_date():
+    # CT fixed line: the notice runs back from the term end, so a request cannot move the date the customer leaves
+    base = dict(operator="CT", service="fixe", monthly_fee="20", start_date="2024-01-01", commitment_months=12)
+    assert run(ET, **base, request_date="2024-05-01").amount == run(ET, **base, termination_date="2024-05-01").amount
+
+
 def test_lol_move_abroad_is_not_stated():
     r = run(ET, operator="LOL", service="internet", monthly_fee="40", start_date="2024-06-15",
             termination_date="2025-01-14", commitment_months=24, reason="move_abroad_or_uncovered_area")

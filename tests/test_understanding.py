@@ -147,6 +147,25 @@ def test_counts_durations_distances_and_averages():
     assert (s.monthly_fee, s.tax_basis) == (Decimal("89.00"), "HT")
 
 
+@pytest.mark.parametrize("text,slot,n", [
+    ("une facture réglée 45 jours après l'échéance", "days_late", 45),
+    ("the bill will be settled two weeks past its due date", "days_late", 14),
+    ("facture en retard de 2 mois", "months_late", 2),
+    ("we paid 4 months late", "months_late", 4),
+])
+def test_how_late_a_payment_is(text, slot, n):
+    s = extract_slots(text, TODAY)
+    assert getattr(s, slot) == n
+    assert s.commitment_months is None  # a delay of payment is not the contract's term
+
+
+def test_the_day_a_request_is_sent_is_not_the_day_the_contract_ends():
+    s = extract_slots("contrat depuis le 01/02/2024, je poste ma lettre de résiliation le 10/09/2024", TODAY)
+    assert (s.request_date, s.termination_date) == (date(2024, 9, 10), None)
+    s = extract_slots("I want to terminate on 30 June 2025", TODAY)
+    assert (s.request_date, s.termination_date) == (None, date(2025, 6, 30))
+
+
 def test_renewal_and_term_end_dates():
     assert u("My VoIP contract renews on 01/06/2025, last day to cancel?").slots.renewal_date == date(2025, 6, 1)
     r = u("Virtual PBX, échéance au 01/10/2025 : je dois envoyer le préavis avant quelle date ?")
@@ -229,6 +248,9 @@ def test_dates_without_a_cue_fill_a_calculators_own_date_fields_in_order():
     assert payload["outage_start"] == date(2026, 3, 10) and payload["outage_end"] == date(2026, 3, 21)
     # one date for two fields: which one it is would be a guess
     assert "outage_start" not in build_payload(OutageInput, {"loose_dates": [date(2026, 3, 10)]})
+    # a period's first day read with a role the calculator does not use still counts as one of its dates
+    pooled = build_payload(OutageInput, {"commitment_start": date(2026, 6, 10), "loose_dates": [date(2026, 6, 21)]})
+    assert (pooled["outage_start"], pooled["outage_end"]) == (date(2026, 6, 10), date(2026, 6, 21))
 
 
 @pytest.mark.parametrize(("text", "count"), [

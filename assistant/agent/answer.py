@@ -169,6 +169,8 @@ class FactWriter:
             verdict = result.values.get("allowed")
             if isinstance(verdict, bool):  # the customer's own case checked against the limit: say it first
                 lead = f"{self.t.get(self.lang, 'verdict_yes' if verdict else 'verdict_no')} {lead}"
+            elif result.amount is not None and not result.amount and result.unit in ("EUR", result.currency):
+                lead = f"{self.t.get(self.lang, 'nothing_due')} {lead}"  # a computed 0 € said in words first
             return Lead(lead, cites, ReplyStatus.ANSWERED)
         computed = [s for s in result.breakdown if any(ch.isdigit() for ch in s.value)]
         if computed or any(any(ch.isdigit() for ch in (s.value or s.formula)) for s in result.breakdown):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import re
 
+from assistant.agent.derive import derive
 from assistant.agent.planner import (
     build_payload,
     field_to_slot,
+    slot_values,
 )
 from assistant.agent.router import Need, Routing
 from assistant.agent.session import PendingQuestion, SessionState
@@ -51,8 +53,9 @@ class ConversationSteps:
             and routing.ranked[0].score >= self.catalog.router.new_question_score
         # figures that the previous question's calculator takes, in a message naming no need of its own
         # ("my bill is about 80 € a month, so how much at most?" after a deposit question), complete it
-        fits_previous = any(fill.get(n, 0.0) > 0 for n in previous or []) and bool(routing.ranked) \
-            and routing.ranked[0].keywords == 0 and len(u.text.split()) <= self.catalog.router.facts_max_words
+        fits_previous = bool(previous) and bool(routing.ranked) and routing.ranked[0].keywords == 0 \
+            and len(u.text.split()) <= self.catalog.router.facts_max_words \
+            and (any(fill.get(n, 0.0) > 0 for n in previous) or self._previous_fact_applies(u, state, previous))
         # the operator asked for, given with more words: still the answer to our question unless the router is
         # confident those words ask something else
         gives_operator = pending is not None and pending.missing == "operator" and bool(u.operators) \
@@ -96,6 +99,25 @@ class ConversationSteps:
             if chosen is not None:
                 return [chosen, *(n for n in needs[1:] if n.id != candidate)]
         return needs
+
+    def _previous_fact_applies(self, u: Understanding, state: SessionState, previous: list[str]) -> bool:
+        """The figures of this message compute the fact that answered the previous question, for a need without
+        a calculator (a first month billed pro rata, then "started on the 11th, 300 € a month: what will April
+        cost?"): the message completes that question rather than asking about whatever else takes such figures."""
+        operator = state.operator
+        if not operator or not (u.slots.filled() or u.slots.other_dates):
+            return False
+        slots = state.slots.model_copy(update=u.slots.filled())
+        slots.other_dates = [*state.slots.other_dates, *u.slots.other_dates]
+        whole = u.model_copy(update={"slots": slots, "text": f"{state.last_text} {u.text}"})
+        values = slot_values(whole, operator, self.services.get(operator, []))
+        for need in (self.catalog.get(i) for i in previous):
+            if need is None or need.calculators:
+                continue  # a calculator's inputs are the router's fill signal already
+            facts = self._facts_for(need, whole, operator, values)
+            if facts and derive(facts[0], whole, need, self.lexicon) is not None:
+                return True
+        return False
 
     @property
     def _answer_ids(self) -> set[str]:

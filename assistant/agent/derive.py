@@ -16,7 +16,7 @@ from assistant.agent.facts import FactView
 from assistant.agent.figures import Lexicon
 from assistant.agent.router import Need
 from assistant.agent.text import fold
-from assistant.agent.understanding import Understanding
+from assistant.agent.understanding import DATE_SLOTS, Understanding
 from assistant.models import CalcResult, CalcStep, TaxBasis
 from assistant.tools.arithmetic import Given, apply_figure
 from assistant.tools.calendar import days_in_month, inclusive_days, pro_rata
@@ -26,8 +26,6 @@ from assistant.tools.common import counted, money
 _OWN_CALCULATOR = frozenset({"interest", "outage", "reduction_limit", "call_rating", "early_termination"})
 # Facts whose months are a length of time (a notice, a term), never a number of monthly fees to pay.
 _LENGTHS = frozenset({"notice", "minimum_term", "renewal"})
-_DATE_SLOTS = ("commitment_start", "termination_date", "term_end_date", "renewal_date", "due_date", "payment_date",
-               "move_date")
 
 
 @lru_cache(maxsize=8)
@@ -51,12 +49,12 @@ def _count(u: Understanding, per: str, lexicon: Lexicon) -> int | None:
 
 
 # A notice runs back from a term's end or forward from the request: only a date in that role anchors it.
-_ANCHOR_ROLES = {"before_term_end": ("term_end_date", "renewal_date"), "from_request": ("termination_date",)}
+_ANCHOR_ROLES = {"before_term_end": ("term_end_date", "renewal_date"), "from_request": ("termination_date", "request_date")}
 
 
 def _given_dates(u: Understanding) -> set[date]:
     """Every date the message gives, in whatever role."""
-    return {d for d in (getattr(u.slots, s) for s in _DATE_SLOTS) if d is not None} | set(u.slots.other_dates)
+    return {d for d in (getattr(u.slots, s) for s in DATE_SLOTS) if d is not None} | set(u.slots.other_dates)
 
 
 def _one_date(u: Understanding, view: FactView) -> date | None:

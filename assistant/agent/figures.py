@@ -34,6 +34,7 @@ class Lexicon(BaseModel):
     no_commitment: list[str] = []              # "sans engagement", "my commitment is over"
     remaining: dict[str, list[str]] = {}       # `before` / `after` cues of a duration still to run
     elapsed_cues: list[str] = []               # words before a duration something takes (not the contract's term)
+    late: dict[str, list[str]] = {}            # `before` / `after` cues of a duration a payment is late by
     abbreviations: dict[str, str] = {}         # call-centre shorthand -> the words it stands for
     unit_shorthand: dict[str, str] = {}        # a unit letter after a number ("36m", "8 j") -> the unit's word
     length_words: list[str] = []               # ... unless one of these comes just before ("câble de 50m")

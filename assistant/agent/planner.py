@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, get_args
 from pydantic import BaseModel, Field
 
 from assistant.agent.text import fold
-from assistant.agent.understanding import Understanding
+from assistant.agent.understanding import DATE_SLOTS, Understanding
 from assistant.models import CalcResult
 
 # Slot answers the planner can ask for (templates exist for them); other missing inputs are not worth a question.
@@ -32,8 +32,8 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "commitment_months": ("commitment_months", "duration_months", "term_months", "commitment_duration_months"),
     "term_end_date": ("term_end_date", "term_end", "expiry_date"),
     "renewal_date": ("renewal_date", "next_renewal_date"),
-    "termination_date": ("termination_date", "request_date", "notice_date", "end_date", "effective_date",
-                         "termination_request_date", "cancel_date", "cancellation_date"),
+    "termination_date": ("termination_date", "end_date", "effective_date", "cancel_date", "cancellation_date"),
+    "request_date": ("request_date", "notice_date", "termination_request_date"),
     "monthly_fee": ("monthly_fee", "monthly_amount", "monthly_price", "subscription_fee", "monthly_charge",
                     "average_monthly_bill"),
     "monthly_fee_per_line": ("monthly_fee_per_line",),
@@ -59,7 +59,10 @@ _FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 _SLOT_FOR_FIELD = {f: slot for slot, fields in _FIELD_SYNONYMS.items() for f in fields}
 # A fact given without its role: the only amount of a message that asks for a fee-based figure is the fee.
-_FALLBACK_SLOT = {"monthly_fee": "amount"}
+# A request date not told apart from the date the contract should end is that date (the timeline counts from it);
+# asked back or weighed by the router, the two are one fact.
+_STANDS_FOR = {"request_date": "termination_date"}
+_FALLBACK_SLOT = {"monthly_fee": "amount", **_STANDS_FOR}
 
 class CalculatorWords(BaseModel):
     """knowledge/lexicon.yaml `calculator_inputs`: the words that fill calculator inputs no slot carries."""
@@ -211,15 +214,21 @@ def build_payload(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str
     "reported on 10 March, fixed on 21 March"), when there are enough of them for all those fields."""
     payload: dict[str, Any] = {}
     own_dates: list[str] = []
+    used: set[str] = set()
     for field_name, info in model.model_fields.items():
         slot = field_name if field_name in values else _SLOT_FOR_FIELD.get(field_name)
         if slot and slot not in values:
             slot = _FALLBACK_SLOT.get(slot, slot)
         if slot and slot in values:
             payload[field_name] = values[slot]
+            used.add(slot)
         elif slot is None and date in get_args(info.annotation) + (info.annotation,):
             own_dates.append(field_name)
-    loose = values.get("loose_dates") or []
+    loose = list(values.get("loose_dates") or [])
+    if own_dates and len(loose) < len(own_dates):
+        # too few dates without a role: a date in a role this calculator has no use for is one of its own
+        # ("du 10 au 21 juin" read as a contract's start, for an outage's first and last day)
+        loose += [v for k, v in values.items() if k in DATE_SLOTS and k not in used and isinstance(v, date)]
     if own_dates and len(loose) >= len(own_dates):
         payload.update(zip(own_dates, sorted(loose), strict=False))
     return payload
@@ -227,4 +236,5 @@ def build_payload(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str
 
 def field_to_slot(field_name: str) -> str:
     """The slot a calculator field corresponds to (for clarifying questions and session memory)."""
-    return field_name if field_name in _FIELD_SYNONYMS else _SLOT_FOR_FIELD.get(field_name, field_name)
+    slot = field_name if field_name in _FIELD_SYNONYMS else _SLOT_FOR_FIELD.get(field_name, field_name)
+    return _STANDS_FOR.get(slot, slot)

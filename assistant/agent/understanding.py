@@ -132,7 +132,8 @@ class Slots(BaseModel):
     customer_type: Literal["business", "consumer"] | None = None
     commitment_start: date | None = None
     commitment_months: int | None = None
-    termination_date: date | None = None  # when the customer wants the contract to end / sends notice
+    termination_date: date | None = None  # when the customer wants the contract to end
+    request_date: date | None = None  # when the customer sends the termination request (or notice)
     term_end_date: date | None = None  # last day of the current term ("échéance du contrat")
     renewal_date: date | None = None  # the day the contract renews
     due_date: date | None = None
@@ -182,6 +183,16 @@ def _remaining_cues() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
             re.compile(r"^\W*(" + "|".join(after) + r")") if after else None)
 
 
+@lru_cache(maxsize=1)
+def _late() -> re.Pattern[str]:
+    """A number of days, weeks or months a payment is late by (lexicon `late` cues around it)."""
+    cues = _lexicon().late
+    unit = r"(jours?|days?|semaines?|weeks?|mois|months?)"
+    after, before = "|".join(cues.get("after", [])) or "(?!)", "|".join(cues.get("before", [])) or "(?!)"
+    return re.compile(rf"\b(?P<n1>\d{{1,4}})\s*(?P<u1>{unit[1:-1]})\s*(?:{after})"
+                      rf"|\b(?:{before})\s*(?P<n2>\d{{1,4}})\s*(?P<u2>{unit[1:-1]})")
+
+
 def _elapsed(before: str) -> bool:
     """A duration something takes ("le portage prend trois semaines", "the move lasts 3 months") is not the
     contract's term (lexicon `elapsed_cues`)."""
@@ -218,10 +229,6 @@ _COUNT = re.compile(r"(?<![\w.,/])(\d{1,4})(?![\d.,]|\s*(?:€|eur\b|euros?\b))\
                     rf"(?:(?!(?:{DURATION_WORDS}|eur|euros?)\b)"
                     r"[a-z+][a-z0-9+]*\s+){0,3}"
                     r"(numeros?|nums?|numbers?|lignes?|lines?|postes?|sim|cartes? sim|extensions?|users?|utilisateurs?)\b")
-_LATE = re.compile(
-    r"(?P<n1>\d{1,4})\s*(?P<u1>jours?|days?|mois|months?)\s*(de |of )?(retard|late|overdue)"
-    r"|(retard|late|overdue)\s*(de|by|of)\s*(?P<n2>\d{1,4})\s*(?P<u2>jours?|days?|mois|months?)"
-)
 _HOURS = re.compile(r"\b(\d{1,3})\s*(?:working |business |ouvrees? )?(?:h|heures?|hours?|hrs?)\s*(\d{2})?\b")
 _KM = re.compile(r"\b(\d{1,5}(?:[.,]\d{1,2})?)\s*(?:km|kilometres?|kilometers?)\b")
 _OUTAGE_DAYS = re.compile(r"(\d{1,3})\s*(?:jours?|days?)\s*(?:sans (service|internet|ligne|connexion|telephone)|without (service|internet|a line|connection)|de (panne|coupure|interruption)|of (outage|downtime))"
@@ -359,23 +366,24 @@ def extract_slots(text: str, today: date | None = None) -> Slots:
             slots.amount = slots.amount or value
             if slots.monthly_fee is None and _PER_LINE.search(folded[m.end():m.end() + 40]):
                 slots.monthly_fee_per_line = True  # "2 lignes à 30 € chacune": if it is the fee, it is per line
-    # --- durations and counts
+    # --- durations and counts; a delay of payment is not a contract's term
+    late = list(_late().finditer(folded))
+    late_at = {m.start("n1") if m.group("n1") else m.start("n2") for m in late}
     for m in _DURATION.finditer(folded):
         n = int(m.group(1))
         months = n if m.group(2).startswith(("mois", "month")) else n * 12
         after = folded[m.end():m.end() + 12]
         if 0 < months <= 120 and _remaining(folded[max(0, m.start() - 25):m.start()], after):
             slots.remaining_months = slots.remaining_months or months
-        elif (0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis", "de retard", "late",
-                                                                    "overdue"))
-              and not _elapsed(folded[max(0, m.start() - 20):m.start()])):
+        elif (0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis"))
+              and m.start() not in late_at and not _elapsed(folded[max(0, m.start() - 20):m.start()])):
             slots.commitment_months = slots.commitment_months or months
-    for m in _LATE.finditer(folded):
+    for m in late:
         n, unit = int(m.group("n1") or m.group("n2")), (m.group("u1") or m.group("u2"))
-        if unit.startswith(("jour", "day")):
-            slots.days_late = slots.days_late or n
-        else:
+        if unit.startswith(("mois", "month")):
             slots.months_late = slots.months_late or n
+        else:
+            slots.days_late = slots.days_late or n * (7 if unit.startswith(("semaine", "week")) else 1)
     # several distances ("35 km away, 70 km round trip"): the distance travelled is the longest one
     distances = [d for d in (_decimal(m.group(1)) for m in _KM.finditer(folded)) if d is not None]
     if distances:
@@ -427,8 +435,8 @@ _DATE_ROLES_BY_INTENT: dict[str, tuple[str, ...]] = {
 }
 
 
-DATE_SLOTS = ("commitment_start", "termination_date", "term_end_date", "renewal_date", "due_date", "payment_date",
-              "move_date")
+DATE_SLOTS = ("commitment_start", "termination_date", "request_date", "term_end_date", "renewal_date", "due_date",
+              "payment_date", "move_date")
 
 
 def assign_unlabelled_dates(slots: Slots, intent: str, preferred: str | None = None) -> None:

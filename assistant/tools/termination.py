@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from assistant.errors import InputError
-from assistant.models import CalcResult, CalcStep, FactStatus, TaxBasis
+from assistant.models import CalcResult, CalcStep, Citation, FactStatus, TaxBasis
 from assistant.tools.calendar import add_months, started_periods, term_end
 from assistant.tools.common import CustomerTypeField, Money, OperatorInput, cite_all, money
 from assistant.tools.rules import (
@@ -29,9 +29,13 @@ from assistant.tools.rules import (
     Source,
     TerminationReason,
 )
-
-CommitmentField = Field(None, ge=0, le=120, description="Minimum term in months from the contract; 0 = no "
-                        "minimum term; empty = the term the operator's conditions state")
+from assistant.tools.terms import (
+    CommitmentField,
+    commitment_alternatives,
+    current_period,
+    renewal_alternatives,
+)
+from assistant.tools.timeline import TimelineInput, termination_timeline
 
 
 def _no_fee() -> InputError:
@@ -46,6 +50,9 @@ class EarlyTerminationInput(OperatorInput):
     start_date: date | None = Field(None, description="Activation / commitment start date (YYYY-MM-DD); "
                                     "optional when remaining_months is given")
     termination_date: date | None = Field(None, description="Date termination takes effect (YYYY-MM-DD)")
+    request_date: date | None = Field(None, description="Date the termination request is sent, when the customer "
+                                      "gives it instead of the date termination takes effect (YYYY-MM-DD): the "
+                                      "effective date then follows the operator's notice")
     term_end_date: date | None = Field(None, description="Last day of the current commitment period, when the "
                                        "customer knows it instead of its start (YYYY-MM-DD)")
     remaining_months: int | None = Field(None, ge=0, le=240, description="Months of commitment still to run, when "
@@ -70,10 +77,12 @@ class EarlyTerminationInput(OperatorInput):
         if self.start_date is None:
             raise InputError("start_date", "give the commitment start date (or the months remaining)",
                              "indiquez la date de début de l'engagement (ou les mois restants)")
-        if self.termination_date is None:
+        day = self.termination_date or self.request_date
+        if day is None:
             raise InputError("termination_date", "give the termination date", "indiquez la date de résiliation")
-        if self.termination_date < self.start_date:
-            raise InputError("termination_date", "is before start_date", "est antérieure à la date de début")
+        if day < self.start_date:
+            field = "termination_date" if self.termination_date else "request_date"
+            raise InputError(field, "is before start_date", "est antérieure à la date de début")
         return self
 
 
@@ -87,43 +96,6 @@ def _months_before(termination: date, last_day: date) -> int:
     while add_months(anchor, -(n + 1)) >= termination:
         n += 1
     return n
-
-
-def _commitment_alternatives(svc: Service, given: int | None, warnings: list[str]) -> list[int]:
-    if given is not None:
-        stated = svc.minimum_term.value
-        if stated is not None and stated.months != given:
-            warnings.append(f"The conditions state a {stated.months}-month minimum term (art. "
-                            f"{stated.source.clause_id}); the {given} months given are used.")
-        return [given]
-    if svc.minimum_term.status == FactStatus.NOT_STATED or not svc.minimum_term.values:
-        raise InputError("commitment_months",
-                         f"the conditions do not state the minimum term of '{svc.name}' "
-                         f"({svc.minimum_term.pointer}); give it from the contract",
-                         f"les conditions ne fixent pas la durée minimale de « {svc.name} » "
-                         f"({svc.minimum_term.pointer}) ; indiquez celle du contrat")
-    return sorted({int(v.number) for v in svc.minimum_term.values})
-
-
-def _renewal_alternatives(svc: Service, months: int) -> list[int | None]:
-    """Length of each renewed period (None: no fixed renewal, the contract ends or runs indefinitely)."""
-    r = svc.renewal
-    if r.mode in ("indefinite", "none"):
-        return [None]
-    alts: set[int] = {int(v.number) for v in r.values}
-    if r.mode == "same_as_initial":
-        alts.add(months)
-    return sorted(alts)
-
-
-def _current_period(start: date, months: int, renewal: int | None, day: date) -> tuple[date, int, bool]:
-    """(start, length, renewed?) of the commitment period containing `day`; length 0 once no period runs."""
-    ps, pm, renewed = start, months, False
-    while months and day > term_end(ps, pm):
-        if not renewal:
-            return ps, 0, renewed
-        ps, pm, renewed = add_months(ps, pm), renewal, True
-    return ps, pm, renewed
 
 
 def _cases_for(rules: OperatorRules, inp: EarlyTerminationInput, svc: Service, committed: bool) -> EarlyTerminationCase:
@@ -173,6 +145,41 @@ def _why_not(case: EarlyTerminationCase, reason: str, service: str, ctype: str, 
 
 
 def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcResult:
+    """Cost of ending a contract early; given the date the request is sent, the date it takes effect is the
+    termination timeline's (the operator's notice counted from the request), and the step that leads to it is
+    shown first."""
+    if inp.termination_date is not None or inp.request_date is None or inp.start_date is None:
+        return _cost(inp, book)
+    effective, step, citations = _effective_date(inp, book)
+    result = _cost(inp.model_copy(update={"termination_date": effective}), book)
+    known = {(c.doc_id, c.clause_id) for c in result.citations}
+    return result.model_copy(update={
+        "breakdown": [step, *result.breakdown],
+        "citations": [*result.citations, *(c for c in citations if (c.doc_id, c.clause_id) not in known)]})
+
+
+def _effective_date(inp: EarlyTerminationInput, book: RuleBook) -> tuple[date, CalcStep, list[Citation]]:
+    """The date a request sent on `request_date` takes effect: after a notice counted from the request while the
+    commitment still runs (the timeline says fees for leaving early apply); else the request date itself (a
+    notice before the term's end cannot end the commitment early, so the customer is leaving on that date)."""
+    assert inp.request_date is not None
+    request, label = inp.request_date, "Effective date after the notice ‖ date d'effet après le préavis"
+    try:
+        timeline = termination_timeline(TimelineInput(
+            operator=inp.operator, service=inp.service, request_date=request, start_date=inp.start_date,
+            commitment_months=inp.commitment_months, reason=inp.reason), book)
+    except InputError:
+        return request, CalcStep(label=label, formula=f"{request} (request ‖ demande)", value=str(request)), []
+    if timeline.status != FactStatus.STATED or not timeline.values.get("early_termination_fees_apply"):
+        return request, CalcStep(label=label, formula=f"{request} (request ‖ demande)", value=str(request)), []
+    effective = date.fromisoformat(timeline.values["effective_end_date"])
+    notice = next((s.value for s in timeline.breakdown if s.label.startswith("Notice")), "")
+    en, _, fr = notice.partition(" / ")
+    step = CalcStep(label=label, formula=f"{request} + {en} ‖ {request} + {fr or en}", value=str(effective))
+    return effective, step, list(timeline.citations)
+
+
+def _cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcResult:
     """Cost of ending a contract before the end of its commitment, per the operator's rule for the case.
 
     remaining_periods: monthly_fee x (monthly periods starting after the termination date, up to the end of
@@ -194,7 +201,7 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     counted = inp.remaining_months is not None and (inp.start_date is None or inp.termination_date is None)
     first_months = None
     try:
-        commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
+        commitments = commitment_alternatives(svc, inp.commitment_months, warnings)
     except InputError:
         first_months = _first_months(rules, inp, svc)
         if inp.reason == "customer_request" and not counted and first_months is None:
@@ -208,7 +215,7 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
                         f"months the rule counts ‖ la durée du contrat n'est pas indiquée : elle est supposée couvrir au "
                         f"moins les {first_months} premiers mois que compte la règle")
     elif not commitments and case.formula == "remaining_periods" and not counted:
-        commitments = _commitment_alternatives(svc, inp.commitment_months, warnings)
+        commitments = commitment_alternatives(svc, inp.commitment_months, warnings)
     sources: list[Source] = list(case.sources) + svc.minimum_term.all_sources
     basis = case.tax_basis or TaxBasis(inp.fee_tax_basis)
     steps = [*per_line_step, CalcStep(label="Rule applied / règle appliquée",
@@ -251,11 +258,11 @@ def early_termination_cost(inp: EarlyTerminationInput, book: RuleBook) -> CalcRe
     if inp.start_date is None or inp.termination_date is None:  # the customer counted the months left
         return _from_remaining(inp, book, rules, case, sources, steps, assumptions, warnings, basis, cap)
     for months in commitments:
-        renewals = _renewal_alternatives(svc, months)
+        renewals = renewal_alternatives(svc, months)
         if len(renewals) > 1:
             sources += svc.renewal.all_sources
         for renewal in renewals:
-            ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.termination_date)
+            ps, pm, renewed = current_period(inp.start_date, months, renewal, inp.termination_date)
             # the effective termination date is the first day without service: a monthly period that
             # starts on that very day is no longer served and belongs to the remaining balance
             last_served = inp.termination_date - timedelta(days=1)

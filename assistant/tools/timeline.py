@@ -16,11 +16,11 @@ from assistant.models import CalcResult, CalcStep, FactStatus
 from assistant.tools.calendar import add_months, monthly_anniversary_after, term_end
 from assistant.tools.common import OperatorInput, cite_all
 from assistant.tools.rules import Notice, OperatorRules, RuleBook, Service, Source, TerminationReason, Value
-from assistant.tools.termination import (
+from assistant.tools.terms import (
     CommitmentField,
-    _commitment_alternatives,
-    _current_period,
-    _renewal_alternatives,
+    commitment_alternatives,
+    current_period,
+    renewal_alternatives,
 )
 
 
@@ -115,7 +115,7 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
     if known_end is not None:
         return _timeline_from_term_end(inp, book, rules, svc, known_end)
     if inp.request_date is None and inp.start_date is not None:  # the deadline of the initial term
-        months = _commitment_alternatives(svc, inp.commitment_months, warnings)[0]
+        months = commitment_alternatives(svc, inp.commitment_months, warnings)[0]
         return _timeline_from_term_end(inp, book, rules, svc, term_end(inp.start_date, months))
     assert inp.request_date is not None
     special = _reason_notice(rules, inp.reason, svc.key)
@@ -139,9 +139,9 @@ def termination_timeline(inp: TimelineInput, book: RuleBook) -> CalcResult:
                          "ce service n'a pas de règle pour un contrat sans engagement")
     # the customer says no commitment runs: the activation date only dates the anniversaries, not a term
     for months in ([] if inp.start_date is None or special is not None else [0] if inp.commitment_over
-                   else _commitment_alternatives(svc, inp.commitment_months, warnings)):
-        for renewal in _renewal_alternatives(svc, months) if months else [None]:
-            ps, pm, renewed = _current_period(inp.start_date, months, renewal, inp.request_date)
+                   else commitment_alternatives(svc, inp.commitment_months, warnings)):
+        for renewal in renewal_alternatives(svc, months) if months else [None]:
+            ps, pm, renewed = current_period(inp.start_date, months, renewal, inp.request_date)
             if months == 0 or pm == 0:  # no commitment running: notice from the request
                 notice = (svc.notice_no_commitment if months == 0 else None) or svc.notice_renewed or svc.notice
             else:
@@ -253,7 +253,7 @@ def _timeline_from_term_end(inp: TimelineInput, book: RuleBook, rules: OperatorR
     months = inp.commitment_months
     if months is None and svc.minimum_term.value is not None and svc.minimum_term.value.months is not None:
         months = svc.minimum_term.value.months
-    renewals = _renewal_alternatives(svc, months or 0) if svc.renewal.mode not in ("indefinite", "none") else [None]
+    renewals = renewal_alternatives(svc, months or 0) if svc.renewal.mode not in ("indefinite", "none") else [None]
     renewals = [r for r in renewals if r] or [None]
     scenarios = []
     for nv in _notice_alternatives(notice):
