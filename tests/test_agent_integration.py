@@ -278,3 +278,11 @@ def test_a_request_sent_leads_to_the_fees_from_the_date_it_takes_effect(assistan
     _, own = _answered(assistant, "Luxembourg Online, internet 24 mois depuis le 5 mars 2024 à 40 € par mois : "
                                   "j'envoie ma lettre de résiliation le 5 décembre 2024, combien reste à payer ?")
     assert "560,00" in own.split("\n")[0]  # 14 periods from 5 January 2025 (15 counted from the request)
+
+
+def test_a_need_the_operators_terms_leave_out_is_said_to_be_left_out(assistant):
+    # CE+T's Easy2Phone conditions have no portability clause: the reply says so first instead of presenting
+    # another need's facts (a product warranty, say) as the answer
+    reply = assistant.ask("Easy2Phone chez CE+T : la portabilité de mes numéros fixes vers chez eux, quels frais ?")
+    first = reply.answer.split("\n")[0]
+    assert "ne disent rien" in first and reply.status.value == "not_found"

@@ -523,3 +523,11 @@ def test_timeline_steps_are_words_not_identifiers(payload):
     for step in r.breakdown:
         for text in (step.formula, step.value):
             assert "None" not in text and "_" not in text and not text.lower().startswith("none"), text
+
+
+def test_a_reduction_asked_is_checked_against_the_limit():
+    # CE+T: 10 % of the users per quarter (8.5); from 30 users, 27 is the fewest
+    assert run("reduction_allowance", operator="CE+T", current_count=30, target_count=27).values["allowed"] is True
+    over = run("reduction_allowance", operator="CE+T", current_count=30, target_count=20)
+    assert over.values["allowed"] is False and over.amount == Decimal("3")
+    assert "allowed" not in run("reduction_allowance", operator="CE+T", current_count=30).values

@@ -136,6 +136,10 @@ def test_known_contradictions_are_listed(real):
 
     paper = one("Crossing Telecom fees.paper_invoice")
     assert paper.values[0].startswith("1.03 € HT per invoice") and paper.values[-1].startswith("2.00 € HT per invoice")
+    billing = one("CE+T Télécommunications facts.billing_schedule")  # two rules, not two figures
+    assert [v.split(" (")[0] for v in billing.values] == ["the price is billed monthly in arrears, once the period is over",
+                                                          "recurring services are billed around the 28th of the month "
+                                                          "for the following month, so in advance"]
     surcharge = one("Crossing Telecom fees.payment_method_surcharge")
     assert [v.split(" (")[0] for v in surcharge.values] == ["4.35 € HT per month", "4.39 € HT per invoice"]
     term = one("CE+T Télécommunications easy2phone.minimum_term")

@@ -111,6 +111,23 @@ def test_known_conflicts_are_marked(book):
     assert sorted(v.months for v in cet.service("easy2phone").minimum_term.values) == [36, 60]
     cmi = book.for_operator("CMI")
     assert cmi.service("internet").notice_renewed.status == FactStatus.CONFLICTING
+    # a contradiction between two rules rather than two figures: each side worded, with its own clause
+    billing = next(f for f in cet.facts if f.key == "billing_schedule")
+    assert billing.status == FactStatus.CONFLICTING and [w.source.clause_id for w in billing.worded] == ["5.2", "8.1"]
+
+
+def test_worded_sides_belong_to_a_conflict():
+    from pydantic import ValidationError
+
+    from assistant.tools.rules import Fact
+
+    side = {"fr": "facturé d'avance", "en": "billed in advance",
+            "source": {"doc_id": "d", "clause_id": "1", "quote": "d'avance"}}
+    with pytest.raises(ValidationError):
+        Fact(status=FactStatus.STATED, worded=[side], sources=[side["source"]])
+    with pytest.raises(ValidationError):  # one side is no contradiction
+        Fact(status=FactStatus.CONFLICTING, worded=[side])
+    assert Fact(status=FactStatus.CONFLICTING, worded=[side, {**side, "fr": "à terme échu", "en": "in arrears"}])
 
 
 def test_pointer_only_amounts_are_not_stated(book):

@@ -327,3 +327,14 @@ def test_a_duration_something_takes_is_not_the_term(text, months):
     from assistant.corpus import load_corpus
 
     assert understand(text, load_corpus().matcher).slots.commitment_months == months
+
+
+@pytest.mark.parametrize(("text", "target"), [
+    ("on a 25 postes, on voudrait redescendre à 18 le mois prochain", 18),
+    ("could we cut down to 9 lines next quarter?", 9),
+    ("nous avons 25 utilisateurs", None),
+])
+def test_a_number_wanted_after_a_reduction_is_a_calculator_input(text, target):
+    from assistant.agent.planner import slot_values
+
+    assert slot_values(u(text), "X").get("target_count") == target

@@ -100,6 +100,11 @@ class FactWriter:
                 ref, c = self.ref([v.source])
                 items.append(self.t.get(self.lang, "fact_conflict_item", value=self.value_text(v), ref=ref))
                 cites += c
+            for w in fact.worded:
+                ref, c = self.ref([w.source])
+                items.append(self.t.get(self.lang, "fact_conflict_item", value=w.fr if self.lang == "fr" else w.en,
+                                        ref=ref))
+                cites += c
             if view.extra.get("mode") == "same_as_initial" and fact.sources:  # against a fixed renewal length
                 ref, c = self.ref(fact.sources[:1])
                 items.append(self.t.get(self.lang, "fact_conflict_item",
@@ -261,6 +266,13 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
             asks.append(ans.missing if ans.must_ask else writer.t.get(writer.lang, "offer_compute", ask=ans.missing))
         leads.extend(need_leads)
         own = own if ans.companion else len(leads)
+    first = answers[0] if answers else None
+    if leads and first is not None and not (first.facts or first.results or first.missing or first.companion):
+        # the need asked first has nothing in these terms: say so, rather than let the other needs' facts pass
+        # for its answer (with nothing else to say, the extractive fallback frames what the text holds instead)
+        leads.insert(0, Lead(writer.t.get(writer.lang, "need_not_covered", operator=writer.operator,
+                                          label=first.need.label(writer.lang)), [], ReplyStatus.NOT_FOUND))
+        own += 1
     if not leads and asks:  # nothing to say yet, but one fact would let us compute it: ask for it
         return Composed("\n\n".join([p for p in (note, *asks) if p]), "\n".join(asks), ReplyStatus.CLARIFY, [])
     if not leads:

@@ -104,6 +104,11 @@ class GatheringSteps:
             return needs, support, top
         rank = {r.need: r.score for r in routing.ranked}
         chosen = max(served, key=lambda n: rank.get(n.id, 0.0))
+        router, first = self.catalog.router, rank.get(needs[0].id, 0.0)
+        if not routed and first >= router.new_question_score and rank.get(chosen.id, 0.0) < router.second_ratio * first:
+            # the operator's terms hold nothing for a need the router is sure of: that is the answer ("not
+            # stated"), not a fact of a need the router would not even take as a second one
+            return needs, support, top
         return [chosen, *(n for n in needs[1:] if n.id != chosen.id)], support, top
 
     def _evidence_need(self, u: Understanding, operator: str, passages: Sequence[Passage]) -> Need | None:

@@ -69,6 +69,7 @@ class CalculatorWords(BaseModel):
 
     quantity_fields: dict[str, list[str]] = Field(default_factory=dict)  # field -> folded nouns counted for it
     flags: dict[str, str] = Field(default_factory=dict)    # boolean field -> pattern (folded text) switching it on
+    numbers: dict[str, str] = Field(default_factory=dict)  # number field -> pattern; its first captured number
     reasons: dict[str, str] = Field(default_factory=dict)  # why the contract ends -> pattern; first match wins
     temporary: str = ""  # a duration given with these words is the months of a temporary service
     # a country other than the operator's named with one of these words is a move abroad ("je pars vivre au
@@ -192,6 +193,11 @@ def slot_values(u: Understanding, operator: str | None, services: ServiceCatalog
     for field_name, pattern in words.flags.items():
         if re.search(pattern, folded):
             values[field_name] = True
+    for field_name, pattern in words.numbers.items():
+        m = re.search(pattern, folded)
+        number = next((g for g in m.groups() if g), None) if m else None
+        if number is not None:
+            values[field_name] = int(number)
     reason = termination_reason(roles or u.text, home_country)
     if reason:
         values["reason"] = reason

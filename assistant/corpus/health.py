@@ -341,9 +341,10 @@ def _conflict_findings(corpus: Corpus, rules: RuleBook) -> Iterator[Finding]:
             if fact.status != FactStatus.CONFLICTING:
                 continue
             alternatives = [(figure_text(v), v.source) for v in fact.distinct_values()]
+            alternatives += [(w.en, w.source) for w in fact.worded]
             if getattr(fact, "mode", None) == "same_as_initial" and fact.sources:
                 alternatives.append(("same length as the initial term", fact.sources[0]))
-            sources = [v.source for v in fact.values] + list(fact.sources)
+            sources = [v.source for v in fact.values] + [w.source for w in fact.worded] + list(fact.sources)
             key = (op, tuple(sorted((t, s.doc_id, s.quote) for t, s in alternatives)))
             if key in seen:  # one fact shared by several services (YAML anchors): list it once
                 seen[key].message = seen[key].message.replace(": ", f", {name}: ", 1)

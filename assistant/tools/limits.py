@@ -107,6 +107,8 @@ def interim_invoice(inp: InterimInvoiceInput, book: RuleBook) -> CalcResult:
 
 class ReductionInput(OperatorInput):
     current_count: int = Field(ge=1, le=100000, description="Users / lines on the contract now")
+    target_count: int | None = Field(None, ge=0, le=100000, description="Users / lines wanted after the reduction, "
+                                     "when the customer asks whether that reduction is allowed")
 
 
 def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
@@ -127,7 +129,22 @@ def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
                                  # what the customer can go down to in the period, the figure a plan is made with
                                  CalcStep(label="Fewest after the reduction / minimum après la réduction",
                                           formula=f"{inp.current_count} - {allowed}",
-                                          value=str(inp.current_count - allowed))],
+                                          value=str(inp.current_count - allowed)),
+                                 *_wanted(inp, allowed)],
                       assumptions=["A fraction of a user or line cannot be removed: the result is rounded down."],
-                      values={"percent": str(pct), "period": rule.period, "unit": rule.unit},
+                      values={"percent": str(pct), "period": rule.period, "unit": rule.unit}
+                      | ({"allowed": inp.target_count >= inp.current_count - allowed}
+                         if inp.target_count is not None and inp.target_count < inp.current_count else {}),
                       citations=cite_all(book, rules, rule.all_sources))
+
+
+def _wanted(inp: ReductionInput, allowed: int) -> list[CalcStep]:
+    """The reduction the customer asks for, checked against the most allowed in the period."""
+    if inp.target_count is None or inp.target_count >= inp.current_count:
+        return []
+    asked, fewest = inp.current_count - inp.target_count, inp.current_count - allowed
+    ok = inp.target_count >= fewest
+    return [CalcStep(label="Reduction asked ‖ réduction demandée",
+                     formula=f"{inp.current_count} -> {inp.target_count} = -{asked}; {inp.target_count} "
+                             f"{'>=' if ok else '<'} {fewest}",
+                     value="allowed ‖ permise" if ok else "over the limit ‖ au-delà de la limite")]

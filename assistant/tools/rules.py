@@ -83,9 +83,19 @@ class Value(Rule):
         return self.kind, self.number, self.per
 
 
+class Wording(Rule):
+    """One side of a contradiction that is a rule rather than a figure ("billed in arrears" against "billed in
+    advance"), said in both languages, with its own citation."""
+
+    fr: str = Field(min_length=3)
+    en: str = Field(min_length=3)
+    source: Source
+
+
 class Fact(Rule):
     status: FactStatus = FactStatus.STATED
     values: list[Value] = Field(default_factory=list)
+    worded: list[Wording] = Field(default_factory=list)  # a conflict's sides that are rules, not figures
     sources: list[Source] = Field(default_factory=list)  # pointers ("liste des prix") and context clauses
     pointer: str | None = None  # where the text sends the reader when it gives no figure
     note: str = ""
@@ -98,7 +108,7 @@ class Fact(Rule):
 
     def _alternatives(self) -> int:
         """How many different answers the fact's citations give."""
-        return len({v.figure_key for v in self.values})
+        return len({v.figure_key for v in self.values}) + len(self.worded)
 
     @model_validator(mode="after")
     def _status_matches_values(self) -> Fact:
@@ -107,13 +117,15 @@ class Fact(Rule):
             raise ValueError(f"a stated fact has at most one figure and at least one citation, got {len(figures)}")
         if self.status == FactStatus.CONFLICTING and self._alternatives() < 2:
             raise ValueError("a conflicting fact needs at least two different answers")
+        if self.worded and self.status != FactStatus.CONFLICTING:
+            raise ValueError("`worded` sides belong to a conflicting fact")
         if self.status == FactStatus.NOT_STATED and (self.values or not (self.pointer or self.sources)):
             raise ValueError("a not_stated fact has no value and says where the text points (pointer/sources)")
         return self
 
     @property
     def all_sources(self) -> list[Source]:
-        return [v.source for v in self.values] + list(self.sources)
+        return [v.source for v in self.values] + [w.source for w in self.worded] + list(self.sources)
 
     @property
     def value(self) -> Value | None:
