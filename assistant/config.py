@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # OpenMP threads (the embedding engine's) sleep at a barrier instead of spinning: on cores shared with other
 # processes a spinning thread waits for a descheduled partner and burns its time slice. Measured on 2 shared
 # cores (load 13-15): a query embedding 2.3 s -> 0.07 s wall, ingest ~22% less CPU (eval/reports/ingest.md).
+# A short spin first (GOMP_SPINCOUNT, which takes precedence in the engine's libgomp) catches the partner that is
+# about to arrive without sleeping: a query embedding took 21 ms instead of 31 on an idle machine and 89 ms instead
+# of 114 with four busy loops, where libgomp's default long spin took 218 (eval/reports/wait_policy.md).
 for _var, _val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"),
                    ("ANONYMIZED_TELEMETRY", "False"), ("TOKENIZERS_PARALLELISM", "false"),
-                   ("OMP_WAIT_POLICY", "PASSIVE")):
+                   ("OMP_WAIT_POLICY", "PASSIVE"), ("GOMP_SPINCOUNT", "1000")):
     os.environ.setdefault(_var, _val)
 
 
