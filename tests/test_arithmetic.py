@@ -135,6 +135,10 @@ def test_questions_that_ask_for_a_date_or_an_amount(lexicon):
     assert not asks_for(lexicon, "amount", "combien de temps faut-il ?")
     assert not asks_for(lexicon, "amount", "la facture est arrivée hier")
     assert asks_for(lexicon, "amount", "ils me facturent quoi ?")
+    assert asks_for(lexicon, "date", "à partir de quand peuvent-ils couper ?")
+    assert asks_for(lexicon, "date", "At what point does the contract end?")
+    assert not asks_for(lexicon, "amount", "the bill arrived on Monday")  # the noun, not a sum asked
+    assert asks_for(lexicon, "amount", "will they bill me for the visit?")
 
 
 def test_counts_written_in_words_and_the_longest_distance():

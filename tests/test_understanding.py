@@ -338,3 +338,13 @@ def test_a_number_wanted_after_a_reduction_is_a_calculator_input(text, target):
     from assistant.agent.planner import slot_values
 
     assert slot_values(u(text), "X").get("target_count") == target
+
+
+def test_a_date_without_its_year_takes_the_year_of_the_conversation():
+    # the conversation spoke of April 2024: "6 May" is that spring, not this year's
+    assert extract_dates("they sent me a reminder on 6 May", TODAY, reference=date(2024, 4, 5))[0][1] == date(2024, 5, 6)
+    # across a new year: the January after a December invoice
+    assert extract_dates("payée le 10 janvier", TODAY, reference=date(2024, 12, 20))[0][1] == date(2025, 1, 10)
+    # a year written in the message wins over the conversation's
+    found = extract_dates("facture du 3 mars 2023, relance le 2 avril", TODAY, reference=date(2024, 12, 20))
+    assert [d for _, d, _ in found] == [date(2023, 3, 3), date(2023, 4, 2)]

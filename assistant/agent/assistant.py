@@ -44,7 +44,7 @@ from assistant.agent.session import PendingQuestion, SessionState
 from assistant.agent.state import TurnContext, TurnState
 from assistant.agent.toolsteps import ToolSteps
 from assistant.agent.turn import Turn
-from assistant.agent.understanding import OperatorMatcher, Slots, Understanding, understand
+from assistant.agent.understanding import DATE_SLOTS, OperatorMatcher, Slots, Understanding, understand
 from assistant.config import Settings, get_settings
 from assistant.errors import AssistantError
 from assistant.models import Passage, Reply, ReplyStatus
@@ -252,12 +252,19 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps, Ans
         _ = self.graph
         return self._answer_graph
 
+    def _reference_date(self, state: SessionState) -> date | None:
+        """The conversation's latest date, for the year of a date written without one: of the dates it holds,
+        the latest that is not in the future (bills, reminders, signatures), else the latest."""
+        held = [d for d in (getattr(state.slots, s) for s in DATE_SLOTS) if d is not None] + state.slots.other_dates
+        past = [d for d in held if d <= self.today()]
+        return max(past or held, default=None)
+
     def understand_turn(self, turn: TurnState) -> dict[str, Any]:
         """The graph's first step: guards, operator, needs, facts of the message; then which branch answers."""
         state: SessionState = turn["session"]
         fixed = turn.get("fixed_operator")
         u = understand(turn["question"], self.matcher, default_language=state.language or "fr", today=self.today(),
-                       others=self.corpus.other_matcher)
+                       others=self.corpus.other_matcher, reference=self._reference_date(state))
         if u.junk:
             return {"understanding": u, "branch": "junk"}
         state.language = u.language

@@ -29,10 +29,14 @@ def month_names() -> frozenset[str]:
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 
 
-def _years_from_context(found: list[tuple[str, date, int]]) -> list[tuple[str, date, int]]:
+def _years_from_context(found: list[tuple[str, date, int]], reference: date | None = None,
+                        ) -> list[tuple[str, date, int]]:
     """A date written without its year ("du 10 juin 2024 au 21 juin") takes the year of the closest date written
-    with one in the same message, not the current year."""
+    with one in the same message, not the current year; with none in the message, the year that puts it closest
+    to `reference` (the conversation's latest date: "a reminder on 6 May" after a bill of 5 April 2024)."""
     written = [(p, d.year) for t, d, p in found if _YEAR.search(t)]
+    if not written and reference is not None:
+        return [(t, d if _YEAR.search(t) else _closest_year(d, reference), p) for t, d, p in found]
     if not written:
         return found
     out = []
@@ -43,6 +47,15 @@ def _years_from_context(found: list[tuple[str, date, int]]) -> list[tuple[str, d
                 value = value.replace(year=year)
         out.append((text, value, pos))
     return out
+
+
+def _closest_year(value: date, reference: date) -> date:
+    """The same day and month in the year (around the reference's) that puts it closest to the reference."""
+    candidates = []
+    for year in (reference.year - 1, reference.year, reference.year + 1):
+        with contextlib.suppress(ValueError):
+            candidates.append(value.replace(year=year))
+    return min(candidates, key=lambda d: abs((d - reference).days), default=value)
 
 
 @lru_cache(maxsize=1)
@@ -58,10 +71,12 @@ _NOT_A_DAY = re.compile(r"\b\d{1,3}(?:[.,]\d+)?\s*(?:%|h(?:\d{2})?\b|heures?\b|h
                         rf"|(?:{MINUTE_WORDS}|{SECOND_WORDS})\b)", re.IGNORECASE)
 
 
-def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date, int]]:
+def extract_dates(text: str, today: date | None = None, reference: date | None = None,
+                  ) -> list[tuple[str, date, int]]:
     """(matched text, date, position) for every calendar date in `text`, via dateparser.
 
-    Durations ("24 mois") and relative words are dropped: they are not calendar dates.
+    Durations ("24 mois") and relative words are dropped: they are not calendar dates. `reference`: the latest
+    date the conversation holds, for dates written without a year.
     """
     # same length as `text`: positions are read back in the original message (the words before a date)
     prepared = _NOT_A_DAY.sub(lambda m: " " * len(m.group(0)),
@@ -109,7 +124,7 @@ def extract_dates(text: str, today: date | None = None) -> list[tuple[str, date,
         except ValueError:
             continue
     out.sort(key=lambda x: x[2])
-    return _years_from_context(_period_starts(prepared, out))
+    return _years_from_context(_period_starts(prepared, out), reference)
 
 
 @lru_cache(maxsize=1)

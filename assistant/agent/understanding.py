@@ -332,11 +332,11 @@ def _with_digits(folded: str) -> str:
     return pattern.sub(digits, folded)
 
 
-def extract_slots(text: str, today: date | None = None) -> Slots:
+def extract_slots(text: str, today: date | None = None, reference: date | None = None) -> Slots:
     folded = _with_digits(fold(text))
     slots = Slots()
     # --- dates, with their role from the words just before them
-    for matched, value, pos in extract_dates(text, today):
+    for matched, value, pos in extract_dates(text, today, reference):
         before = fold(text[max(0, pos - 40):pos])
         # Only the text since the previous date or comma-separated fact counts as context.
         before = re.split(r"[,;]|\d{1,2}/\d{1,2}", before)[-1] if before else before
@@ -494,9 +494,11 @@ MAX_CHARS = 2000  # longer messages are cut: a support question is never that lo
 
 
 def understand(raw: str, matcher: OperatorMatcher, default_language: Language = "fr",
-               today: date | None = None, others: OperatorMatcher | None = None) -> Understanding:
+               today: date | None = None, others: OperatorMatcher | None = None,
+               reference: date | None = None) -> Understanding:
     """`matcher` finds the operators we have documents for; `others` the telecom operators we have none
-    for (a question about them is "not found")."""
+    for (a question about them is "not found"); `reference` is the conversation's latest date (the year of a
+    date written without one)."""
     text = expand_abbreviations(clean_input(raw or ""))[:MAX_CHARS]
     if _is_junk(text):
         return Understanding(text=text, language=default_language, junk=True, intent="other")
@@ -504,7 +506,7 @@ def understand(raw: str, matcher: OperatorMatcher, default_language: Language = 
     operators = matcher.find(text)
     intent, topic, injection = classify_intent(text, has_operator=bool(operators))
     # Slots even for "out of scope": a bare "01/03/2024" answers a question asked in the previous turn.
-    slots = extract_slots(text, today) if not injection else Slots()
+    slots = extract_slots(text, today, reference) if not injection else Slots()
     # Which need the message expresses is the router's decision (assistant/agent/router.py); dates without a
     # cue word are given their roles once it has decided (assign_unlabelled_dates).
     other = next(iter(others.find(text)), None) if others and not operators else None
