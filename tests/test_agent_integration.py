@@ -286,3 +286,9 @@ def test_a_need_the_operators_terms_leave_out_is_said_to_be_left_out(assistant):
     reply = assistant.ask("Easy2Phone chez CE+T : la portabilité de mes numéros fixes vers chez eux, quels frais ?")
     first = reply.answer.split("\n")[0]
     assert "ne disent rien" in first and reply.status.value == "not_found"
+
+
+def test_a_fee_the_terms_do_not_price_is_not_answered_by_another_fee(assistant):
+    # no fee of Crossing Telecom is about parking: the closest fee by meaning is not the answer
+    reply = assistant.ask("What does Crossing Telecom charge for a parking permit for its technician?")
+    assert reply.status.value == "not_found"

@@ -308,6 +308,20 @@ class FactBase:
             return [0.0] * len(views)
         return [len(q & self._fact_words(v, language)) / len(q) for v in views]
 
+    def names(self, view: FactView, question: str, language: str) -> bool:
+        """The question names the fact: one of its content words (not "combien", "frais") is in the fact's label,
+        summary or the questions it answers. A generic need ("how much is X?") with no such word asks for an X the
+        terms do not price, however close the embeddings of two fee questions are."""
+        q = {s for tok in stem_tokens(question, language) for s in tok if len(s) > 2 and not s.isdigit()} - self._stop
+        if not q:
+            return True
+        key = (id(view), "asks")
+        if key not in self._words:
+            text = " ".join([view.text("fr"), view.text("en"), *view.fact.asks])
+            self._words[key] = frozenset(s for lang in ("fr", "en") for tok in stem_tokens(text, lang)
+                                         for s in tok) - self._stop
+        return bool(q & self._words[key])
+
     def _fact_words(self, view: FactView, language: str) -> frozenset[str]:
         key = (id(view), language)
         if key not in self._words:  # facts never change while the process runs: stem each once
@@ -392,7 +406,7 @@ class FactBase:
         top = int(order[0])
         runner_up = next((int(i) for i in order[1:] if labels[int(i)] != labels[top]), None)
         gap = sims[top] - sims[runner_up] if runner_up is not None else 1.0
-        if raw[top] < self._min_similarity:
+        if raw[top] < self._min_similarity or not self.names(views[top], question, language):
             return []
         if gap >= self._margin:
             return [views[top]]

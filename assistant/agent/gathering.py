@@ -133,7 +133,10 @@ class GatheringSteps:
         takes the fact the evidence points to when it serves the need."""
         facts = self._facts_for(need, u, operator, values, support)
         if not facts:
-            facts = [v for v in top if serves(need, v)][:1]
+            # a generic need ("how much is X?") takes the evidence's fact only when the question names it
+            question = self.matcher.strip(u.text) or u.text
+            facts = [v for v in top if serves(need, v) and ("fee:*" not in need.facts
+                                                           or self.facts.names(v, question, u.language))][:1]
         answer = NeedAnswer(need=need, facts=facts)
         for name in need.calculators:
             calc = self.calculators.get(name)
