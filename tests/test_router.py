@@ -116,3 +116,12 @@ def test_what_is_asked_is_read_without_the_customer_figures():
     assert figureless("je paie 54,90 €/mois depuis le 12/03/2024, 8 lignes") == "je paie €/mois depuis le , lignes"
     assert figureless("2024") == "2024"  # nothing but figures: the text as it is
     assert "avril" in figureless("résiliation le 22 avril 2024")  # a month name stays: it says a date is given
+
+
+def test_a_french_verb_in_the_plural_shares_its_singular_stem():
+    from assistant.agent.router import phrase_in, stem_tokens
+
+    # Snowball keeps "coupent" apart from "couper"; the need's keyword must still match it
+    assert phrase_in(stem_tokens("couper", "fr"), stem_tokens("ils coupent la ligne", "fr"))
+    assert phrase_in(stem_tokens("suspend"), stem_tokens("est-ce qu'ils suspendent mon compte ?"))
+    assert not phrase_in(stem_tokens("couper", "fr"), stem_tokens("le moment venu", "fr"))

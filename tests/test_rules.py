@@ -166,3 +166,16 @@ def test_every_pointer_is_written_in_the_documents_language():
                 for m in re.finditer(r"\bpointer: (.+)", path.read_text(encoding="utf-8"))]
     assert pointers and all(detect_language(p, default="fr") == "fr" for p in pointers), \
         [p for p in pointers if detect_language(p, default="fr") != "fr"]
+
+
+def test_a_term_stated_in_words_is_said_and_still_asked_for_a_computation(book):
+    # Proximus: an indefinite duration unless stated otherwise (4): a rule the customer is told, not a figure a
+    # calculator may count with
+    term = book.for_operator("Proximus").service("voip").minimum_term
+    assert term.status == FactStatus.STATED and not term.values and "indéterminée" in term.summary_fr
+    from assistant.tools.registry import CALCULATORS
+
+    with pytest.raises(InputError) as exc:
+        CALCULATORS["termination_timeline"].run({"operator": "Proximus", "service": "voip", "start_date": "2024-01-01",
+                                                 "request_date": "2024-06-01"})
+    assert exc.value.field == "commitment_months"

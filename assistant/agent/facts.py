@@ -66,6 +66,7 @@ def _service_facts(rules: OperatorRules) -> Iterable[FactView]:
     for s in rules.services:
         svc = [s.key]
         yield FactView(op, "minimum_term", "Durée minimale d'engagement", "Minimum term", s.minimum_term, svc,
+                       summary_fr=s.minimum_term.summary_fr, summary_en=s.minimum_term.summary_en,
                        extra={"service": s.name})
         yield FactView(op, "renewal", "Renouvellement", "Renewal", s.renewal, svc,
                        extra={"mode": s.renewal.mode, "service": s.name})

@@ -158,12 +158,26 @@ def stem_tokens(text: str, language: str | None = None) -> list[frozenset[str]]:
     from assistant.index.text import LETTERS
 
     tokens = [w for t in LETTERS.findall(text.casefold().replace("'", " ").replace("’", " ")) for w in t.split("-")]
-    if language is not None:
-        stems = _stemmer("french" if language == "fr" else "english").stemWords(tokens)
-        return [frozenset({fold(a)}) for a in stems]
-    fr = _stemmer("french").stemWords(tokens)
+    if language == "en":
+        return [frozenset({fold(a)}) for a in _stemmer("english").stemWords(tokens)]
+    fr = _french_stems(tokens)
+    if language == "fr":
+        return fr
     en = _stemmer("english").stemWords(tokens)
-    return [frozenset({fold(a), fold(b)}) for a, b in zip(fr, en, strict=True)]
+    return [stems | {fold(b)} for stems, b in zip(fr, en, strict=True)]
+
+
+def _french_stems(tokens: list[str]) -> list[frozenset[str]]:
+    """French Snowball stems; a verb in the third person plural ("coupent", "résilient") also gets the stem of its
+    singular, which Snowball leaves apart ("coupent" stays "coupent", "coupe" is "coup")."""
+    from assistant.agent.text import fold
+
+    stemmer = _stemmer("french")
+    stems = stemmer.stemWords(tokens)
+    plural = [t[:-2] if len(t) > 5 and t.endswith("ent") else "" for t in tokens]
+    singular = stemmer.stemWords([p for p in plural if p])
+    it = iter(singular)
+    return [frozenset({fold(a)} | ({fold(next(it))} if p else set())) for a, p in zip(stems, plural, strict=True)]
 
 
 def phrase_in(phrase: Sequence[frozenset[str]], text: Sequence[frozenset[str]]) -> bool:

@@ -164,6 +164,14 @@ class Notice(Fact):
     summary_en: str = ""
 
 
+class Term(Fact):
+    """A service's minimum term. Values carry months; a term the text states in words only (a contract for an
+    indefinite duration) is a stated fact with its summary and no value."""
+
+    summary_fr: str = ""
+    summary_en: str = ""
+
+
 class Renewal(Fact):
     mode: Literal["same_as_initial", "fixed", "indefinite", "none"]
 
@@ -176,7 +184,7 @@ class Service(Rule):
     key: str
     name: str
     aliases: list[str] = Field(default_factory=list)
-    minimum_term: Fact  # months
+    minimum_term: Term  # months
     renewal: Renewal
     notice: Notice  # during the initial term
     notice_renewed: Notice | None = None  # during renewed / indefinite periods (default: same as notice)

@@ -31,9 +31,9 @@ def commitment_alternatives(svc: Service, given: int | None, warnings: list[str]
     if svc.minimum_term.status == FactStatus.NOT_STATED or not svc.minimum_term.values:
         raise InputError("commitment_months",
                          f"the conditions do not state the minimum term of '{svc.name}' "
-                         f"({svc.minimum_term.pointer}); give it from the contract",
+                         f"({svc.minimum_term.pointer or svc.minimum_term.summary_en}); give it from the contract",
                          f"les conditions ne fixent pas la durée minimale de « {svc.name} » "
-                         f"({svc.minimum_term.pointer}) ; indiquez celle du contrat")
+                         f"({svc.minimum_term.pointer or svc.minimum_term.summary_fr}) ; indiquez celle du contrat")
     return sorted({int(v.number) for v in svc.minimum_term.values})
 
 
