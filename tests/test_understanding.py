@@ -341,8 +341,8 @@ def test_a_number_wanted_after_a_reduction_is_a_calculator_input(text, target):
 
 
 def test_a_date_without_its_year_takes_the_year_of_the_conversation():
-    # the conversation spoke of April 2024: "6 May" is that spring, not this year's
-    assert extract_dates("they sent me a reminder on 6 May", TODAY, reference=date(2024, 4, 5))[0][1] == date(2024, 5, 6)
+    # the conversation spoke of April 2024: "14 June" is that summer, not this year's
+    assert extract_dates("second letter received 14 June", TODAY, reference=date(2024, 4, 5))[0][1] == date(2024, 6, 14)
     # across a new year: the January after a December invoice
     assert extract_dates("payée le 10 janvier", TODAY, reference=date(2024, 12, 20))[0][1] == date(2025, 1, 10)
     # a year written in the message wins over the conversation's

@@ -33,7 +33,7 @@ def _years_from_context(found: list[tuple[str, date, int]], reference: date | No
                         ) -> list[tuple[str, date, int]]:
     """A date written without its year ("du 10 juin 2024 au 21 juin") takes the year of the closest date written
     with one in the same message, not the current year; with none in the message, the year that puts it closest
-    to `reference` (the conversation's latest date: "a reminder on 6 May" after a bill of 5 April 2024)."""
+    to `reference` (the conversation's latest date: "paid on 9 June" after an invoice of 20 May 2023)."""
     written = [(p, d.year) for t, d, p in found if _YEAR.search(t)]
     if not written and reference is not None:
         return [(t, d if _YEAR.search(t) else _closest_year(d, reference), p) for t, d, p in found]

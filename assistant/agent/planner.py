@@ -233,7 +233,7 @@ def build_payload(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str
     loose = list(values.get("loose_dates") or [])
     if own_dates and len(loose) < len(own_dates):
         # too few dates without a role: a date in a role this calculator has no use for is one of its own
-        # ("du 10 au 21 juin" read as a contract's start, for an outage's first and last day)
+        # ("du 2 au 9 mars": the first day read as a contract's start is an outage's first day)
         loose += [v for k, v in values.items() if k in DATE_SLOTS and k not in used and isinstance(v, date)]
     if own_dates and len(loose) >= len(own_dates):
         payload.update(zip(own_dates, sorted(loose), strict=False))

@@ -23,7 +23,7 @@ SETTINGS = {
 }
 QUESTIONS = [
     "Combien coûte la portabilité de trois numéros, et combien de temps faut-il compter ?",
-    "I signed a 24-month fibre contract last March at 49.90 a month; what do I owe if I send my letter now?",
+    "Fibre contract of two years from last March at 49.90 monthly: the balance owed if my letter goes today?",
     "préavis VoIP ?",
 ]
 _CHILD = """
