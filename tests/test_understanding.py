@@ -348,3 +348,17 @@ def test_a_date_without_its_year_takes_the_year_of_the_conversation():
     # a year written in the message wins over the conversation's
     found = extract_dates("facture du 3 mars 2023, relance le 2 avril", TODAY, reference=date(2024, 12, 20))
     assert [d for _, d, _ in found] == [date(2023, 3, 3), date(2023, 4, 2)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("on arrête à la fin d'octobre 2025", date(2025, 10, 31)),
+    ("cancel at the end of February 2028", date(2028, 2, 29)),
+    ("début avril 2025 la box a lâché", date(2025, 4, 1)),
+    ("mi-juillet 2025", date(2025, 7, 15)),
+])
+def test_a_part_of_a_month_is_a_date(text, expected):
+    assert [d for _, d, _ in extract_dates(text, TODAY)] == [expected]
+
+
+def test_a_month_after_other_words_is_no_date():
+    assert extract_dates("fin de mois difficile, may I ask something?", TODAY) == []

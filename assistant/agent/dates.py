@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from assistant.agent.calltime import MINUTE_WORDS, SECOND_WORDS
 from assistant.agent.text import fold
+from assistant.tools.calendar import days_in_month
 
 # units of time (folded): a number written with one is a duration, never a date nor a count
 DURATION_WORDS = r"mois|months?|ans?|annees?|years?|jours?|days?|semaines?|weeks?|heures?|hours?"
@@ -123,8 +124,48 @@ def extract_dates(text: str, today: date | None = None, reference: date | None =
             out.append((m.group(0), date(int(m.group(3)), int(m.group(2)), int(m.group(1))), m.start()))
         except ValueError:
             continue
+    out += [m for m in _month_parts(prepared, base.date()) if not any(p <= m[2] < p + len(t) for t, _, p in out)]
     out.sort(key=lambda x: x[2])
     return _years_from_context(_period_starts(prepared, out), reference)
+
+
+@lru_cache(maxsize=1)
+def _month_numbers() -> dict[str, int]:
+    """Folded month name or abbreviation, French and English (CLDR via Babel) -> its number."""
+    from babel.dates import get_month_names
+
+    return {fold(name).strip("."): number for locale in ("fr", "en") for width in ("wide", "abbreviated")
+            for number, name in get_month_names(width, locale=locale).items()}
+
+
+@lru_cache(maxsize=1)
+def _month_part_pattern() -> re.Pattern[str] | None:
+    """A part of a month then the month's name and maybe its year (lexicon `month_parts`)."""
+    from assistant.agent.figures import current_lexicon
+
+    parts = current_lexicon().month_parts
+    if not parts:
+        return None
+    groups = "|".join(f"(?P<{part}>{'|'.join(words)})" for part, words in parts.items() if words)
+    months = "|".join(re.escape(m) for m in sorted(_month_numbers(), key=len, reverse=True) if len(m) > 2)
+    return re.compile(rf"\b(?:{groups})[\s-]*(?:de |d'|of )?(?P<month>{months})\b\.?(?:\s+(?P<year>(?:19|20)\d{{2}}))?")
+
+
+def _month_parts(prepared: str, today: date) -> list[tuple[str, date, int]]:
+    """Dates written as a part of a month ("fin septembre 2025" -> 30 September 2025, "early June" -> 1 June,
+    "mi-mars" -> 15 March); without a year, this year's (the conversation's year is set afterwards)."""
+    pattern = _month_part_pattern()
+    if pattern is None:
+        return []
+    folded = fold(prepared).lower()
+    found = []
+    for m in pattern.finditer(folded):
+        month = _month_numbers()[m.group("month")]
+        year = int(m.group("year")) if m.group("year") else today.year
+        part = next(name for name, value in m.groupdict().items() if value and name not in ("month", "year"))
+        day = {"end": days_in_month(date(year, month, 1)), "middle": 15}.get(part, 1)
+        found.append((prepared[m.start():m.end()], date(year, month, day), m.start()))
+    return found
 
 
 @lru_cache(maxsize=1)
