@@ -292,3 +292,9 @@ def test_a_fee_the_terms_do_not_price_is_not_answered_by_another_fee(assistant):
     # no fee of Crossing Telecom is about parking: the closest fee by meaning is not the answer
     reply = assistant.ask("What does Crossing Telecom charge for a parking permit for its technician?")
     assert reply.status.value == "not_found"
+
+
+def test_an_english_reply_names_the_services_in_english(assistant):
+    _, own = _answered(assistant, "Crossing Telecom: minimum commitment on a direct-access fixed line?")
+    first = own.split("\n")[0]
+    assert "(Fixed telephony" in first and "Téléphonie" not in first

@@ -65,21 +65,22 @@ def _service_facts(rules: OperatorRules) -> Iterable[FactView]:
     op = rules.operator
     for s in rules.services:
         svc = [s.key]
+        names = {"service": s.name, "service_en": s.name_en or s.name}
         yield FactView(op, "minimum_term", "Durée minimale d'engagement", "Minimum term", s.minimum_term, svc,
                        summary_fr=s.minimum_term.summary_fr, summary_en=s.minimum_term.summary_en,
-                       extra={"service": s.name})
+                       extra=names)
         yield FactView(op, "renewal", "Renouvellement", "Renewal", s.renewal, svc,
-                       extra={"mode": s.renewal.mode, "service": s.name})
+                       extra={"mode": s.renewal.mode, **names})
         yield FactView(op, "notice", "Préavis de résiliation", "Notice period", s.notice, svc,
-                       extra={"anchor": s.notice.anchor, "service": s.name})
+                       extra={"anchor": s.notice.anchor, **names})
         if s.notice_renewed is not None:
             yield FactView(op, "notice", "Préavis après renouvellement", "Notice once renewed", s.notice_renewed,
-                           svc, extra={"anchor": s.notice_renewed.anchor, "service": s.name})
+                           svc, extra={"anchor": s.notice_renewed.anchor, **names})
         if s.notice_no_commitment is not None:
             n = s.notice_no_commitment
             yield FactView(op, "notice", "Préavis sans engagement", "Notice without a commitment", n, svc,
                            summary_fr=n.summary_fr, summary_en=n.summary_en,
-                           extra={"anchor": n.anchor, "service": s.name, "no_commitment": "yes"})
+                           extra={"anchor": n.anchor, **names, "no_commitment": "yes"})
 
 
 def _rule_facts(rules: OperatorRules) -> Iterable[FactView]:

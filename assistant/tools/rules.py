@@ -183,6 +183,7 @@ class Renewal(Fact):
 class Service(Rule):
     key: str
     name: str
+    name_en: str = ""  # how an English reply names it (the French name when empty)
     aliases: list[str] = Field(default_factory=list)
     minimum_term: Term  # months
     renewal: Renewal
