@@ -362,3 +362,10 @@ def test_a_part_of_a_month_is_a_date(text, expected):
 
 def test_a_month_after_other_words_is_no_date():
     assert extract_dates("fin de mois difficile, may I ask something?", TODAY) == []
+
+
+def test_a_date_without_a_cue_before_it_takes_the_cue_right_after_it():
+    assert extract_slots("et si c'était le 31 août 2025 pour la résiliation ?", TODAY).termination_date == date(2025, 8, 31)
+    # a cue after a conjunction belongs to the next date
+    s = extract_slots("line installed 3 May 2024 and we would like to stop on 03/11/2025", TODAY)
+    assert s.termination_date == date(2025, 11, 3) and s.other_dates == [date(2024, 5, 3)]

@@ -242,7 +242,8 @@ def _in_a_date(folded: str, start: int, end: int) -> bool:
 
 
 _ORDINAL_COUNT = re.compile(r"\b(\d{1,3})\s?(?:e|eme|ieme|er|re|nd|rd|th|st)\b")
-_QUANTITY = re.compile(r"\b(\d{1,4})\s+([a-z]{2,20})(?:\s+([a-z]{2,20}))?")
+# a number that ends a written date ("15/01/2025 date de début", "1.3.2024 ...") counts nothing
+_QUANTITY = re.compile(r"(?<![/.\-])\b(\d{1,4})\s+([a-z]{2,20})(?:\s+([a-z]{2,20}))?")
 # Nouns after a number that are units, not countable items.
 _NOT_ITEMS = _wordset(
     "mois month months jour jours day days ans annee annees year years semaine semaines week weeks heure heures "
@@ -295,6 +296,18 @@ def _date_role(before: str) -> str | None:
     return best[1] if best else None
 
 
+def _date_role_after(after: str) -> str | None:
+    """A date with no cue before it takes the role of the cue right after it ("le 30 juin pour résilier"), in the
+    same clause (up to a comma, a conjunction or another date) and within a few words; the nearest cue wins."""
+    clause = re.split(r"[,;.?!]|\d{1,2}[/ ]|\b(?:et|and|mais|but|puis|then|alors|so)\b", after)[0][:15]
+    best: tuple[int, str] | None = None
+    for role, pattern in _date_cues():
+        m = pattern.search(clause)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), role)
+    return best[1] if best else None
+
+
 @lru_cache(maxsize=1)
 def _number_words() -> tuple[re.Pattern[str], dict[str, int]] | None:
     """Number words of both languages (lexicon `number_words`), for "un an", "two years"."""
@@ -340,7 +353,10 @@ def extract_slots(text: str, today: date | None = None, reference: date | None =
         before = fold(text[max(0, pos - 40):pos])
         # Only the text since the previous date or comma-separated fact counts as context.
         before = re.split(r"[,;]|\d{1,2}/\d{1,2}", before)[-1] if before else before
-        role = _date_role(before + " " + fold(matched))
+        # the words after a date start after its last figure: a match may end with a word ("... 2024 and")
+        tail = re.search(r"\d(\D*)$", matched)
+        after = (tail.group(1) if tail else "") + text[pos + len(matched):pos + len(matched) + 30]
+        role = _date_role(before + " " + fold(matched)) or _date_role_after(fold(after))
         if role and getattr(slots, role) is None:
             setattr(slots, role, value)
         else:
