@@ -197,7 +197,7 @@ def _merge_services(writer: FactWriter, facts: Sequence[FactView]) -> list[tuple
     merged: list[tuple[FactView, list[str]]] = []
     keys: dict[tuple, int] = {}
     for view in facts:
-        service = view.extra.get("service_en" if writer.lang == "en" else "service") or view.extra.get("service")
+        service = view.extra.get("service_en" if writer.lang == "en" else "service")
         if not service:
             merged.append((view, []))
             continue

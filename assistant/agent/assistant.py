@@ -44,7 +44,7 @@ from assistant.agent.session import PendingQuestion, SessionState
 from assistant.agent.state import TurnContext, TurnState
 from assistant.agent.toolsteps import ToolSteps
 from assistant.agent.turn import Turn
-from assistant.agent.understanding import DATE_SLOTS, OperatorMatcher, Slots, Understanding, understand
+from assistant.agent.understanding import OperatorMatcher, Slots, Understanding, understand
 from assistant.config import Settings, get_settings
 from assistant.errors import AssistantError
 from assistant.models import Passage, Reply, ReplyStatus
@@ -255,7 +255,7 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps, Ans
     def _reference_date(self, state: SessionState) -> date | None:
         """The conversation's latest date, for the year of a date written without one: of the dates it holds,
         the latest that is not in the future (bills, reminders, signatures), else the latest."""
-        held = [d for d in (getattr(state.slots, s) for s in DATE_SLOTS) if d is not None] + state.slots.other_dates
+        held = state.slots.dates()
         past = [d for d in held if d <= self.today()]
         return max(past or held, default=None)
 

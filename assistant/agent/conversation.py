@@ -16,6 +16,7 @@ from assistant.agent.router import Need, Routing
 from assistant.agent.session import PendingQuestion, SessionState
 from assistant.agent.text import fold
 from assistant.agent.understanding import (
+    Slots,
     Understanding,
     assign_unlabelled_dates,
 )
@@ -107,9 +108,8 @@ class ConversationSteps:
         operator = state.operator
         if not operator or not (u.slots.filled() or u.slots.other_dates):
             return False
-        slots = state.slots.model_copy(update=u.slots.filled())
-        slots.other_dates = [*state.slots.other_dates, *u.slots.other_dates]
-        whole = u.model_copy(update={"slots": slots, "text": f"{state.last_text} {u.text}"})
+        whole = u.model_copy(update={"slots": _merged(state.slots, u.slots, resumed=True),
+                                     "text": f"{state.last_text} {u.text}"})
         values = slot_values(whole, operator, self.services.get(operator, []))
         for need in (self.catalog.get(i) for i in previous):
             if need is None or need.calculators:
@@ -199,9 +199,7 @@ class ConversationSteps:
         """Facts given earlier in the session still hold unless this turn gives new ones. Dates without a role
         belong to their question: kept while a message continues it ("facture du 3 mars, avant quand ?" then
         the operator), dropped when a new question starts."""
-        merged = state.slots.model_copy(update=u.slots.filled())
-        earlier = [d for d in state.slots.other_dates if d not in u.slots.other_dates] if resumed else []
-        merged.other_dates = [*earlier, *u.slots.other_dates]
+        merged = _merged(state.slots, u.slots, resumed)
         state.slots = merged.model_copy(deep=True)
         return u.model_copy(update={"slots": merged})
 
@@ -228,3 +226,12 @@ class ConversationSteps:
                 if cid == wanted or cid.startswith((wanted + ".", wanted + " ")):
                     return True
         return not documents  # without documents we cannot tell: do not claim it is missing
+
+
+def _merged(held: Slots, given: Slots, resumed: bool) -> Slots:
+    """The conversation's facts updated with a message's; its dates without a role are kept only while the message
+    continues the question they belong to."""
+    merged = held.model_copy(update=given.filled())
+    earlier = [d for d in held.other_dates if d not in given.other_dates] if resumed else []
+    merged.other_dates = [*earlier, *given.other_dates]
+    return merged

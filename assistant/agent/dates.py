@@ -21,10 +21,7 @@ _ORDINAL = re.compile(r"\b(1)(er|re|st)\b", re.IGNORECASE)  # "1er mars", "March
 @lru_cache(maxsize=1)
 def month_names() -> frozenset[str]:
     """Month names and abbreviations, French and English, folded (CLDR via Babel)."""
-    from babel.dates import get_month_names
-
-    return frozenset(fold(name).strip(".") for locale in ("fr", "en") for width in ("wide", "abbreviated")
-                     for name in get_month_names(width, locale=locale).values())
+    return frozenset(_month_numbers())
 
 
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
@@ -157,7 +154,7 @@ def _month_parts(prepared: str, today: date) -> list[tuple[str, date, int]]:
     pattern = _month_part_pattern()
     if pattern is None:
         return []
-    folded = fold(prepared).lower()
+    folded = fold(prepared)
     found = []
     for m in pattern.finditer(folded):
         month = _month_numbers()[m.group("month")]

@@ -16,7 +16,7 @@ from assistant.agent.facts import FactView
 from assistant.agent.figures import Lexicon
 from assistant.agent.router import Need
 from assistant.agent.text import fold
-from assistant.agent.understanding import DATE_SLOTS, Understanding
+from assistant.agent.understanding import Understanding
 from assistant.models import CalcResult, CalcStep, TaxBasis
 from assistant.tools.arithmetic import Given, apply_figure
 from assistant.tools.calendar import days_in_month, inclusive_days, pro_rata
@@ -54,7 +54,7 @@ _ANCHOR_ROLES = {"before_term_end": ("term_end_date", "renewal_date"), "from_req
 
 def _given_dates(u: Understanding) -> set[date]:
     """Every date the message gives, in whatever role."""
-    return {d for d in (getattr(u.slots, s) for s in DATE_SLOTS) if d is not None} | set(u.slots.other_dates)
+    return set(u.slots.dates())
 
 
 def _one_date(u: Understanding, view: FactView) -> date | None:

@@ -305,42 +305,42 @@ class FactBase:
 
     def lexical(self, views: Sequence[FactView], question: str, language: str) -> list[float]:
         """Share of the question's content words (stems, stop words out) found in each fact's label and summary."""
-        q = {s for tok in stem_tokens(question, language) for s in tok} - self._stop
+        q = self._content_stems(question, language)
         if not q:
             return [0.0] * len(views)
         return [len(q & self._fact_words(v, language)) / len(q) for v in views]
+
+    def _content_stems(self, text: str, language: str) -> set[str]:
+        """The stems of a text's words, less those that say nothing about which fact is meant."""
+        return {s for tok in stem_tokens(text, language) for s in tok} - self._stop
 
     def names(self, view: FactView, question: str, language: str) -> bool:
         """The question names the fact: one of its content words (not "combien", "frais") is in the fact's label,
         summary or the questions it answers. A generic need ("how much is X?") with no such word asks for an X the
         terms do not price, however close the embeddings of two fee questions are."""
-        q = {s for tok in stem_tokens(question, language) for s in tok if len(s) > 2 and not s.isdigit()} - self._stop
+        q = {s for s in self._content_stems(question, language) if len(s) > 2 and not s.isdigit()}
         if not q:
             return True
         key = (id(view), "asks")
         if key not in self._words:
             text = " ".join([view.text("fr"), view.text("en"), *view.fact.asks])
-            self._words[key] = frozenset(s for lang in ("fr", "en") for tok in stem_tokens(text, lang)
-                                         for s in tok) - self._stop
+            self._words[key] = frozenset().union(*(self._content_stems(text, lang) for lang in ("fr", "en")))
         return bool(q & self._words[key])
 
     def _fact_words(self, view: FactView, language: str) -> frozenset[str]:
         key = (id(view), language)
         if key not in self._words:  # facts never change while the process runs: stem each once
-            self._words[key] = frozenset(s for tok in stem_tokens(view.text(language), language) for s in tok) - self._stop
+            self._words[key] = frozenset(self._content_stems(view.text(language), language))
         return self._words[key]
 
     def _rank(self, views: list[FactView], question: str, need: Need, wildcard: bool,
               language: str, support: Mapping[int, float], asked: str | None = None) -> list[FactView]:
         """Order facts by the question's words found in their labels and summaries; for a generic need
         ("which fee?") keep only facts the question actually names."""
-        q = {s for tok in stem_tokens(question, language) for s in tok} - self._stop
+        q = self._content_stems(question, language)
         scored = []
-        for i, v in enumerate(views):
-            words = {s for tok in stem_tokens(f"{v.label(language)} {v.summary(language)}", language)
-                     for s in tok} - self._stop
-            overlap = len(q & words)
-            scored.append((overlap, -i, v))
+        for i, v in enumerate(views):  # label and summary, stemmed once per process
+            scored.append((len(q & self._fact_words(v, language)), -i, v))
         scored.sort(key=lambda x: (-x[0], -x[1]))
         if wildcard:
             return self._pick_one(views, question, language, scored, support)

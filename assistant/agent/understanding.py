@@ -161,6 +161,10 @@ class Slots(BaseModel):
     def filled(self) -> dict[str, object]:
         return {k: v for k, v in self.model_dump().items() if v not in (None, [], "", {})}
 
+    def dates(self) -> list[date]:
+        """Every date held, in whatever role (or none)."""
+        return [d for d in (getattr(self, s) for s in DATE_SLOTS) if d is not None] + list(self.other_dates)
+
 
 # Cue words before a date tell its role; the nearest cue wins. The cues are data (knowledge/lexicon.yaml).
 @lru_cache(maxsize=1)
@@ -187,10 +191,10 @@ def _remaining_cues() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
 def _late() -> re.Pattern[str]:
     """A number of days, weeks or months a payment is late by (lexicon `late` cues around it)."""
     cues = _lexicon().late
-    unit = r"(jours?|days?|semaines?|weeks?|mois|months?)"
+    unit = r"jours?|days?|semaines?|weeks?|mois|months?"
     after, before = "|".join(cues.get("after", [])) or "(?!)", "|".join(cues.get("before", [])) or "(?!)"
-    return re.compile(rf"\b(?P<n1>\d{{1,4}})\s*(?P<u1>{unit[1:-1]})\s*(?:{after})"
-                      rf"|\b(?:{before})\s*(?P<n2>\d{{1,4}})\s*(?P<u2>{unit[1:-1]})")
+    return re.compile(rf"\b(?P<n1>\d{{1,4}})\s*(?P<u1>{unit})\s*(?:{after})"
+                      rf"|\b(?:{before})\s*(?P<n2>\d{{1,4}})\s*(?P<u2>{unit})")
 
 
 def _elapsed(before: str) -> bool:

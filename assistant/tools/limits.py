@@ -120,6 +120,9 @@ def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
     pct = rule.value.percent
     exact = Decimal(inp.current_count) * pct / 100
     allowed = math.floor(exact)
+    # a reduction the customer asks for: within the most allowed in the period, or not (None: none asked)
+    ok = (inp.target_count >= inp.current_count - allowed
+          if inp.target_count is not None and inp.target_count < inp.current_count else None)
     return CalcResult(tool="reduction_allowance", amount=Decimal(allowed), currency=None, unit="count",
                       breakdown=[CalcStep(label=f"Maximum per {rule.period} / maximum par période",
                                           formula=f"{inp.current_count} x {pct} % = {exact.normalize():f}, rounded "
@@ -130,20 +133,18 @@ def reduction_allowance(inp: ReductionInput, book: RuleBook) -> CalcResult:
                                  CalcStep(label="Fewest after the reduction / minimum après la réduction",
                                           formula=f"{inp.current_count} - {allowed}",
                                           value=str(inp.current_count - allowed)),
-                                 *_wanted(inp, allowed)],
+                                 *_wanted(inp, allowed, ok)],
                       assumptions=["A fraction of a user or line cannot be removed: the result is rounded down."],
                       values={"percent": str(pct), "period": rule.period, "unit": rule.unit}
-                      | ({"allowed": inp.target_count >= inp.current_count - allowed}
-                         if inp.target_count is not None and inp.target_count < inp.current_count else {}),
+                      | ({"allowed": ok} if ok is not None else {}),
                       citations=cite_all(book, rules, rule.all_sources))
 
 
-def _wanted(inp: ReductionInput, allowed: int) -> list[CalcStep]:
-    """The reduction the customer asks for, checked against the most allowed in the period."""
-    if inp.target_count is None or inp.target_count >= inp.current_count:
+def _wanted(inp: ReductionInput, allowed: int, ok: bool | None) -> list[CalcStep]:
+    """The reduction the customer asks for, checked against the most allowed in the period (`ok`)."""
+    if ok is None or inp.target_count is None:
         return []
     asked, fewest = inp.current_count - inp.target_count, inp.current_count - allowed
-    ok = inp.target_count >= fewest
     return [CalcStep(label="Reduction asked ‖ réduction demandée",
                      formula=f"{inp.current_count} -> {inp.target_count} = -{asked}; {inp.target_count} "
                              f"{'>=' if ok else '<'} {fewest}",

@@ -156,20 +156,23 @@ class Fee(Fact):
     supplement: bool = False  # charged on top of the base fee of the same kind ("en outre", "en supplément")
 
 
-class Notice(Fact):
-    """How long before what the customer must give notice. Values carry months or days."""
-
-    anchor: Literal["before_term_end", "from_request", "monthly_anniversary_next_month", "none"]
-    summary_fr: str = ""  # what the notice is when it has no figure ("sans préavis, prise d'effet au M+1")
-    summary_en: str = ""
-
-
-class Term(Fact):
-    """A service's minimum term. Values carry months; a term the text states in words only (a contract for an
-    indefinite duration) is a stated fact with its summary and no value."""
+class Summarised(Fact):
+    """A fact the text may state in words rather than as a figure: its summary in both languages."""
 
     summary_fr: str = ""
     summary_en: str = ""
+
+
+class Notice(Summarised):
+    """How long before what the customer must give notice. Values carry months or days; the summary says what the
+    notice is when it has no figure ("sans préavis, prise d'effet au M+1")."""
+
+    anchor: Literal["before_term_end", "from_request", "monthly_anniversary_next_month", "none"]
+
+
+class Term(Summarised):
+    """A service's minimum term. Values carry months; a term the text states in words only (a contract for an
+    indefinite duration) is a stated fact with its summary and no value."""
 
 
 class Renewal(Fact):

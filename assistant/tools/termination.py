@@ -165,12 +165,12 @@ def _effective_date(inp: EarlyTerminationInput, book: RuleBook) -> tuple[date, C
     assert inp.request_date is not None
     request, label = inp.request_date, "Effective date after the notice ‖ date d'effet après le préavis"
     try:
-        timeline = termination_timeline(TimelineInput(
+        timeline: CalcResult | None = termination_timeline(TimelineInput(
             operator=inp.operator, service=inp.service, request_date=request, start_date=inp.start_date,
             commitment_months=inp.commitment_months, reason=inp.reason), book)
     except InputError:
-        return request, CalcStep(label=label, formula=f"{request} (request ‖ demande)", value=str(request)), []
-    if timeline.status != FactStatus.STATED or not timeline.values.get("early_termination_fees_apply"):
+        timeline = None
+    if timeline is None or timeline.status != FactStatus.STATED or not timeline.values.get("early_termination_fees_apply"):
         return request, CalcStep(label=label, formula=f"{request} (request ‖ demande)", value=str(request)), []
     effective = date.fromisoformat(timeline.values["effective_end_date"])
     notice = next((s.value for s in timeline.breakdown if s.label.startswith("Notice")), "")
