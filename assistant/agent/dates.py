@@ -149,7 +149,7 @@ def _month_part_pattern() -> re.Pattern[str] | None:
 
 
 def _month_parts(prepared: str, today: date) -> list[tuple[str, date, int]]:
-    """Dates written as a part of a month ("fin septembre 2025" -> 30 September 2025, "early June" -> 1 June,
+    """Dates written as a part of a month ("fin septembre 2025" -> 30 September 2025, "beginning of June" -> 1 June,
     "mi-mars" -> 15 March); without a year, this year's (the conversation's year is set afterwards)."""
     pattern = _month_part_pattern()
     if pattern is None:
