@@ -93,6 +93,7 @@ class GatheringSteps:
         best = int(np.argmax(scores))
         top = [views[best]] if sims[best] >= weights.say_min_similarity else []
         top += [v for v in self._part_tops(u, operator, views, topic, passages) if v not in top]
+        top = [v for v in top if self._worth_saying(v, needs, u, topic)]
         served = needs_served(views[best], self.catalog.needs)
         # the customer's figures argue for the routed need's calculator, unless the best fact takes them too
         computing = self._fill(u).get(needs[0].id, 0.0) > 0 and not (
@@ -110,6 +111,13 @@ class GatheringSteps:
             # stated"), not a fact of a need the router would not even take as a second one
             return needs, support, top
         return [chosen, *(n for n in needs[1:] if n.id != chosen.id)], support, top
+
+    def _worth_saying(self, view: FactView, needs: Sequence[Need], u: Understanding, topic: str) -> bool:
+        """A fact the terms leave open is worth saying only when it was asked about: it serves a need of the
+        question or the question names it. "The terms do not set X" about an X nobody asked is noise."""
+        if view.status != FactStatus.NOT_STATED:
+            return True
+        return any(serves(n, view) for n in needs) or self.facts.names(view, topic, u.language)
 
     def _evidence_need(self, u: Understanding, operator: str, passages: Sequence[Passage]) -> Need | None:
         """When the router abstains, the need of the fact the evidence clearly points to (close to the question
