@@ -115,7 +115,7 @@ class ConversationSteps:
             if need is None or need.calculators:
                 continue  # a calculator's inputs are the router's fill signal already
             facts = self._facts_for(need, whole, operator, values)
-            if facts and derive(facts[0], whole, need, self.lexicon) is not None:
+            if facts and derive(facts[0], whole, need, self.lexicon, self._prices(facts[0])) is not None:
                 return True
         return False
 

@@ -95,8 +95,10 @@ def _pro_rata(view: FactView, u: Understanding) -> CalcResult | None:
                       assumptions=[] if dates else ["Each month is counted as 30 days ‖ chaque mois compte pour 30 jours"])
 
 
-def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> CalcResult | None:
-    """The fact's figure applied to the customer's figures, or None when they give nothing it applies to."""
+def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon, prices: bool = True) -> CalcResult | None:
+    """The fact's figure applied to the customer's figures, or None when they give nothing it applies to.
+    `prices`: the fact's own needs answer an amount; a fact of a procedure ("CE+T may terminate after a month of
+    suspension") states a length of time, never a number of monthly fees to pay."""
     amount_asked = need.answer == "amount" or asks_for(lexicon, "amount", u.text)
     if view.fact.pro_rata and (amount_asked or u.slots.monthly_fee is not None):  # a fee and a period: the share
         return _pro_rata(view, u)
@@ -104,7 +106,7 @@ def derive(view: FactView, u: Understanding, need: Need, lexicon: Lexicon) -> Ca
     if value is None or view.selector in _OWN_CALCULATOR:
         return None
     slots = u.slots
-    wants_amount = amount_asked and view.selector not in _LENGTHS
+    wants_amount = amount_asked and prices and view.selector not in _LENGTHS
     start = _one_date(u, view)
     given = Given(
         amount=slots.amount or None, monthly=slots.monthly_fee or slots.average_monthly_bill or None,

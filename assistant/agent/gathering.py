@@ -97,7 +97,7 @@ class GatheringSteps:
         served = needs_served(views[best], self.catalog.needs)
         # the customer's figures argue for the routed need's calculator, unless the best fact takes them too
         computing = self._fill(u).get(needs[0].id, 0.0) > 0 and not (
-            served and derive(views[best], u, served[0], self.lexicon) is not None)
+            served and derive(views[best], u, served[0], self.lexicon, self._prices(views[best])) is not None)
         if not served or needs[0] in served or computing:
             return needs, support, top
         routed = [scores[i] for i, v in enumerate(views) if serves(needs[0], v)]
@@ -183,7 +183,7 @@ class GatheringSteps:
         """The first of the answer's two best facts that applies to the customer's figures (derive.py), as a
         computed result: figures that fit a rule say it is the rule they are asking about."""
         for view in answer.facts[:2]:
-            result = derive(view, u, answer.need, self.lexicon)
+            result = derive(view, u, answer.need, self.lexicon, self._prices(view))
             if result is not None:
                 cites = [self._cite_source(operator, src) for src in view.sources()[:2]]
                 answer.results.append(("apply_figure", view.label(u.language),
@@ -191,6 +191,11 @@ class GatheringSteps:
                 answer.missing, answer.missing_slot = None, ""
                 break
         return answer
+
+    def _prices(self, view: FactView) -> bool:
+        """The fact's figure can be a price: a typed fact, or an open fact of a need that answers an amount."""
+        own = needs_served(view, self.catalog.needs) if view.selector.startswith("need:") else []
+        return not own or any(n.answer == "amount" for n in own)
 
     @staticmethod
     def _gives_inputs(payload: dict[str, Any], calc: Calculator) -> bool:
