@@ -96,7 +96,9 @@ class AnswerSteps:
             return []
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
         asked = {n.id for n in needs}
-        figure_asked_before = any(asks_for(self.lexicon, kind, earlier_text) for kind in ("date", "amount"))
+        # a figure asked before, or now ("what is the last day, then?"): the earlier rule may be the one it follows from
+        figure_asked = any(asks_for(self.lexicon, kind, text) for kind in ("date", "amount")
+                           for text in (earlier_text, u.text))
         out: list[NeedAnswer] = []
         for need_id in dict.fromkeys([*(a for n in needs for a in n.also), *earlier]):
             companion = self.catalog.get(need_id)
@@ -106,8 +108,9 @@ class AnswerSteps:
             if facts:
                 shown += facts
                 recalled = NeedAnswer(need=companion, facts=facts, companion=True)
-                if need_id in earlier and figure_asked_before:
-                    recalled = self._derived(recalled, u.model_copy(update={"text": earlier_text}), operator)
+                if need_id in earlier and figure_asked:
+                    recalled = self._derived(recalled, u.model_copy(update={"text": f"{earlier_text} {u.text}"}),
+                                             operator)
                 out.append(recalled)
         return out
 
