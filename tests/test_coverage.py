@@ -139,6 +139,25 @@ def test_counter_on_a_synthetic_document(synthetic):
     assert len(report.uncovered) == 5
 
 
+def test_clauses_a_rules_fact_cites_are_counted_apart_from_titles(tmp_path):
+    long = "Le client peut résilier par lettre recommandée ; la résiliation prend effet à la fin du mois suivant. " * 2
+    text = textwrap.dedent(f"""\
+        CONDITIONS GENERALES SYNTHETIQUES
+
+        ARTICLE 1 - DUREE
+        1.2 Le préavis de résiliation est de trente (30) jours. {long}
+        ARTICLE 2 - PAIEMENT
+        2.1 Les factures sont payables à réception. {long}
+        2.2 Titre court.
+        """)
+    kd = make_synthetic(tmp_path, text=text)
+    report = measure(load_corpus_from(kd), load_rules(kd / "rules"))
+    doc = report.documents[0]
+    # 1.2 is cited by the rules, 2.1 is long and cited by none, 2.2 is too short to count
+    assert (doc.clauses, doc.clauses_cited) == (2, 1)
+    assert report.as_json()["clauses"] == {"total": 2, "cited": 1}
+
+
 def test_a_sentence_inside_a_quote_and_a_quote_across_a_sentence_edge_cover_it(tmp_path):
     rules = RULES.replace('quote: "Le préavis de résiliation est de trente (30) jours"',
                           'quote: "de trente (30) jours. Les frais de dossier sont de 25,00 €"')
@@ -217,9 +236,12 @@ def test_real_knowledge_coverage_and_every_exclusion_is_used():
     corpus = load_corpus_from(KNOWLEDGE)
     for s in report.sentences:
         assert corpus.documents[s.doc_id].text[s.start:s.end] == s.text
-    # the machine-repeated run of Crossing 8.5.15..8.5.45 is excluded, with its reason, not covered by rules
+    # the machine-repeated run of Crossing 8.5.15..8.5.45 is excluded, with its reason; a rules fact may cite one
+    # of its clauses (the suspension fact cites the first), which then counts as covered by the rules
     run = [s for s in report.sentences if s.repeated_run]
-    assert len(run) == 31 and all(s.status == "excluded" and "Machine-repeated" in s.reason for s in run)
+    excluded = [s for s in run if s.status == "excluded"]
+    assert len(run) == 31 and len(excluded) >= 30 and all("Machine-repeated" in s.reason for s in excluded)
+    assert all(s.status in ("excluded", "rules") for s in run)
 
 
 def test_corpus_coverage_command_json(capsys, monkeypatch):
@@ -230,7 +252,8 @@ def test_corpus_coverage_command_json(capsys, monkeypatch):
     finally:
         get_settings.cache_clear()
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"overall", "documents", "uncovered", "excluded", "unused_exclusions"}
+    assert set(data) == {"overall", "clauses", "documents", "uncovered", "excluded", "unused_exclusions"}
+    assert 0 < data["clauses"]["cited"] <= data["clauses"]["total"]
     assert set(data["overall"]) == {"amount", "duration", "percent", "any"}
     assert [d["doc_id"] for d in data["documents"]] == list(DOCS.values())
     for row in data["uncovered"]:

@@ -97,7 +97,9 @@ def test_fee_kinds_and_statuses(book):
         for fee in book.for_operator(op).fees:
             assert re.match(KEY_PATTERN, fee.kind) and fee.label_fr and fee.label_en
             if fee.status == FactStatus.NOT_STATED:
-                assert fee.pointer and not fee.values
+                # a fee the terms charge without an amount: where they point (a price list) or, when they point
+                # nowhere ("montant non indiqué" is no document), at least the clause that charges it
+                assert (fee.pointer or fee.sources) and not fee.values
             if fee.status == FactStatus.CONFLICTING:
                 assert len(fee.distinct_values()) >= 2
 

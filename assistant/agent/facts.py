@@ -206,6 +206,7 @@ class FactBase:
         self._keyword_hits, self._keyword_bonus = keyword_hits, keyword_bonus
         self._label_vectors: dict[str, np.ndarray] = {}
         self._words: dict[tuple[int, str], frozenset[str]] = {}
+        self._stacks: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         # words that say nothing about *which* fact is meant ("combien", "frais"): from the needs file
         self._stop = frozenset(s for w in stop_words for tok in stem_tokens(w) for s in tok)
         self._by_operator: dict[str, list[FactView]] = {}
@@ -381,14 +382,31 @@ class FactBase:
     def similarities(self, views: list[FactView], question: str, language: str) -> np.ndarray:
         """Per fact, the cosine of the question with its label and summary, or with the closest of the questions
         it answers (`asks`) less `ask_offset`: two questions are more alike than a question and a statement."""
-        labels = [v.text(language) for v in views]
-        self._embed_labels(labels + [a for v in views for a in v.fact.asks])
         assert self._embed is not None
+        matrix, owners, offsets = self._stacked(views, language)
         q = self._embed([figureless(question)])[0]
-        vectors = self._label_vectors
-        return np.array([max([float(vectors[t] @ q), *(float(vectors[a] @ q) - self._ask_offset
-                                                         for a in v.fact.asks)])
-                         for v, t in zip(views, labels, strict=True)])
+        best = np.full(len(views), -np.inf)
+        np.maximum.at(best, owners, matrix @ q - offsets)  # per fact, its closest text
+        return best
+
+    def _stacked(self, views: list[FactView], language: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One matrix of every text a list of facts is compared by (label and summary, then its `asks`), the
+        fact each row belongs to and the row's offset: a turn compares a question with hundreds of facts several
+        times, row by row that was the slowest part of a turn. Kept per list (operators' candidate lists recur)."""
+        key = (language, tuple(id(v) for v in views))
+        if key not in self._stacks:
+            texts, owners, offsets = [], [], []
+            for i, v in enumerate(views):
+                for n, text in enumerate([v.text(language), *v.fact.asks]):
+                    texts.append(text)
+                    owners.append(i)
+                    offsets.append(self._ask_offset if n else 0.0)
+            self._embed_labels(texts)
+            if len(self._stacks) >= 256:  # candidate lists vary with service and customer type: bounded
+                self._stacks.pop(next(iter(self._stacks)))
+            matrix = np.asarray([self._label_vectors[t] for t in texts]) if texts else np.zeros((0, 1))
+            self._stacks[key] = (matrix, np.asarray(owners, dtype=int), np.asarray(offsets))
+        return self._stacks[key]
 
     def _pick_one(self, views: list[FactView], question: str, language: str,
                   scored: list[tuple[int, int, FactView]], support: Mapping[int, float]) -> list[FactView]:

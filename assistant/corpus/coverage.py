@@ -190,10 +190,16 @@ def _shares(sentences: Iterable[SentenceCoverage]) -> dict[str, Share]:
     return out
 
 
+# A clause this long says something a customer may ask about; shorter ones are titles and form fields.
+CLAUSE_MIN_CHARS = 120
+
+
 class DocumentCoverage(BaseModel):
     doc_id: str
     operator: str
     shares: dict[str, Share]
+    clauses: int = 0  # clauses of at least CLAUSE_MIN_CHARS characters ...
+    clauses_cited: int = 0  # ... that a rules fact cites: what the replies can say in words rather than quote
 
 
 class CoverageReport(BaseModel):
@@ -213,7 +219,10 @@ class CoverageReport(BaseModel):
     def as_json(self) -> dict:
         return {
             "overall": {k: v.as_dict() for k, v in self.overall.items()},
-            "documents": [{"doc_id": d.doc_id, "operator": d.operator,
+            "clauses": {"total": sum(d.clauses for d in self.documents),
+                        "cited": sum(d.clauses_cited for d in self.documents)},
+            "documents": [{"doc_id": d.doc_id, "operator": d.operator, "clauses": d.clauses,
+                           "clauses_cited": d.clauses_cited,
                            **{k: v.as_dict() for k, v in d.shares.items()}} for d in self.documents],
             "uncovered": [_sentence_json(s) for s in self.uncovered],
             "excluded": [{**_sentence_json(s), "reason": s.reason} for s in self.excluded],
@@ -257,10 +266,20 @@ def measure(corpus: Corpus, rules: RuleBook | None, exclusions: list[Exclusion] 
                 if sentence.kinds:
                     doc_rows.append(_judge(sentence, quoted, excluded_spans.get(doc.meta.doc_id, []), exclusions, used))
         rows += doc_rows
+        long = [c for c in doc.clauses if len(c.text) >= CLAUSE_MIN_CHARS]
+        cited = {(src.part, src.clause_id) for src in sources.get(doc.meta.doc_id, [])}
         documents.append(DocumentCoverage(doc_id=doc.meta.doc_id, operator=doc.meta.operator,
-                                          shares=_shares(doc_rows)))
+                                          shares=_shares(doc_rows), clauses=len(long),
+                                          clauses_cited=sum(_cited(c, cited) for c in long)))
     unused = [e for i, e in enumerate(exclusions) if i not in used]
     return CoverageReport(documents=documents, overall=_shares(rows), sentences=rows, unused_exclusions=unused)
+
+
+def _cited(clause: Clause, cited: set[tuple[str | None, str]]) -> bool:
+    """A rules source cites the clause or one of its sub-clauses (8.5 -> 8.5.12), in the same part."""
+    own = fold(clause.part or "").strip()
+    return any(fold(part or "").strip() == own and (cid == clause.clause_id or cid.startswith(f"{clause.clause_id}."))
+               for part, cid in cited)
 
 
 def _exclusion_spans(corpus: Corpus, exclusions: list[Exclusion]) -> dict[str, list[tuple[int, int, int]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from assistant.corpus.coverage import CoverageReport, Share
+from assistant.corpus.coverage import CLAUSE_MIN_CHARS, CoverageReport, Share
 from assistant.corpus.health import HealthReport
 
 KIND_LABELS = {"amount": "amounts (€)", "duration": "durations", "percent": "percentages", "any": "all figures"}
@@ -31,6 +31,9 @@ def print_coverage(report: CoverageReport, console: Console | None = None) -> No
         table.add_row(doc.doc_id, doc.operator, *(_cell(doc.shares[k]) for k in KIND_LABELS))
     table.add_row("overall", "", *(_cell(report.overall[k]) for k in KIND_LABELS), style="bold")
     console.print(table)
+    total, cited = sum(d.clauses for d in report.documents), sum(d.clauses_cited for d in report.documents)
+    console.print(f"Clauses of {CLAUSE_MIN_CHARS}+ characters cited by a rules fact: {cited}/{total} "
+                  + ", ".join(f"{d.operator} {d.clauses_cited}/{d.clauses}" for d in report.documents))
 
     uncovered = report.uncovered
     if uncovered:

@@ -103,7 +103,8 @@ def worst(*statuses: FactStatus) -> FactStatus:
 def describe_fact(fact: Fact, label: str) -> str:
     """One sentence saying why a fact gives no single figure (used in warnings)."""
     if fact.status == FactStatus.NOT_STATED:
-        return f"{label}: not stated in the documents (pointer: {fact.pointer or 'none'}) / non chiffré dans les documents"
+        where = f" (they refer to: {fact.pointer})" if fact.pointer else ""
+        return f"{label}: not stated in the documents{where} / non chiffré dans les documents"
     alts = "; ".join(f"{v.number} ({v.source.clause_id})" for v in fact.distinct_values())
     return f"{label}: the documents disagree - {alts} / les documents sont contradictoires"
 
@@ -173,7 +174,9 @@ class Totals:
                     f" = {money(v.number * line.counted(v))}" for v in fee.distinct_values()),
                     value="conflicting ‖ contradictoire"))
             else:
-                self.steps.append(CalcStep(label=f"{fee.label_en} ‖ {fee.label_fr}", formula=f"see {fee.pointer or 'documents'} ‖ voir {fee.pointer or 'documents'}",
+                where = (f"see {fee.pointer} ‖ voir {fee.pointer}" if fee.pointer
+                         else "no amount in the documents ‖ aucun montant dans les documents")
+                self.steps.append(CalcStep(label=f"{fee.label_en} ‖ {fee.label_fr}", formula=where,
                                            value="not stated ‖ non chiffré"))
             return
         v = fee.values[0]

@@ -65,7 +65,8 @@ def _interest(rule: InterestRule, inp: LatePaymentInput, totals: Totals) -> None
         totals.assumptions.append(rule.note)
     if rule.status != FactStatus.STATED:
         totals.status = FactStatus.NOT_STATED
-        totals.warnings.append(f"Late interest: not stated ({rule.pointer}) / intérêts de retard non chiffrés")
+        where = f" ({rule.pointer})" if rule.pointer else ""
+        totals.warnings.append(f"Late interest: not stated{where} / intérêts de retard non chiffrés{where}")
         return
     start = inp.due_date
     if rule.runs_from == "reminder" and start is not None:
