@@ -279,8 +279,9 @@ class Assistant(ConversationSteps, GatheringSteps, FallbackSteps, ToolSteps, Ans
         u = u.model_copy(update={"text": text})
         # refused only when both agree: no contract vocabulary at all (the guard) and no need the router
         # would answer; a router "out of scope" on a message with contract words is an abstention instead
-        off_topic = u.intent == "out_of_scope" and (u.topic == "task" or not needs
-                                                   or needs[0].action == "refuse" or not hits)
+        # a service or product the rules files name ("Virtual PBX", "CTExchange") is contract vocabulary too
+        off_topic = u.intent == "out_of_scope" and (u.topic == "task" or (
+            (not needs or needs[0].action == "refuse" or not hits) and not self.facts.operators_with(u.text)))
         base = {"understanding": u, "operator": operator, "alternatives": alternatives, "note": ""}
         if off_topic and not resumed and not u.operators:
             return {**base, "branch": "refuse", "pending": None}
