@@ -369,3 +369,20 @@ def test_a_date_without_a_cue_before_it_takes_the_cue_right_after_it():
     # a cue after a conjunction belongs to the next date
     s = extract_slots("line installed 3 May 2024 and we would like to stop on 03/11/2025", TODAY)
     assert s.termination_date == date(2025, 11, 3) and s.other_dates == [date(2024, 5, 3)]
+
+
+@pytest.mark.parametrize("text,role,expected", [
+    ("ligne activée il y a 2 mois, 40 € par mois", "commitment_start", date(2025, 4, 10)),
+    ("we signed up three weeks ago", "commitment_start", date(2025, 5, 20)),
+    ("si je résilie maintenant, je dois combien ?", "termination_date", date(2025, 6, 10)),
+    ("what do I owe if I cancel today?", "termination_date", date(2025, 6, 10)),
+])
+def test_a_date_counted_back_from_today_or_today_itself_is_a_date_in_its_role(text, role, expected):
+    slots = extract_slots(text, date(2025, 6, 10))
+    assert getattr(slots, role) == expected
+    assert slots.commitment_months is None  # "il y a 2 mois" is when it started, not a two-month term
+
+
+def test_a_term_and_a_start_counted_back_are_both_read():
+    slots = extract_slots("contrat de 24 mois signé il y a un an", date(2025, 6, 10))
+    assert (slots.commitment_months, slots.commitment_start) == (24, date(2024, 6, 10))

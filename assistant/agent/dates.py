@@ -121,7 +121,8 @@ def extract_dates(text: str, today: date | None = None, reference: date | None =
             out.append((m.group(0), date(int(m.group(3)), int(m.group(2)), int(m.group(1))), m.start()))
         except ValueError:
             continue
-    out += [m for m in _month_parts(prepared, base.date()) if not any(p <= m[2] < p + len(t) for t, _, p in out)]
+    out += [m for m in [*_month_parts(prepared, base.date()), *relative_dates(prepared, base.date())]
+            if not any(p <= m[2] < p + len(t) for t, _, p in out)]
     out.sort(key=lambda x: x[2])
     return _years_from_context(_period_starts(prepared, out), reference)
 
@@ -162,6 +163,44 @@ def _month_parts(prepared: str, today: date) -> list[tuple[str, date, int]]:
         part = next(name for name, value in m.groupdict().items() if value and name not in ("month", "year"))
         day = {"end": days_in_month(date(year, month, 1)), "middle": 15}.get(part, 1)
         found.append((prepared[m.start():m.end()], date(year, month, day), m.start()))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _relative_patterns() -> tuple[list[re.Pattern[str]], re.Pattern[str] | None, dict[str, int], dict[str, str]]:
+    """Lexicon `relative_dates`: a count of units before or after its `ago` words, and today's words; with the
+    number words and the unit each word of time counts in."""
+    from assistant.agent.figures import current_lexicon
+
+    lex = current_lexicon()
+    cues = lex.relative_dates
+    numbers = {w: n for words in lex.number_words.values() for w, n in words.items()}
+    units = {w: kind for kind, words in lex.units.items() if kind in ("days", "weeks", "months", "years")
+             for w in words}
+    count = rf"(?P<n>\d{{1,3}}|{'|'.join(map(re.escape, sorted(numbers, key=len, reverse=True)))})"
+    unit = rf"(?P<unit>{'|'.join(map(re.escape, sorted(units, key=len, reverse=True)))})"
+    before, after = "|".join(cues.get("ago_before", [])), "|".join(cues.get("ago_after", []))
+    ago = ([re.compile(rf"\b(?:{before})\s+{count}\s+{unit}\b")] if before else []) + \
+          ([re.compile(rf"\b{count}\s+{unit}\s+(?:{after})\b")] if after else [])
+    today = "|".join(cues.get("today", []))
+    return ago, (re.compile(rf"\b(?:{today})\b") if today else None), numbers, units
+
+
+def relative_dates(prepared: str, today: date) -> list[tuple[str, date, int]]:
+    """Dates counted back from today ("activé il y a 2 mois", "started 3 weeks ago") and today itself ("si je
+    résilie maintenant"), where they are written."""
+    from dateutil.relativedelta import relativedelta
+
+    ago, now, numbers, units = _relative_patterns()
+    folded = fold(prepared)
+    found = []
+    for m in (m for pattern in ago for m in pattern.finditer(folded)):
+        n = int(m.group("n")) if m.group("n").isdigit() else numbers[m.group("n")]
+        with contextlib.suppress(ValueError, OverflowError):
+            found.append((prepared[m.start():m.end()], today - relativedelta(**{units[m.group("unit")]: n}),
+                          m.start()))
+    for m in now.finditer(folded) if now else ():
+        found.append((prepared[m.start():m.end()], today, m.start()))
     return found
 
 

@@ -32,6 +32,7 @@ class Lexicon(BaseModel):
     date_roles: dict[str, list[str]] = {}      # role of a date -> cue words just before it
     range_words: list[str] = []                # "du 4 au 17 mars": words joining the first day to a date
     month_parts: dict[str, list[str]] = {}     # "fin mars", "start of June": end / start / middle -> words before a month
+    relative_dates: dict[str, list[str]] = {}  # "il y a 2 mois", "3 weeks ago", "maintenant": `ago_before` / `ago_after` / `today`
     no_commitment: list[str] = []              # "sans engagement", "my commitment is over"
     remaining: dict[str, list[str]] = {}       # `before` / `after` cues of a duration still to run
     elapsed_cues: list[str] = []               # words before a duration something takes (not the contract's term)

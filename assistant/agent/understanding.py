@@ -204,6 +204,14 @@ def _elapsed(before: str) -> bool:
     return bool(cues) and re.search(rf"\b(?:{'|'.join(cues)})\W+(?:\w+\W+)?$", before) is not None
 
 
+def _ago(before: str, after: str) -> bool:
+    """A count of time before today ("il y a 2 mois", "3 months ago") is a date (assistant/agent/dates.py), never
+    the contract's term (lexicon `relative_dates`)."""
+    cues = _lexicon().relative_dates
+    head, tail = "|".join(cues.get("ago_before", [])), "|".join(cues.get("ago_after", []))
+    return bool((head and re.search(rf"\b(?:{head})\s+$", before)) or (tail and re.match(rf"\s+(?:{tail})\b", after)))
+
+
 def _remaining(before: str, after: str) -> bool:
     cue_before, cue_after = _remaining_cues()
     return bool((cue_before and cue_before.search(before)) or (cue_after and cue_after.search(after)))
@@ -396,7 +404,8 @@ def extract_slots(text: str, today: date | None = None, reference: date | None =
         if 0 < months <= 120 and _remaining(folded[max(0, m.start() - 25):m.start()], after):
             slots.remaining_months = slots.remaining_months or months
         elif (0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis"))
-              and m.start() not in late_at and not _elapsed(folded[max(0, m.start() - 20):m.start()])):
+              and m.start() not in late_at and not _elapsed(folded[max(0, m.start() - 20):m.start()])
+              and not _ago(folded[max(0, m.start() - 15):m.start()], folded[m.end():m.end() + 10])):
             slots.commitment_months = slots.commitment_months or months
     for m in late:
         n, unit = int(m.group("n1") or m.group("n2")), (m.group("u1") or m.group("u2"))
