@@ -96,7 +96,7 @@ class AnswerSteps:
             return []
         shown = [v for a in answers for v in a.facts[:MAX_FACTS_PER_NEED]]
         asked = {n.id for n in needs}
-        # a figure asked before, or now ("what is the last day, then?"): the earlier rule may be the one it follows from
+        # a figure asked before or in this message (a date, a sum): the earlier rule may be what it follows from
         figure_asked = any(asks_for(self.lexicon, kind, text) for kind in ("date", "amount")
                            for text in (earlier_text, u.text))
         out: list[NeedAnswer] = []

@@ -32,24 +32,41 @@ class PassageLike(Protocol):
     def chunk(self) -> object: ...
 
 
-def _same_clause(fact_clause: str, passage_clause: str) -> bool:
-    """A fact on 12.2 is supported by a passage of 12.2.1 and the reverse (numbering nests)."""
-    return (fact_clause == passage_clause or passage_clause.startswith(fact_clause + ".")
-            or fact_clause.startswith(passage_clause + "."))
-
-
 def clause_rank(view: FactView, passages: Sequence[PassageLike]) -> int | None:
-    """Rank of the first retrieved passage holding one of the fact's source clauses."""
-    sources = [(s.doc_id, s.clause_id) for s in view.sources()]
-    for rank, p in enumerate(passages):
-        ids = {p.clause_id, *getattr(p.chunk, "clause_ids", ())}
-        if any(doc == p.doc_id and _same_clause(cid, pc) for doc, cid in sources for pc in ids):
-            return rank
-    return None
+    """Rank of the first retrieved passage holding one of the fact's source clauses, a sub-clause of one or a
+    clause holding one (numbering nests: a fact on 12.2 is supported by a passage of 12.2.1 and the reverse)."""
+    return _PassageRanks(passages).rank(view)
 
 
 def needs_served(view: FactView, needs: Sequence[Need]) -> list[Need]:
     return [n for n in needs if n.action == "answer" and serves(n, view)]
+
+
+def _ancestors(clause_id: str) -> list[str]:
+    """12.2.1 -> 12, 12.2, 12.2.1: the clauses a clause sits in, itself included."""
+    parts = clause_id.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+class _PassageRanks:
+    """The first rank at which each clause is retrieved, looked up instead of scanning the passages for every
+    fact, once per turn."""
+
+    def __init__(self, passages: Sequence[PassageLike]):
+        self.exact: dict[tuple[str, str], int] = {}  # (doc, clause a passage holds) -> first rank
+        self.within: dict[tuple[str, str], int] = {}  # (doc, clause holding a passage's clause) -> first rank
+        for rank, p in enumerate(passages):
+            for pc in {p.clause_id, *getattr(p.chunk, "clause_ids", ())}:
+                self.exact.setdefault((p.doc_id, pc), rank)
+                for outer in _ancestors(pc):
+                    self.within.setdefault((p.doc_id, outer), rank)
+
+    def rank(self, view: FactView) -> int | None:
+        found = [r for s in view.sources()
+                 for r in (self.within.get((s.doc_id, s.clause_id)),
+                           *(self.exact.get((s.doc_id, outer)) for outer in _ancestors(s.clause_id)))
+                 if r is not None]
+        return min(found, default=None)
 
 
 def fused_scores(views: Sequence[FactView], similarity: np.ndarray, lexical: Sequence[float],
@@ -58,8 +75,9 @@ def fused_scores(views: Sequence[FactView], similarity: np.ndarray, lexical: Seq
     """One score per fact: cosine + retrieval support + router belief + shared words."""
     out = np.array(similarity, dtype=float)
     needs = [n for n in needs if n.action == "answer" and n.id in need_scores]  # the others add nothing
+    ranks = _PassageRanks(passages)
     for i, view in enumerate(views):
-        rank = clause_rank(view, passages)
+        rank = ranks.rank(view)
         support = 0.0 if rank is None else 1.0 / (1 + rank)
         belief = max((need_scores.get(n.id, 0.0) for n in needs_served(view, needs)), default=0.0)
         out[i] += weights.retrieval * support + weights.need * belief + weights.lexical * lexical[i]
