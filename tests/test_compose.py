@@ -190,3 +190,13 @@ def test_a_figure_asked_and_none_given_is_said_not_stated(templates):
     assert plain.status == ReplyStatus.ANSWERED
     dated = compose_facts(writer, [_need_answer("Le transfert se fait en 10 jours au plus")], figure_wanted=True)
     assert dated.status == ReplyStatus.ANSWERED
+
+
+def test_a_note_is_shown_in_the_language_of_its_own_words_not_of_what_it_quotes():
+    from assistant.agent.compose import localise
+
+    note = 'Article 9 allows a refund "conformément au contrat souscrit" for proven faults.'
+    assert localise(note, "fr") is None
+    assert localise(note, "en") == note
+    french = "Le délai court « from the request » selon la traduction fournie."
+    assert localise(french, "fr") == french and localise(french, "en") is None

@@ -38,6 +38,10 @@ RULES_CHANGES = [*TEXT_CHANGES, (SOURCE_DOC, NEW_DOC),
                  ('amount: "125"', 'amount: "150"'), ('amount: "125.00"', 'amount: "150.00"'),
                  ('amount: "200000"', 'amount: "250000"'), ("125 EUR", "150 EUR"),
                  ("le préavis est de 30 jours", "le préavis est de 45 jours"), ("notice is 30 days", "notice is 45 days"),
+                 # summaries restate their figures in words: the copy restates its own
+                 ("125 € HTVA", "150 € HTVA"), ("EUR 125 excl. VAT", "EUR 150 excl. VAT"),
+                 ("dans les 3 jours ouvrables suivant la demande", "dans les 5 jours ouvrables suivant la demande"),
+                 ("within 3 working days of", "within 5 working days of"),
                  ('- days: 3\n        condition: jours ouvrables\n        source: {clause_id: "41"',
                   '- days: 5\n        condition: jours ouvrables\n        source: {clause_id: "41"'),
                  # one open fact left as `assistant rules draft` writes it: a draft fact is answered like any other
@@ -129,6 +133,7 @@ def test_an_amount_and_a_draft_fact_of_the_new_operator(assistant: Assistant, qu
                                                          clause: str):
     reply = assistant.ask(question)
     assert reply.status == ReplyStatus.ANSWERED, reply.answer
-    assert figure in reply.answer and "125" not in reply.answer and "3 jours" not in reply.answer
+    # not Proximus's figures (a 3-day delay of another clause, 60, may be said: it is the same in both texts)
+    assert figure in reply.answer and "125" not in reply.answer and "3 jours ouvrables suivant" not in reply.answer
     assert any(c.doc_id == NEW_DOC and c.clause_id == clause for c in reply.citations), reply.citations
     assert all(c.operator == NEW_OPERATOR for c in reply.citations)

@@ -267,7 +267,9 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
         leads.extend(need_leads)
         own = own if ans.companion else len(leads)
     first = answers[0] if answers else None
-    if leads and first is not None and not (first.facts or first.results or first.missing or first.companion):
+    uncovered = bool(leads) and first is not None and not (first.facts or first.results or first.missing
+                                                          or first.companion)
+    if uncovered:
         # the need asked first has nothing in these terms: say so, rather than let the other needs' facts pass
         # for its answer (with nothing else to say, the extractive fallback frames what the text holds instead)
         leads.insert(0, Lead(writer.t.get(writer.lang, "need_not_covered", operator=writer.operator,
@@ -282,9 +284,8 @@ def compose_facts(writer: FactWriter, answers: Sequence[NeedAnswer], note: str =
     # answer twice as often as not)
     decisive = leads[:own] or leads
     status = next((lead.status for lead in decisive if lead.status == ReplyStatus.ANSWERED), leads[0].status)
-    if figure_wanted and leads[0].status == ReplyStatus.NOT_FOUND:
-        # the figure asked for is the first fact's, and the documents leave it open: the rules that follow are
-        # context, not the answer
+    if uncovered or (figure_wanted and leads[0].status == ReplyStatus.NOT_FOUND):
+        # the need asked first is not in these terms, or its figure is left open: what follows is context
         status = ReplyStatus.NOT_FOUND
     if any(ans.missing and ans.must_ask for ans in answers) and not any(ans.results for ans in answers):
         status = ReplyStatus.CLARIFY

@@ -460,6 +460,9 @@ def customer_reply(t: Templates, language: str, lead: str, citations: Sequence[C
 _SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 
 
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”|«[^»]*»')
+
+
 def localise(text: str, language: str) -> str | None:
     """The part of a calculator's text a reader of `language` should see, or None.
 
@@ -479,8 +482,8 @@ def localise(text: str, language: str) -> str | None:
             text = second
         else:
             text = second if language == "fr" else first
-    elif re.search(r"[a-zA-Z]{3}", text) and detect_language(text, default=language) != language:
-        return None
+    elif re.search(r"[a-zA-Z]{3}", text) and detect_language(_QUOTED.sub(" ", text), default=language) != language:
+        return None  # the language of its own words: a French phrase quoted in an English note is no French
     if _SNAKE.search(text):
         return None
     return text
