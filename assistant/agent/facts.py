@@ -206,7 +206,7 @@ class FactBase:
         self._keyword_hits, self._keyword_bonus = keyword_hits, keyword_bonus
         self._label_vectors: dict[str, np.ndarray] = {}
         self._words: dict[tuple[int, str], frozenset[str]] = {}
-        self._stacks: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._stacks: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, np.ndarray, np.ndarray, tuple]] = {}
         # words that say nothing about *which* fact is meant ("combien", "frais"): from the needs file
         self._stop = frozenset(s for w in stop_words for tok in stem_tokens(w) for s in tok)
         self._by_operator: dict[str, list[FactView]] = {}
@@ -405,8 +405,10 @@ class FactBase:
             if len(self._stacks) >= 256:  # candidate lists vary with service and customer type: bounded
                 self._stacks.pop(next(iter(self._stacks)))
             matrix = np.asarray([self._label_vectors[t] for t in texts]) if texts else np.zeros((0, 1))
-            self._stacks[key] = (matrix, np.asarray(owners, dtype=int), np.asarray(offsets))
-        return self._stacks[key]
+            # the views themselves are kept with their matrix: while the entry lives, no other view can take an id
+            self._stacks[key] = (matrix, np.asarray(owners, dtype=int), np.asarray(offsets), tuple(views))
+        matrix, owners, offsets, _ = self._stacks[key]
+        return matrix, owners, offsets
 
     def _pick_one(self, views: list[FactView], question: str, language: str,
                   scored: list[tuple[int, int, FactView]], support: Mapping[int, float]) -> list[FactView]:
