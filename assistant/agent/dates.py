@@ -167,23 +167,46 @@ def _month_parts(prepared: str, today: date) -> list[tuple[str, date, int]]:
 
 
 @lru_cache(maxsize=1)
+def _ago_cues() -> tuple[str, str]:
+    """Lexicon `relative_dates`: the words before and after a count of time that make it a time ago, as
+    alternations ("il y a 2 mois", "3 weeks ago")."""
+    from assistant.agent.figures import current_lexicon
+
+    cues = current_lexicon().relative_dates
+    return "|".join(cues.get("ago_before", [])), "|".join(cues.get("ago_after", []))
+
+
+@lru_cache(maxsize=1)
 def _relative_patterns() -> tuple[list[re.Pattern[str]], re.Pattern[str] | None, dict[str, int], dict[str, str]]:
-    """Lexicon `relative_dates`: a count of units before or after its `ago` words, and today's words; with the
+    """A count of units before or after its `ago` words, and today's words (lexicon `relative_dates`); with the
     number words and the unit each word of time counts in."""
     from assistant.agent.figures import current_lexicon
 
     lex = current_lexicon()
-    cues = lex.relative_dates
     numbers = {w: n for words in lex.number_words.values() for w, n in words.items()}
     units = {w: kind for kind, words in lex.units.items() if kind in ("days", "weeks", "months", "years")
              for w in words}
     count = rf"(?P<n>\d{{1,3}}|{'|'.join(map(re.escape, sorted(numbers, key=len, reverse=True)))})"
     unit = rf"(?P<unit>{'|'.join(map(re.escape, sorted(units, key=len, reverse=True)))})"
-    before, after = "|".join(cues.get("ago_before", [])), "|".join(cues.get("ago_after", []))
+    before, after = _ago_cues()
     ago = ([re.compile(rf"\b(?:{before})\s+{count}\s+{unit}\b")] if before else []) + \
           ([re.compile(rf"\b{count}\s+{unit}\s+(?:{after})\b")] if after else [])
-    today = "|".join(cues.get("today", []))
+    today = "|".join(lex.relative_dates.get("today", []))
     return ago, (re.compile(rf"\b(?:{today})\b") if today else None), numbers, units
+
+
+@lru_cache(maxsize=1)
+def _ago_edges() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    before, after = _ago_cues()
+    return (re.compile(rf"\b(?:{before})\s+$") if before else None,
+            re.compile(rf"\s+(?:{after})\b") if after else None)
+
+
+def counted_back(before: str, after: str) -> bool:
+    """A count of time between these folded texts is a time ago ("il y a | 2 mois", "3 months | ago"): a date
+    (`relative_dates`), never a contract's term."""
+    head, tail = _ago_edges()
+    return bool((head and head.search(before)) or (tail and tail.match(after)))
 
 
 def relative_dates(prepared: str, today: date) -> list[tuple[str, date, int]]:

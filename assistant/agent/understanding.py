@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.agent.calltime import PER_MINUTE, call_seconds
-from assistant.agent.dates import DURATION_WORDS, extract_dates, month_names
+from assistant.agent.dates import DURATION_WORDS, counted_back, extract_dates, month_names
 from assistant.agent.figures import Lexicon, current_lexicon
 from assistant.agent.shorthand import expand_abbreviations
 from assistant.agent.text import clean_input, fold, words
@@ -202,14 +202,6 @@ def _elapsed(before: str) -> bool:
     contract's term (lexicon `elapsed_cues`)."""
     cues = _lexicon().elapsed_cues
     return bool(cues) and re.search(rf"\b(?:{'|'.join(cues)})\W+(?:\w+\W+)?$", before) is not None
-
-
-def _ago(before: str, after: str) -> bool:
-    """A count of time before today ("il y a 2 mois", "3 months ago") is a date (assistant/agent/dates.py), never
-    the contract's term (lexicon `relative_dates`)."""
-    cues = _lexicon().relative_dates
-    head, tail = "|".join(cues.get("ago_before", [])), "|".join(cues.get("ago_after", []))
-    return bool((head and re.search(rf"\b(?:{head})\s+$", before)) or (tail and re.match(rf"\s+(?:{tail})\b", after)))
 
 
 def _remaining(before: str, after: str) -> bool:
@@ -405,7 +397,7 @@ def extract_slots(text: str, today: date | None = None, reference: date | None =
             slots.remaining_months = slots.remaining_months or months
         elif (0 < months <= 120 and not after.lstrip().startswith(("de preavis", "notice", "preavis"))
               and m.start() not in late_at and not _elapsed(folded[max(0, m.start() - 20):m.start()])
-              and not _ago(folded[max(0, m.start() - 15):m.start()], folded[m.end():m.end() + 10])):
+              and not counted_back(folded[max(0, m.start() - 15):m.start()], folded[m.end():m.end() + 10])):
             slots.commitment_months = slots.commitment_months or months
     for m in late:
         n, unit = int(m.group("n1") or m.group("n2")), (m.group("u1") or m.group("u2"))
